@@ -1,0 +1,28 @@
+// Spool's API as TypeScript: the messages and grpc-js service definitions generated from
+// proto/spool/v1 (see proto/gen, DO NOT EDIT), and the paths of the raw descriptor sets that
+// server reflection serves.
+import { fileURLToPath } from "node:url";
+
+export { LogEntry, LogLevel, Task, TaskError, TaskState } from "./gen/spool/v1/task.js";
+export {
+  CancelTaskRequest,
+  CancelTaskResponse,
+  CreateTaskRequest,
+  CreateTaskResponse,
+  GetTaskRequest,
+  GetTaskResponse,
+  ListTasksRequest,
+  ListTasksResponse,
+  StreamLogsRequest,
+  StreamLogsResponse,
+  TaskServiceClient,
+  TaskServiceService,
+  type TaskServiceServer,
+} from "./gen/spool/v1/task_service.js";
+export { Duration } from "./gen/google/protobuf/duration.js";
+export { Timestamp } from "./gen/google/protobuf/timestamp.js";
+
+/** FileDescriptorSet (binary) of spool.v1 and the well-known types it imports. */
+export const spoolDescriptorSetPath = fileURLToPath(new URL("../gen/spool.binpb", import.meta.url));
+/** FileDescriptorSet (binary) of grpc.health.v1, as shipped by grpc-health-check. */
+export const healthDescriptorSetPath = fileURLToPath(new URL("../gen/health.binpb", import.meta.url));
