@@ -1,0 +1,102 @@
+// What handler authors write: `defineTask` and the context a handler runs with. This entry
+// (`@spool/sdk/task`) imports nothing else, so worker threads that load handler modules stay
+// small and never pull in the gRPC client.
+
+/** Logger handed to a handler; each call becomes one line of the task's log. */
+export interface TaskLogger {
+  debug(...args: unknown[]): void;
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+/** What a running handler knows of its task, and how it talks back. */
+export interface TaskContext {
+  /** Id of the task. */
+  readonly taskId: string;
+  /** Attempt number, 1 for the first run. */
+  readonly attempt: number;
+  /**
+   * Fires when the task is cancelled, times out or the service shuts down. Stop promptly:
+   * after the grace period the worker thread is terminated.
+   */
+  readonly signal: AbortSignal;
+  /** Lines logged here (and through console.*) are stored and streamed live. */
+  readonly log: TaskLogger;
+}
+
+/**
+ * A Standard Schema (https://standardschema.dev): zod, valibot, arktype... all implement it.
+ * Declared structurally here so the SDK depends on none of them.
+ */
+export interface InputSchema<Input> {
+  readonly "~standard": {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (value: unknown) => InputSchemaResult<Input> | Promise<InputSchemaResult<Input>>;
+  };
+}
+
+/** Outcome of a Standard Schema validation. */
+export type InputSchemaResult<Input> =
+  | { readonly value: Input; readonly issues?: undefined }
+  | {
+      readonly issues: ReadonlyArray<{
+        readonly message: string;
+        readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+      }>;
+    };
+
+/** A task handler: the code behind a kind. */
+export interface TaskDefinition<Input = unknown, Output = unknown> {
+  /** Name callers use in CreateTask, e.g. "email.send". */
+  readonly kind: string;
+  /** Optional schema the input is checked against when the task is created. */
+  readonly input?: InputSchema<Input> | undefined;
+  /** Runs one attempt. Its return value (JSON) becomes the task's result; a throw fails it. */
+  readonly run: (input: Input, ctx: TaskContext) => Output | Promise<Output>;
+  /** Marks the object as a definition for the loader; set by defineTask. */
+  readonly spoolTask: 1;
+}
+
+const kindPattern = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
+
+/**
+ * Declares a task handler. Export the result from a module listed in SPOOL_TASKS:
+ *
+ * ```ts
+ * export const sendEmail = defineTask({
+ *   kind: "email.send",
+ *   async run(input: { to: string }, ctx) {
+ *     ctx.log.info("sending to", input.to);
+ *     return { sent: true };
+ *   },
+ * });
+ * ```
+ */
+export function defineTask<Input = unknown, Output = unknown>(definition: {
+  kind: string;
+  input?: InputSchema<Input>;
+  run: (input: Input, ctx: TaskContext) => Output | Promise<Output>;
+}): TaskDefinition<Input, Output> {
+  if (!kindPattern.test(definition.kind)) {
+    throw new TypeError(
+      `defineTask: kind ${JSON.stringify(definition.kind)} must start with a letter and hold only letters, digits and . _ : - (at most 128)`,
+    );
+  }
+  if (typeof definition.run !== "function") {
+    throw new TypeError(`defineTask: run of ${definition.kind} must be a function`);
+  }
+  return Object.freeze({ kind: definition.kind, input: definition.input, run: definition.run, spoolTask: 1 as const });
+}
+
+/** True for what defineTask returned (in this or another copy of the SDK). */
+export function isTaskDefinition(value: unknown): value is TaskDefinition {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as { spoolTask?: unknown }).spoolTask === 1 &&
+    typeof (value as { kind?: unknown }).kind === "string" &&
+    typeof (value as { run?: unknown }).run === "function"
+  );
+}
