@@ -1,0 +1,32 @@
+// What the API asks of the service: the operations behind the RPCs, free of gRPC and SQL.
+// Implemented by the composition root (spool.ts) over the store and the scheduler.
+import type { LogLine, NewTask, Task, TaskFilter } from "./task.js";
+
+export interface LogStreamRequest {
+  taskId: string;
+  /** Send lines with seq greater than this. */
+  afterSeq: number;
+  /** Keep sending new lines until the task is terminal. */
+  follow: boolean;
+}
+
+export interface LogSink {
+  /** Resolves when the reader can take more. */
+  write(lines: LogLine[]): Promise<void>;
+  /** Aborted when the reader goes away. */
+  signal: AbortSignal;
+}
+
+export interface TaskOperations {
+  /** Kinds that have a handler. */
+  readonly kinds: ReadonlySet<string>;
+  /** Stores a task; with a known idempotency key, returns the task holding it instead. */
+  create(task: NewTask): Promise<{ task: Task; created: boolean }>;
+  get(id: string): Promise<Task | undefined>;
+  /** Up to `limit` matching tasks with id < beforeId, newest first. */
+  list(filter: TaskFilter, beforeId: string | undefined, limit: number): Promise<Task[]>;
+  /** The task after the cancel took effect (unchanged if it had ended); undefined if none. */
+  cancel(id: string, reason: string): Promise<Task | undefined>;
+  /** Sends the task's log lines; rejects with not_found when there is no such task. */
+  streamLogs(request: LogStreamRequest, sink: LogSink): Promise<void>;
+}

@@ -1,0 +1,86 @@
+// The task as every layer sees it. The store maps rows to it, the API maps it to protobuf,
+// the scheduler moves it between states.
+
+export const taskStates = ["pending", "running", "succeeded", "failed", "cancelled", "dropped"] as const;
+export type TaskState = (typeof taskStates)[number];
+
+export const terminalStates: ReadonlySet<TaskState> = new Set(["succeeded", "failed", "cancelled", "dropped"]);
+
+export const isTerminal = (state: TaskState): boolean => terminalStates.has(state);
+
+/** Why an attempt or a task did not succeed. */
+export interface TaskError {
+  message: string;
+  /** The thrown error's name, or one of Spool's own failure types below. */
+  type: string;
+  stack?: string | undefined;
+}
+
+/** Failure types Spool itself assigns, besides the names of thrown errors. */
+export const failureTypes = {
+  cancelled: "Cancelled",
+  timeout: "Timeout",
+  crashed: "WorkerCrashed",
+  shutdown: "Shutdown",
+} as const;
+
+export interface Task {
+  id: string;
+  kind: string;
+  queue: string;
+  state: TaskState;
+  priority: number;
+  input: unknown;
+  result: unknown;
+  error: TaskError | null;
+  attempt: number;
+  maxAttempts: number;
+  timeoutMs: number;
+  idempotencyKey: string | null;
+  labels: Record<string, string>;
+  cancelRequested: boolean;
+  createdAt: Date;
+  runAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** A validated CreateTask request. */
+export interface NewTask {
+  kind: string;
+  input: unknown;
+  queue: string;
+  priority: number;
+  runAt: Date | undefined;
+  maxAttempts: number;
+  timeoutMs: number;
+  idempotencyKey: string | undefined;
+  labels: Record<string, string>;
+}
+
+export const taskDefaults = {
+  queue: "default",
+  maxAttempts: 3,
+  timeoutMs: 15 * 60_000,
+} as const;
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** One stored log line. */
+export interface LogLine {
+  seq: number;
+  attempt: number;
+  level: LogLevel;
+  message: string;
+  time: Date;
+}
+
+/** ListTasks filters; they combine with AND, each list matches any of its values. */
+export interface TaskFilter {
+  states: TaskState[];
+  kinds: string[];
+  queue: string | undefined;
+  labels: Record<string, string>;
+  createdAfter: Date | undefined;
+  createdBefore: Date | undefined;
+}

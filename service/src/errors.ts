@@ -1,0 +1,60 @@
+// Domain errors. Every layer throws SpoolError with a code; the gRPC layer maps the code to a
+// status (api/status.ts), so a caller always gets a status whose message names the field or
+// the reason.
+export type SpoolErrorCode =
+  | "invalid_argument"
+  | "not_found"
+  | "already_exists"
+  | "failed_precondition"
+  | "resource_exhausted"
+  | "unavailable"
+  | "internal";
+
+export class SpoolError extends Error {
+  override readonly name = "SpoolError";
+
+  constructor(
+    readonly code: SpoolErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  static invalidArgument(field: string, problem: string): SpoolError {
+    return new SpoolError("invalid_argument", `${field}: ${problem}`);
+  }
+
+  /** Any thrown value as a SpoolError: database outages become `unavailable`. */
+  static from(error: unknown): SpoolError {
+    if (error instanceof SpoolError) return error;
+    if (isConnectionError(error)) {
+      return new SpoolError("unavailable", "database unavailable, retry later", { cause: error });
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return new SpoolError("internal", message, { cause: error });
+  }
+}
+
+/** True when an error means the database cannot be reached right now (retrying may work). */
+export function isConnectionError(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "string") return false;
+  return (
+    code.startsWith("08") || // connection_exception class
+    code === "57P01" || // admin_shutdown
+    code === "57P02" || // crash_shutdown
+    code === "57P03" || // cannot_connect_now
+    code === "53300" || // too_many_connections
+    code === "ECONNREFUSED" ||
+    code === "ECONNRESET" ||
+    code === "ETIMEDOUT" ||
+    code === "EPIPE" ||
+    code === "ENOTFOUND" ||
+    code === "CONNECT_TIMEOUT" ||
+    code === "CONNECTION_CLOSED" ||
+    code === "CONNECTION_ENDED" ||
+    code === "CONNECTION_DESTROYED"
+  );
+}

@@ -1,0 +1,69 @@
+// claimTasks: takes up to `limit` due tasks for this replica in one statement.
+//
+// Parameters: $1 limit, $2 owner (this replica's id).
+// Guarantees:
+//   - only PENDING tasks whose run_at has passed (by the database clock) are taken, highest
+//     priority first, then oldest run_at, then oldest id (the tasks_pending_claim_idx order);
+//   - FOR UPDATE SKIP LOCKED: replicas claiming at once never take the same task and never
+//     wait for each other;
+//   - each claimed task is RUNNING, owned by $2, with attempt incremented: the new attempt
+//     number is the fencing token that every later write of this attempt must present.
+import type { Sql } from "./database.js";
+import { channel } from "./notify.js";
+
+export interface ClaimedTask {
+  id: string;
+  kind: string;
+  input: unknown;
+  attempt: number;
+  timeoutMs: number;
+  /** Highest log seq already stored for the task (lines of earlier attempts). */
+  lastLogSeq: number;
+}
+
+export async function claimTasks(sql: Sql, limit: number, owner: string): Promise<ClaimedTask[]> {
+  return sql<ClaimedTask[]>`
+    with picked as (
+      select id from spool.tasks
+      where state = 'pending' and run_at <= now()
+      order by priority desc nulls last, run_at, id
+      limit ${limit}
+      for update skip locked
+    )
+    update spool.tasks t
+    set state = 'running', attempt = t.attempt + 1, started_at = now(), owner = ${owner}
+    from picked
+    where t.id = picked.id
+    returning t.id, t.kind, t.input, t.attempt, t.timeout_ms as "timeoutMs",
+      case when t.attempt > 1
+        then (select coalesce(max(l.seq), 0) from spool.task_logs l where l.task_id = t.id)
+        else 0
+      end as "lastLogSeq"`;
+}
+
+/** When the next pending task is due (epoch ms), or undefined when none is pending. */
+export async function nextDueTime(sql: Sql): Promise<number | undefined> {
+  const [row] = await sql<{ at: number | null }[]>`
+    select (extract(epoch from min(run_at)) * 1000)::float8 as at
+    from spool.tasks where state = 'pending'`;
+  return row?.at ?? undefined;
+}
+
+/**
+ * unclaimTasks: gives back claimed tasks that never started here (e.g. the local backlog at
+ * shutdown): PENDING again, due at once, and the attempt they had not used is returned.
+ * Fenced like every attempt write: only tasks this owner still runs with these attempts.
+ */
+export async function unclaimTasks(sql: Sql, owner: string, claims: readonly { id: string; attempt: number }[]): Promise<void> {
+  if (claims.length === 0) return;
+  await sql`
+    with v as (
+      select * from json_to_recordset(${sql.json(claims as never)}::json) as v(id uuid, attempt int)
+    ), upd as (
+      update spool.tasks t set state = 'pending', attempt = t.attempt - 1, owner = null, run_at = now(),
+        started_at = case when t.attempt = 1 then null else t.started_at end
+      from v where t.id = v.id and t.attempt = v.attempt and t.state = 'running' and t.owner = ${owner}
+      returning t.id
+    )
+    select pg_notify(${channel}, 'w:' || (extract(epoch from now()) * 1000)::bigint) from upd limit 1`;
+}

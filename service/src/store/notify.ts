@@ -1,0 +1,65 @@
+// LISTEN/NOTIFY between replicas. One channel, `spool`, carries short messages:
+//   w:<epoch ms>          a task became due at that time (created or set to retry): claim
+//   t:<id>,<id>...        these tasks changed state (ended, or went back to pending)
+//   l:<id>,<id>...        these tasks have new log lines
+//   c:<id>                cancel was requested for this running task
+// A payload stays under Postgres's 8000-byte limit: id lists are split into chunks.
+import type { Pool, Sql } from "./database.js";
+
+export const channel = "spool";
+
+export type Notice =
+  | { type: "wake"; at: number }
+  | { type: "tasks"; ids: string[] }
+  | { type: "logs"; ids: string[] }
+  | { type: "cancel"; id: string };
+
+/** Ids per message: 36 characters and a comma each, well under 8000 bytes. */
+const idsPerPayload = 150;
+
+export function encodeIds(prefix: "t" | "l", ids: readonly string[]): string[] {
+  const payloads: string[] = [];
+  for (let i = 0; i < ids.length; i += idsPerPayload) {
+    payloads.push(`${prefix}:${ids.slice(i, i + idsPerPayload).join(",")}`);
+  }
+  return payloads;
+}
+
+export function decodeNotice(payload: string): Notice | undefined {
+  const body = payload.slice(2);
+  switch (payload.slice(0, 2)) {
+    case "w:": {
+      const at = Number(body);
+      return Number.isFinite(at) ? { type: "wake", at } : undefined;
+    }
+    case "t:":
+      return { type: "tasks", ids: body.split(",") };
+    case "l:":
+      return { type: "logs", ids: body.split(",") };
+    case "c:":
+      return { type: "cancel", id: body };
+    default:
+      return undefined;
+  }
+}
+
+/** Sends the payloads in one statement (so in the caller's transaction, if any). */
+export async function notify(sql: Sql, payloads: readonly string[]): Promise<void> {
+  if (payloads.length === 0) return;
+  await sql`select pg_notify(${channel}, p) from unnest(${sql.array(payloads as string[])}::text[]) as p`;
+}
+
+/**
+ * Listens on the channel; postgres.js reconnects by itself and calls onListen again after
+ * each reconnect, when notices may have been missed.
+ */
+export async function listen(sql: Pool, onNotice: (notice: Notice) => void, onListen: () => void) {
+  return sql.listen(
+    channel,
+    (payload) => {
+      const notice = decodeNotice(payload);
+      if (notice) onNotice(notice);
+    },
+    onListen,
+  );
+}
