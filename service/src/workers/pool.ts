@@ -1,0 +1,289 @@
+// WorkerPool: a fixed number of worker threads, each running one task at a time.
+//
+// - A run that exceeds its timeout, or is aborted (cancel, shutdown), first gets its
+//   AbortSignal fired; if it has not finished after the grace period, its thread is
+//   terminated (this stops even a CPU loop) and replaced.
+// - A thread that dies on its own (uncaught error, process.exit, out of memory) ends its run
+//   as failed (WorkerCrashed) and is replaced; the pool itself never goes down with it.
+// - It knows nothing of Postgres or gRPC: it takes jobs, and reports lines and an outcome.
+import { Worker } from "node:worker_threads";
+import type { Logger } from "pino";
+import { failureTypes, type TaskError } from "../domain/task.js";
+import type { FromWorker, SerializedError, ThreadLogLine } from "./from-worker.js";
+import type { AbortReason, ThreadData, ToWorker } from "./to-worker.js";
+
+export interface Job {
+  taskId: string;
+  attempt: number;
+  kind: string;
+  input: unknown;
+  timeoutMs: number;
+}
+
+export type Outcome =
+  | { status: "succeeded"; result: unknown }
+  | {
+      status: "failed";
+      error: TaskError;
+      /** Set when the run was aborted by the pool: why. */
+      aborted?: AbortReason | undefined;
+    };
+
+/** Where a run reports; both are called on the pool's (main) thread. */
+export interface RunSink {
+  logs(lines: ThreadLogLine[]): void;
+  done(outcome: Outcome): void;
+}
+
+export interface PoolOptions {
+  size: number;
+  /** Handler modules (paths, file: URLs or directories), loaded by every thread. */
+  modules: string[];
+  /** How long an aborted run may take to stop before its thread is terminated. */
+  graceMs: number;
+  /** V8 heap limit of each thread, in MB. */
+  maxHeapMb: number;
+  log: Logger;
+  /** Called whenever a thread becomes free to take a job. */
+  onIdle: () => void;
+}
+
+interface ActiveRun {
+  runId: number;
+  job: Job;
+  sink: RunSink;
+  timeout: NodeJS.Timeout;
+  abort?: { reason: AbortReason; message: string; kill: NodeJS.Timeout };
+}
+
+interface Slot {
+  worker: Worker;
+  state: "starting" | "idle" | "busy" | "dead";
+  run?: ActiveRun | undefined;
+}
+
+const threadUrl = new URL(import.meta.url.endsWith(".ts") ? "./thread.ts" : "./thread.js", import.meta.url);
+const maxRespawnDelayMs = 30_000;
+
+export class WorkerPool {
+  readonly #options: PoolOptions;
+  readonly #slots = new Set<Slot>();
+  readonly #byTask = new Map<string, Slot>();
+  #kinds: ReadonlySet<string> = new Set();
+  #nextRunId = 1;
+  #closed = false;
+  #respawnDelayMs = 0;
+
+  constructor(options: PoolOptions) {
+    this.#options = options;
+  }
+
+  /** Kinds the handler modules define. */
+  get kinds(): ReadonlySet<string> {
+    return this.#kinds;
+  }
+
+  /** Threads free to take a job now. */
+  get idle(): number {
+    let count = 0;
+    for (const slot of this.#slots) if (slot.state === "idle") count++;
+    return count;
+  }
+
+  /** Tasks running now. */
+  get running(): number {
+    return this.#byTask.size;
+  }
+
+  /** Starts every thread; rejects if the handler modules fail to load. */
+  async start(): Promise<void> {
+    const starts = Array.from({ length: this.#options.size }, () => this.#spawn());
+    const results = await Promise.allSettled(starts);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) {
+      await this.close();
+      throw failed.reason;
+    }
+  }
+
+  /** Runs the job on an idle thread; the caller checks `idle` first. */
+  run(job: Job, sink: RunSink): void {
+    const slot = [...this.#slots].find((s) => s.state === "idle");
+    if (!slot) throw new Error("no idle worker thread");
+    const runId = this.#nextRunId++;
+    const timeout = setTimeout(
+      () => this.#abortSlot(slot, "timeout", `timed out after ${job.timeoutMs} ms`),
+      job.timeoutMs,
+    );
+    slot.state = "busy";
+    slot.run = { runId, job, sink, timeout };
+    this.#byTask.set(job.taskId, slot);
+    this.#post(slot, { type: "run", runId, taskId: job.taskId, attempt: job.attempt, kind: job.kind, input: job.input });
+  }
+
+  /** Aborts the task's run if it runs here; true if it did. */
+  abort(taskId: string, reason: AbortReason, message: string): boolean {
+    const slot = this.#byTask.get(taskId);
+    if (!slot) return false;
+    this.#abortSlot(slot, reason, message);
+    return true;
+  }
+
+  abortAll(reason: AbortReason, message: string): void {
+    for (const slot of this.#byTask.values()) this.#abortSlot(slot, reason, message);
+  }
+
+  /** Terminates every thread at once; runs still going end as failed (shutdown). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const slots = [...this.#slots];
+    for (const slot of slots) {
+      if (slot.run) this.#finish(slot, this.#abortedOutcome(slot.run, "shutdown", "the worker pool closed"));
+      slot.state = "dead";
+    }
+    this.#slots.clear();
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+  }
+
+  #spawn(): Promise<void> {
+    const { modules, maxHeapMb, log } = this.#options;
+    const underTsx = threadUrl.pathname.endsWith(".ts") && !process.execArgv.some((arg) => arg.includes("tsx"));
+    const worker = new Worker(threadUrl, {
+      workerData: { modules } satisfies ThreadData,
+      resourceLimits: { maxOldGenerationSizeMb: maxHeapMb },
+      ...(underTsx ? { execArgv: [...process.execArgv, "--import", "tsx"] } : {}),
+    });
+    const slot: Slot = { worker, state: "starting" };
+    this.#slots.add(slot);
+    return new Promise((resolve, reject) => {
+      const failStart = (error: Error) => {
+        if (slot.state !== "starting") return;
+        this.#retire(slot);
+        reject(error);
+      };
+      worker.on("message", (message: FromWorker) => {
+        if (message.type === "ready") {
+          this.#kinds = new Set(message.kinds);
+          slot.state = "idle";
+          this.#respawnDelayMs = 0;
+          resolve();
+          this.#options.onIdle();
+        } else if (message.type === "startup-failed") {
+          failStart(rebuild(message.error, "worker thread failed to load the handler modules"));
+        } else {
+          this.#onRunMessage(slot, message);
+        }
+      });
+      worker.on("error", (error) => {
+        if (slot.state === "starting") return failStart(error);
+        this.#onDeath(slot, `worker thread crashed: ${error.message}`, error);
+      });
+      worker.on("exit", (code) => {
+        if (slot.state === "starting") return failStart(new Error(`worker thread exited with code ${code} while starting`));
+        this.#onDeath(slot, `worker thread exited with code ${code}`);
+      });
+      log.debug({ threadId: worker.threadId }, "worker thread started");
+    });
+  }
+
+  #onRunMessage(slot: Slot, message: Exclude<FromWorker, { type: "ready" | "startup-failed" }>): void {
+    const run = slot.run;
+    if (!run || run.runId !== message.runId) return; // a line from a run that already ended
+    if (message.type === "logs") {
+      run.sink.logs(message.lines);
+      return;
+    }
+    const outcome: Outcome =
+      message.type === "done"
+        ? { status: "succeeded", result: message.result }
+        : run.abort
+          ? this.#abortedOutcome(run, run.abort.reason, run.abort.message, message.error)
+          : { status: "failed", error: toTaskError(message.error) };
+    this.#finish(slot, outcome);
+    slot.state = "idle";
+    this.#options.onIdle();
+  }
+
+  #abortSlot(slot: Slot, reason: AbortReason, message: string): void {
+    const run = slot.run;
+    if (!run || run.abort) return;
+    const kill = setTimeout(() => {
+      if (slot.run !== run) return;
+      this.#options.log.warn({ taskId: run.job.taskId, reason }, "run ignored its abort signal: terminating its thread");
+      this.#finish(slot, this.#abortedOutcome(run, reason, `${message}; thread terminated after ${this.#options.graceMs} ms`));
+      this.#retire(slot);
+      this.#replace();
+    }, this.#options.graceMs);
+    run.abort = { reason, message, kill };
+    this.#post(slot, { type: "abort", runId: run.runId, reason, message });
+  }
+
+  #abortedOutcome(run: ActiveRun, reason: AbortReason, message: string, thrown?: SerializedError): Outcome {
+    const type =
+      reason === "cancelled" ? failureTypes.cancelled : reason === "timeout" ? failureTypes.timeout : failureTypes.shutdown;
+    return { status: "failed", aborted: reason, error: { type, message, stack: thrown?.stack } };
+  }
+
+  #onDeath(slot: Slot, reason: string, error?: Error): void {
+    if (slot.state === "dead") return;
+    const run = slot.run;
+    if (run) {
+      this.#options.log.warn({ taskId: run.job.taskId, err: error }, reason);
+      this.#finish(
+        slot,
+        run.abort
+          ? this.#abortedOutcome(run, run.abort.reason, `${run.abort.message}; ${reason}`)
+          : { status: "failed", error: { type: failureTypes.crashed, message: reason, stack: error?.stack } },
+      );
+    } else {
+      this.#options.log.warn({ err: error }, reason);
+    }
+    this.#retire(slot);
+    this.#replace();
+  }
+
+  #finish(slot: Slot, outcome: Outcome): void {
+    const run = slot.run;
+    if (!run) return;
+    clearTimeout(run.timeout);
+    if (run.abort) clearTimeout(run.abort.kill);
+    slot.run = undefined;
+    this.#byTask.delete(run.job.taskId);
+    run.sink.done(outcome);
+  }
+
+  #retire(slot: Slot): void {
+    slot.state = "dead";
+    this.#slots.delete(slot);
+    void slot.worker.terminate();
+  }
+
+  #replace(): void {
+    if (this.#closed) return;
+    const delay = this.#respawnDelayMs;
+    setTimeout(() => {
+      if (this.#closed) return;
+      this.#spawn().catch((error: unknown) => {
+        // Modules that loaded before fail now (e.g. a file changed): keep trying, slower.
+        this.#respawnDelayMs = Math.min(maxRespawnDelayMs, Math.max(500, this.#respawnDelayMs * 2));
+        this.#options.log.error({ err: error }, "worker thread failed to start; retrying");
+        this.#replace();
+      });
+    }, delay).unref();
+  }
+
+  #post(slot: Slot, message: ToWorker): void {
+    slot.worker.postMessage(message);
+  }
+}
+
+function toTaskError(error: SerializedError): TaskError {
+  return { type: error.name || "Error", message: error.message, stack: error.stack };
+}
+
+function rebuild(serialized: SerializedError, context: string): Error {
+  const error = new Error(`${context}: ${serialized.message}`);
+  error.name = serialized.name;
+  if (serialized.stack) error.stack = `${error.name}: ${error.message}\n${serialized.stack}`;
+  return error;
+}

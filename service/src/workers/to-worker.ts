@@ -1,0 +1,28 @@
+// Messages from the pool to a worker thread. Each names the run it is about (runId), so a
+// message meant for an earlier run is never applied to the current one.
+
+/** Why a run is being aborted; decides how its outcome is recorded. */
+export type AbortReason = "cancelled" | "timeout" | "shutdown";
+
+export type ToWorker =
+  | {
+      type: "run";
+      runId: number;
+      taskId: string;
+      attempt: number;
+      kind: string;
+      input: unknown;
+    }
+  | {
+      /** Fire the run's AbortSignal; the pool terminates the thread if it does not stop. */
+      type: "abort";
+      runId: number;
+      reason: AbortReason;
+      message: string;
+    };
+
+/** What a thread is started with (its workerData). */
+export interface ThreadData {
+  /** Absolute paths or file: URLs of handler modules, or directories of them. */
+  modules: string[];
+}
