@@ -1,0 +1,70 @@
+// streamLogs: the StreamLogs algorithm, independent of gRPC.
+//
+// Replays the stored lines after afterSeq, page by page, writing each page only when the
+// reader has taken the previous one (a slow reader holds at most one page in memory and never
+// slows the task: lines are read from the table, not buffered per reader). With follow, it
+// then waits for news of the task (TaskWatchers, fed by LISTEN/NOTIFY from whichever replica
+// runs it; plus a slow poll in case a notice is lost) and reads again. A task's outcome
+// commits after all its lines (AttemptWriter), so once the task is seen terminal, one more
+// read delivers the rest and the stream ends.
+import type { LogSink, LogStreamRequest } from "../domain/operations.js";
+import { isTerminal, type LogLine } from "../domain/task.js";
+import { SpoolError } from "../errors.js";
+import type { Db, Sql } from "../store/database.js";
+import { readLogs } from "../store/logs.js";
+import { getTaskState } from "../store/read-tasks.js";
+import type { TaskWatchers } from "./task-watchers.js";
+
+export interface LogStreamDeps {
+  sql: Sql;
+  db: Db;
+  watchers: TaskWatchers;
+}
+
+const pageSize = 1000;
+const fallbackPollMs = 2000;
+
+export async function streamLogs(deps: LogStreamDeps, request: LogStreamRequest, sink: LogSink): Promise<void> {
+  let poked = false;
+  let wakeUp: (() => void) | undefined;
+  const unwatch = deps.watchers.watch(request.taskId, () => {
+    poked = true;
+    wakeUp?.();
+  });
+  try {
+    let state = await getTaskState(deps.db, request.taskId);
+    if (state === undefined) throw new SpoolError("not_found", `task ${request.taskId} not found`);
+    let after = request.afterSeq;
+    let finalRead = !request.follow || isTerminal(state);
+    for (;;) {
+      if (sink.signal.aborted) return;
+      poked = false;
+      const lines = await readLogs(deps.sql, request.taskId, after, pageSize);
+      if (lines.length > 0) {
+        await sink.write(lines);
+        after = (lines.at(-1) as LogLine).seq;
+        if (lines.length === pageSize) continue;
+      }
+      if (finalRead) return;
+      if (!poked) await waitForPoke(sink.signal, (resolve) => (wakeUp = resolve));
+      wakeUp = undefined;
+      state = await getTaskState(deps.db, request.taskId);
+      if (state === undefined || isTerminal(state)) finalRead = true;
+    }
+  } finally {
+    unwatch();
+  }
+}
+
+function waitForPoke(signal: AbortSignal, register: (resolve: () => void) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, fallbackPollMs);
+    signal.addEventListener("abort", done, { once: true });
+    register(done);
+  });
+}

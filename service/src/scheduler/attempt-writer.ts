@@ -1,0 +1,125 @@
+// AttemptWriter: everything running attempts write (log lines and outcomes) goes through one
+// group commit. Each flush is one transaction: lines first, then outcomes, then the wake-ups
+// (`l:` for new lines, `t:` for state changes, `w:` for retries). So a task is never seen
+// finished before all its lines are stored, and StreamLogs can end after one last read.
+//
+// While the database is unreachable the flush is retried with backoff and nothing is lost;
+// an item the database rejects for itself (not an outage) is isolated and dealt with alone.
+import type { Logger } from "pino";
+import { isConnectionError } from "../errors.js";
+import type { Pool } from "../store/database.js";
+import { finishAttempts, type AttemptFinish, type FinishedTask } from "../store/finish-attempts.js";
+import { GroupCommit } from "../store/group-commit.js";
+import { insertLogs, type NewLogLine } from "../store/logs.js";
+import { encodeIds, notify } from "../store/notify.js";
+
+type Item =
+  | { type: "line"; line: NewLogLine }
+  | { type: "finish"; finish: AttemptFinish; resolve: (done: FinishedTask | undefined) => void };
+
+/** Most items in one flush. */
+const maxBatch = 5000;
+const maxRetryDelayMs = 5000;
+
+export class AttemptWriter {
+  readonly #sql: Pool;
+  readonly #owner: string;
+  readonly #log: Logger;
+  readonly #commit: GroupCommit<Item>;
+  #closed = false;
+
+  constructor(sql: Pool, owner: string, log: Logger) {
+    this.#sql = sql;
+    this.#owner = owner;
+    this.#log = log;
+    this.#commit = new GroupCommit((batch) => this.#flush(batch), maxBatch);
+  }
+
+  /** Items not yet handed to a flush: the caller throttles lines on it. */
+  get queued(): number {
+    return this.#commit.queued;
+  }
+
+  line(line: NewLogLine): void {
+    this.#commit.push({ type: "line", line });
+  }
+
+  /**
+   * Records an attempt's outcome after every line pushed before it. Resolves with the task's
+   * new state, or undefined when the attempt had lost its claim (fenced: nothing changed).
+   */
+  finish(finish: AttemptFinish): Promise<FinishedTask | undefined> {
+    return new Promise((resolve) => this.#commit.push({ type: "finish", finish, resolve }));
+  }
+
+  drained(): Promise<void> {
+    return this.#commit.drained();
+  }
+
+  /** Stops retrying through an outage: pending writes are given up (their leases will lapse). */
+  close(): void {
+    this.#closed = true;
+  }
+
+  async #flush(batch: Item[]): Promise<void> {
+    for (let retry = 0; ; retry++) {
+      try {
+        this.#settle(batch, await this.#write(batch));
+        return;
+      } catch (error) {
+        if (!isConnectionError(error)) return this.#isolate(batch, error);
+        if (this.#closed) return this.#settle(batch, []);
+        const delay = Math.min(maxRetryDelayMs, 100 * 2 ** retry);
+        this.#log.warn({ err: error, retryInMs: delay, items: batch.length }, "database unavailable: will retry writing attempts");
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  async #write(batch: Item[]): Promise<FinishedTask[]> {
+    const lines: NewLogLine[] = [];
+    const finishes: AttemptFinish[] = [];
+    for (const item of batch) {
+      if (item.type === "line") lines.push(item.line);
+      else finishes.push(item.finish);
+    }
+    return this.#sql.begin(async (tx) => {
+      const logged = lines.length > 0 ? await insertLogs(tx, this.#owner, lines) : [];
+      const finished = finishes.length > 0 ? await finishAttempts(tx, this.#owner, finishes) : [];
+      const payloads = [...encodeIds("l", logged), ...encodeIds("t", finished.map((f) => f.id))];
+      const retries = finished.filter((f) => f.state === "pending");
+      if (retries.length > 0) payloads.push(`w:${Math.min(...retries.map((f) => f.runAt))}`);
+      await notify(tx, payloads);
+      return finished;
+    }) as Promise<FinishedTask[]>;
+  }
+
+  #settle(batch: Item[], finished: FinishedTask[]): void {
+    const byId = new Map(finished.map((f) => [f.id, f]));
+    for (const item of batch) if (item.type === "finish") item.resolve(byId.get(item.finish.id));
+  }
+
+  /** The database refused the batch: write its items one by one to find the culprit. */
+  async #isolate(batch: Item[], error: unknown): Promise<void> {
+    if (batch.length > 1) {
+      for (const item of batch) await this.#flush([item]);
+      return;
+    }
+    const [item] = batch as [Item];
+    if (item.type === "line") {
+      this.#log.error({ err: error, taskId: item.line.taskId, seq: item.line.seq }, "log line rejected by the database: dropped");
+      return;
+    }
+    const { finish } = item;
+    if (finish.outcome === "succeeded") {
+      // Typically a result Postgres cannot hold (e.g. a \u0000 in a string): fail the attempt
+      // with the reason rather than lose it.
+      const message = `the result could not be stored: ${(error as Error).message}`;
+      this.#log.error({ err: error, taskId: finish.id }, message);
+      await this.#flush([{ ...item, finish: { ...finish, outcome: "failed", result: undefined, error: { type: "ResultNotStored", message } } }]);
+      return;
+    }
+    this.#log.error({ err: error, taskId: finish.id }, "attempt outcome rejected by the database");
+    item.resolve(undefined);
+  }
+}

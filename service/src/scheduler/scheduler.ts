@@ -1,0 +1,231 @@
+// Scheduler: keeps this replica's worker threads busy with due tasks.
+//
+// - It claims as many due tasks as there are free threads, in one statement, whenever it is
+//   woken: by a `w:` notice (a task was created or set to retry), by a thread becoming free,
+//   by a timer set for the next future run_at, or by a slow fallback poll.
+// - It turns each run's lines into numbered log lines and its outcome into an attempt
+//   finish, both through the AttemptWriter.
+// - It routes cancels to the pool, and at shutdown interrupts every run and gives back what
+//   it claimed.
+// It knows neither gRPC nor the inside of a worker thread.
+import type { Logger } from "pino";
+import { failureTypes } from "../domain/task.js";
+import { SpoolError } from "../errors.js";
+import { claimTasks, nextDueTime, unclaimTasks, type ClaimedTask } from "../store/claim.js";
+import type { Sql } from "../store/database.js";
+import { ownedAttempts, type AttemptFinish } from "../store/finish-attempts.js";
+import type { Outcome, WorkerPool } from "../workers/pool.js";
+import type { ThreadLogLine } from "../workers/from-worker.js";
+import type { AttemptWriter } from "./attempt-writer.js";
+
+export interface SchedulerOptions {
+  sql: Sql;
+  pool: WorkerPool;
+  writer: AttemptWriter;
+  /** This replica's id: the owner of the attempts it claims. */
+  owner: string;
+  log: Logger;
+  /** Fallback poll, in case a wake-up notice was missed. */
+  pollIntervalMs: number;
+  /** Log lines waiting for the database above which new lines are dropped (and counted). */
+  maxQueuedLines: number;
+}
+
+interface RunState {
+  attempt: number;
+  nextSeq: number;
+  droppedLines: number;
+}
+
+/** How long a cancel for a task not (yet) running here is remembered. */
+const cancelMemoryMs = 30_000;
+const retryAfterErrorMs = 1000;
+
+export class Scheduler {
+  readonly #o: SchedulerOptions;
+  readonly #runs = new Map<string, RunState>();
+  /** Claimed here but not started yet (no thread was free when the claim returned). */
+  readonly #backlog: ClaimedTask[] = [];
+  readonly #recentCancels = new Map<string, number>();
+  readonly #runsEnded = new Set<() => void>();
+  #claiming = false;
+  #again = false;
+  #stopped = true;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #poll: NodeJS.Timeout | undefined;
+
+  constructor(options: SchedulerOptions) {
+    this.#o = options;
+  }
+
+  /** Tasks running on this replica. */
+  get running(): number {
+    return this.#runs.size;
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.#poll = setInterval(() => this.wake(), this.#o.pollIntervalMs);
+    this.#poll.unref();
+    this.wake();
+  }
+
+  /** Claims due tasks now, if threads are free. */
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#claiming) {
+      this.#again = true;
+      return;
+    }
+    void this.#claimLoop();
+  }
+
+  /** Makes sure a claim happens at `at` (epoch ms) at the latest. */
+  wakeAt(at: number): void {
+    const delay = at - Date.now();
+    if (delay <= 0) return this.wake();
+    if (this.#stopped || at >= this.#timerAt) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => {
+      this.#timerAt = Number.POSITIVE_INFINITY;
+      this.wake();
+    }, delay);
+    this.#timer.unref();
+  }
+
+  /** A cancel was requested for a running task: abort it if it runs here. */
+  cancel(taskId: string): void {
+    if (this.#o.pool.abort(taskId, "cancelled", "cancelled by request")) return;
+    const queued = this.#backlog.findIndex((c) => c.id === taskId);
+    if (queued >= 0) {
+      const [claimed] = this.#backlog.splice(queued, 1) as [ClaimedTask];
+      void this.#finish(claimed.id, { id: claimed.id, attempt: claimed.attempt, outcome: "cancelled" });
+      return;
+    }
+    // The notice may arrive before the claim that took the task returns: remember it.
+    const now = Date.now();
+    for (const [id, expires] of this.#recentCancels) if (expires < now) this.#recentCancels.delete(id);
+    this.#recentCancels.set(taskId, now + cancelMemoryMs);
+  }
+
+  /**
+   * Stops claiming, interrupts every run (AbortSignal, then thread termination after the
+   * pool's grace period), gives back the backlog and waits until every outcome is stored:
+   * interrupted tasks go back to PENDING if attempts remain, else DROPPED.
+   */
+  async drain(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    clearInterval(this.#poll);
+    while (this.#claiming) await new Promise((resolve) => setTimeout(resolve, 5));
+    const backlog = this.#backlog.splice(0);
+    this.#o.pool.abortAll("shutdown", "the service is shutting down");
+    if (this.#runs.size > 0) await new Promise<void>((resolve) => this.#runsEnded.add(resolve));
+    await this.#o.writer.drained();
+    try {
+      await unclaimTasks(this.#o.sql, this.#o.owner, backlog.map((c) => ({ id: c.id, attempt: c.attempt })));
+      // Safety net: anything still recorded as running here is interrupted now.
+      for (const attempt of await ownedAttempts(this.#o.sql, this.#o.owner)) {
+        this.#o.log.warn({ taskId: attempt.id }, "attempt still running at shutdown: interrupting it");
+        await this.#o.writer.finish({ ...attempt, outcome: "interrupted", error: shutdownError });
+      }
+    } catch (error) {
+      this.#o.log.error({ err: SpoolError.from(error) }, "could not give back this replica's tasks at shutdown");
+    }
+  }
+
+  async #claimLoop(): Promise<void> {
+    this.#claiming = true;
+    try {
+      do {
+        this.#again = false;
+        this.#dispatchBacklog();
+        const free = this.#o.pool.idle - this.#backlog.length;
+        if (free <= 0) break;
+        const claimed = await claimTasks(this.#o.sql, free, this.#o.owner);
+        this.#backlog.push(...claimed);
+        this.#dispatchBacklog();
+        if (claimed.length === free) {
+          this.#again = true; // there may be more due
+        } else {
+          const next = await nextDueTime(this.#o.sql);
+          if (next !== undefined) this.wakeAt(next);
+        }
+      } while (this.#again && !this.#stopped);
+    } catch (error) {
+      this.#o.log.warn({ err: SpoolError.from(error) }, "claiming tasks failed; retrying");
+      this.wakeAt(Date.now() + retryAfterErrorMs);
+    } finally {
+      this.#claiming = false;
+    }
+  }
+
+  #dispatchBacklog(): void {
+    while (this.#backlog.length > 0 && this.#o.pool.idle > 0 && !this.#stopped) {
+      this.#dispatch(this.#backlog.shift() as ClaimedTask);
+    }
+  }
+
+  #dispatch(claimed: ClaimedTask): void {
+    const run: RunState = { attempt: claimed.attempt, nextSeq: claimed.lastLogSeq + 1, droppedLines: 0 };
+    this.#runs.set(claimed.id, run);
+    this.#o.pool.run(
+      { taskId: claimed.id, attempt: claimed.attempt, kind: claimed.kind, input: claimed.input, timeoutMs: claimed.timeoutMs },
+      {
+        logs: (lines) => this.#logs(claimed.id, run, lines),
+        done: (outcome) => {
+          this.#runs.delete(claimed.id);
+          void this.#finish(claimed.id, toFinish(claimed, outcome));
+          if (this.#runs.size === 0) {
+            for (const resolve of this.#runsEnded) resolve();
+            this.#runsEnded.clear();
+          }
+        },
+      },
+    );
+    if (this.#recentCancels.delete(claimed.id)) this.#o.pool.abort(claimed.id, "cancelled", "cancelled by request");
+  }
+
+  #logs(taskId: string, run: RunState, lines: ThreadLogLine[]): void {
+    const writer = this.#o.writer;
+    for (const line of lines) {
+      if (writer.queued >= this.#o.maxQueuedLines) {
+        run.droppedLines++;
+        continue;
+      }
+      if (run.droppedLines > 0) {
+        writer.line({
+          taskId,
+          attempt: run.attempt,
+          seq: run.nextSeq++,
+          level: "warn",
+          message: `${run.droppedLines} log lines dropped: the task logged faster than they could be stored`,
+          time: line.time,
+        });
+        run.droppedLines = 0;
+      }
+      writer.line({ taskId, attempt: run.attempt, seq: run.nextSeq++, level: line.level, message: line.message, time: line.time });
+    }
+  }
+
+  async #finish(taskId: string, finish: AttemptFinish): Promise<void> {
+    const finished = await this.#o.writer.finish(finish);
+    if (!finished) {
+      this.#o.log.warn({ taskId, attempt: finish.attempt }, "outcome of an attempt that lost its claim was ignored");
+    }
+  }
+}
+
+const shutdownError = { type: failureTypes.shutdown, message: "the service shut down before the task finished" };
+
+function toFinish(claimed: ClaimedTask, outcome: Outcome): AttemptFinish {
+  const base = { id: claimed.id, attempt: claimed.attempt };
+  if (outcome.status === "succeeded") return { ...base, outcome: "succeeded", result: outcome.result };
+  if (outcome.aborted === "cancelled") return { ...base, outcome: "cancelled", error: outcome.error };
+  if (outcome.aborted === "shutdown") {
+    return { ...base, outcome: "interrupted", error: { ...shutdownError, stack: outcome.error.stack } };
+  }
+  return { ...base, outcome: "failed", error: outcome.error };
+}
