@@ -1,0 +1,88 @@
+// The gRPC server: spool.v1.TaskService, the standard health service (grpc.health.v1), and
+// server reflection, so grpcurl and `buf curl` work without .proto files.
+import { readFileSync } from "node:fs";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { ReflectionService } from "@grpc/reflection";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { healthDescriptorSetPath, spoolDescriptorSetPath, TaskServiceService } from "@spool/proto";
+import { HealthImplementation } from "grpc-health-check";
+import type { Logger } from "pino";
+import type { TaskOperations } from "../domain/operations.js";
+import { taskService } from "./task-service.js";
+
+export const taskServiceName = "spool.v1.TaskService";
+
+export interface ApiServer {
+  /** The port it listens on (the chosen one when asked for port 0). */
+  readonly port: number;
+  /** SERVING or NOT_SERVING, for the whole server and for TaskService. */
+  setServing(serving: boolean): void;
+  /** Lets running calls finish for up to graceMs, then cuts the rest (e.g. followed streams). */
+  close(graceMs: number): Promise<void>;
+}
+
+export async function startApiServer(options: {
+  host: string;
+  port: number;
+  ops: TaskOperations;
+  log: Logger;
+}): Promise<ApiServer> {
+  const server = new Server({
+    // Followers of long tasks keep streams open for hours: ping idle connections instead of
+    // letting middleboxes drop them silently.
+    "grpc.keepalive_time_ms": 60_000,
+    "grpc.keepalive_timeout_ms": 20_000,
+    "grpc.keepalive_permit_without_calls": 1,
+  });
+  server.addService(TaskServiceService, taskService(options.ops, options.log));
+
+  const health = new HealthImplementation({ "": "NOT_SERVING", [taskServiceName]: "NOT_SERVING" });
+  health.addToServer(server);
+
+  // Reflection serves the descriptors exactly as buf built them (see proto/gen/*.binpb):
+  // going through proto-loader would rename map entries and lose file dependencies, which Go
+  // clients (grpcurl, buf curl) reject.
+  const fileDescriptorProtos = [spoolDescriptorSetPath, healthDescriptorSetPath].flatMap((path) =>
+    filesOfDescriptorSet(readFileSync(path)),
+  );
+  new ReflectionService({ spool: { fileDescriptorProtos } } as unknown as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+
+  return {
+    port,
+    setServing(serving) {
+      const state = serving ? "SERVING" : "NOT_SERVING";
+      health.setStatus("", state);
+      health.setStatus(taskServiceName, state);
+    },
+    async close(graceMs) {
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+    },
+  };
+}
+
+/** The FileDescriptorProtos (each still encoded) of a FileDescriptorSet: its field 1. */
+function filesOfDescriptorSet(set: Uint8Array): Uint8Array[] {
+  const reader = new BinaryReader(set);
+  const files: Uint8Array[] = [];
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field === 1 && wireType === WireType.LengthDelimited) files.push(reader.bytes());
+    else reader.skip(wireType);
+  }
+  return files;
+}

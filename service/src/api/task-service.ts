@@ -1,0 +1,127 @@
+// The spool.v1.TaskService handlers: validate, call the domain, convert. Every failure reaches
+// the caller as a gRPC status (api/status.ts); none escapes to crash the process.
+import { once } from "node:events";
+import {
+  status,
+  type handleUnaryCall,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type UntypedHandleCall,
+} from "@grpc/grpc-js";
+import type { LogEntry, StreamLogsRequest, StreamLogsResponse, TaskServiceServer } from "@spool/proto";
+import type { Logger } from "pino";
+import type { TaskOperations } from "../domain/operations.js";
+import type { LogLine } from "../domain/task.js";
+import { SpoolError } from "../errors.js";
+import { logLineToPb, taskToPb } from "./convert.js";
+import { toServiceError } from "./status.js";
+import {
+  cancelReasonFrom,
+  listQueryFrom,
+  logRequestFrom,
+  newTaskFromPb,
+  pageTokenFor,
+  taskIdFrom,
+} from "./validate.js";
+
+/** Log entries per StreamLogs message stop growing past this many bytes of text. */
+const maxMessageBytes = 1024 * 1024;
+
+export function taskService(ops: TaskOperations, log: Logger): TaskServiceServer & Record<string, UntypedHandleCall> {
+  const unary =
+    <Req, Res>(method: string, handle: (request: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>): handleUnaryCall<Req, Res> =>
+    (call, callback) => {
+      handle(call.request, call).then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(reportError(log, method, error)),
+      );
+    };
+
+  const found = async <T>(id: string, lookup: Promise<T | undefined>): Promise<T> => {
+    const value = await lookup;
+    if (value === undefined) throw new SpoolError("not_found", `task ${id} not found`);
+    return value;
+  };
+
+  return {
+    createTask: unary("CreateTask", async (request) => {
+      const newTask = newTaskFromPb(request, ops.kinds);
+      const { task, created } = await ops.create(newTask);
+      if (!created && task.kind !== newTask.kind) {
+        throw new SpoolError(
+          "failed_precondition",
+          `idempotency_key: "${newTask.idempotencyKey}" already names task ${task.id} of kind "${task.kind}"`,
+        );
+      }
+      return { task: taskToPb(task), created };
+    }),
+
+    getTask: unary("GetTask", async (request) => {
+      const id = taskIdFrom("id", request.id);
+      return { task: taskToPb(await found(id, ops.get(id))) };
+    }),
+
+    listTasks: unary("ListTasks", async (request) => {
+      const query = listQueryFrom(request);
+      const page = await ops.list(query.filter, query.beforeId, query.limit + 1);
+      const more = page.length > query.limit;
+      const tasks = more ? page.slice(0, query.limit) : page;
+      return {
+        tasks: tasks.map(taskToPb),
+        nextPageToken: more ? pageTokenFor((tasks.at(-1) as (typeof tasks)[number]).id, query.filterHash) : "",
+      };
+    }),
+
+    cancelTask: unary("CancelTask", async (request) => {
+      const id = taskIdFrom("id", request.id);
+      return { task: taskToPb(await found(id, ops.cancel(id, cancelReasonFrom(request.reason)))) };
+    }),
+
+    streamLogs: (call: ServerWritableStream<StreamLogsRequest, StreamLogsResponse>) => {
+      const reader = new AbortController();
+      call.on("cancelled", () => reader.abort());
+      call.on("error", () => reader.abort());
+      const write = async (lines: LogLine[]) => {
+        for (const entries of messagesOf(lines)) {
+          if (reader.signal.aborted) return;
+          if (!call.write({ entries })) {
+            await once(call, "drain", { signal: reader.signal }).catch(() => undefined);
+          }
+        }
+      };
+      Promise.resolve()
+        .then(() => ops.streamLogs(logRequestFrom(call.request), { write, signal: reader.signal }))
+        .then(
+          () => {
+            if (!reader.signal.aborted) call.end();
+          },
+          (error: unknown) => {
+            if (!reader.signal.aborted) call.emit("error", reportError(log, "StreamLogs", error));
+          },
+        );
+    },
+  };
+}
+
+/** Splits lines into messages of at most maxMessageBytes of text each (at least one line). */
+function* messagesOf(lines: LogLine[]): Generator<LogEntry[]> {
+  let batch: LogEntry[] = [];
+  let bytes = 0;
+  for (const line of lines) {
+    if (batch.length > 0 && bytes + line.message.length > maxMessageBytes) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(logLineToPb(line));
+    bytes += line.message.length;
+  }
+  if (batch.length > 0) yield batch;
+}
+
+function reportError(log: Logger, method: string, error: unknown) {
+  const serviceError = toServiceError(error);
+  if (serviceError.code === status.INTERNAL) log.error({ err: error, method }, "request failed");
+  else if (serviceError.code === status.UNAVAILABLE) log.warn({ err: error, method }, "request failed: database unavailable");
+  return serviceError;
+}

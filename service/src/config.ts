@@ -1,0 +1,67 @@
+// Configuration, from environment variables only (documented in the README's table).
+// A bad value stops the service at start with a message naming the variable.
+import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
+import { z } from "zod";
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .optional(),
+  SPOOL_HOST: z.string().min(1).default("127.0.0.1"),
+  SPOOL_PORT: integer(0, 65_535).default(50051),
+  SPOOL_DATA_DIR: z.string().min(1).default(".spool"),
+  SPOOL_WORKERS: integer(1, 1024).default(availableParallelism()),
+  SPOOL_CANCEL_GRACE_MS: integer(0, 600_000).default(5000),
+  SPOOL_TASKS: z.string().default(""),
+  SPOOL_POLL_INTERVAL_MS: integer(50, 600_000).default(2000),
+  SPOOL_WORKER_MAX_HEAP_MB: integer(16, 65_536).default(1024),
+  SPOOL_DB_POOL_SIZE: integer(2, 1000).default(10),
+  SPOOL_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+});
+
+export interface Config {
+  /** Postgres to use; undefined starts the embedded one. */
+  databaseUrl: string | undefined;
+  host: string;
+  /** 0 picks a free port (logged at start). */
+  port: number;
+  /** Where the embedded Postgres keeps its data. */
+  dataDir: string;
+  workers: number;
+  cancelGraceMs: number;
+  /** Handler modules or directories, absolute. */
+  taskModules: string[];
+  pollIntervalMs: number;
+  workerMaxHeapMb: number;
+  dbPoolSize: number;
+  logLevel: string;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== "")));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new Error(`invalid configuration: ${problems.join("; ")}`);
+  }
+  const c = parsed.data;
+  return {
+    databaseUrl: c.DATABASE_URL,
+    host: c.SPOOL_HOST,
+    port: c.SPOOL_PORT,
+    dataDir: resolve(c.SPOOL_DATA_DIR),
+    workers: c.SPOOL_WORKERS,
+    cancelGraceMs: c.SPOOL_CANCEL_GRACE_MS,
+    taskModules: c.SPOOL_TASKS.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((s) => resolve(s)),
+    pollIntervalMs: c.SPOOL_POLL_INTERVAL_MS,
+    workerMaxHeapMb: c.SPOOL_WORKER_MAX_HEAP_MB,
+    dbPoolSize: c.SPOOL_DB_POOL_SIZE,
+    logLevel: c.SPOOL_LOG_LEVEL,
+  };
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Starts one Spool replica from the environment (see the README's configuration table) and
+// stops it gracefully on SIGTERM or SIGINT: running tasks are interrupted and handed back
+// (PENDING if they can retry, else DROPPED), then the server and the database close.
+import { pino } from "pino";
+import { loadConfig } from "./config.js";
+import { startSpool } from "./spool.js";
+
+const log = pino({ name: "spool", level: process.env.SPOOL_LOG_LEVEL || "info" });
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const spool = await startSpool(config, log);
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, "second signal: exiting at once");
+      process.exit(130);
+    }
+    log.info({ signal }, "stopping: draining tasks");
+    spool.stop().then(
+      () => {
+        log.info("stopped");
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.fatal({ err: error }, "error while stopping");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}
+
+main().catch((error: unknown) => {
+  log.fatal({ err: error }, "spool failed to start");
+  process.exit(1);
+});

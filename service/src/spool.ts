@@ -1,0 +1,134 @@
+// The composition root: wires config, store, scheduler, worker pool and gRPC server into one
+// running replica, and takes them down in the right order. main.ts calls it with the
+// environment; integration tests call it directly.
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import { startApiServer } from "./api/server.js";
+import type { Config } from "./config.js";
+import type { TaskOperations } from "./domain/operations.js";
+import { streamLogs } from "./logs/log-stream.js";
+import { TaskWatchers } from "./logs/task-watchers.js";
+import { AttemptWriter } from "./scheduler/attempt-writer.js";
+import { Scheduler } from "./scheduler/scheduler.js";
+import { cancelTask } from "./store/cancel.js";
+import { connect, migrateDatabase } from "./store/database.js";
+import { startEmbeddedPostgres } from "./store/embedded.js";
+import { listen } from "./store/notify.js";
+import { getTask, listTasks } from "./store/read-tasks.js";
+import { TaskCreator } from "./store/task-creator.js";
+import { builtInModule } from "./workers/handlers.js";
+import { WorkerPool } from "./workers/pool.js";
+
+export interface Spool {
+  /** The gRPC port. */
+  readonly port: number;
+  /** This replica's id: the owner recorded on the attempts it runs. */
+  readonly replicaId: string;
+  /** Graceful stop: drain tasks, close the server, the database and the embedded Postgres. */
+  stop(): Promise<void>;
+}
+
+/** Lines waiting to be stored above which a task's new lines are dropped (and counted). */
+const maxQueuedLines = 200_000;
+/** How long open calls (followed log streams) may go on once draining is done. */
+const serverCloseGraceMs = 2000;
+
+export async function startSpool(config: Config, log: Logger): Promise<Spool> {
+  const replicaId = randomUUID();
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanUp = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      await Promise.resolve()
+        .then(cleanup)
+        .catch((error: unknown) => log.error({ err: error }, "error while stopping"));
+    }
+  };
+  try {
+    let url = config.databaseUrl;
+    if (url === undefined) {
+      const embedded = await startEmbeddedPostgres(config.dataDir, log);
+      cleanups.push(() => embedded.stop());
+      url = embedded.url;
+    }
+    await migrateDatabase(url);
+    const database = connect(url, { max: config.dbPoolSize, applicationName: `spool ${replicaId}` });
+    cleanups.push(() => database.close());
+
+    let scheduler: Scheduler | undefined;
+    const pool = new WorkerPool({
+      size: config.workers,
+      modules: [builtInModule, ...config.taskModules],
+      graceMs: config.cancelGraceMs,
+      maxHeapMb: config.workerMaxHeapMb,
+      log: log.child({ component: "pool" }),
+      onIdle: () => scheduler?.wake(),
+    });
+    await pool.start();
+    cleanups.push(() => pool.close());
+
+    const writer = new AttemptWriter(database.sql, replicaId, log.child({ component: "writer" }));
+    cleanups.push(() => writer.close());
+    scheduler = new Scheduler({
+      sql: database.sql,
+      pool,
+      writer,
+      owner: replicaId,
+      log: log.child({ component: "scheduler" }),
+      pollIntervalMs: config.pollIntervalMs,
+      maxQueuedLines,
+    });
+    const creator = new TaskCreator(database.sql);
+    const watchers = new TaskWatchers();
+    const live = scheduler;
+
+    const listener = await listen(
+      database.sql,
+      (notice) => {
+        if (notice.type === "wake") live.wakeAt(notice.at);
+        else if (notice.type === "cancel") live.cancel(notice.id);
+        else watchers.poke(notice.ids);
+      },
+      () => {
+        // (Re)connected: notices may have been missed meanwhile.
+        live.wake();
+        watchers.pokeAll();
+      },
+    );
+    cleanups.push(() => listener.unlisten());
+
+    const ops: TaskOperations = {
+      get kinds() {
+        return pool.kinds;
+      },
+      create: (task) => creator.create(task),
+      get: (id) => getTask(database.db, id),
+      list: (filter, beforeId, limit) => listTasks(database.db, filter, beforeId, limit),
+      // Not pending or running: the task has ended (a terminal state never changes) or
+      // does not exist; either way it is returned as it is.
+      cancel: async (id, reason) => (await cancelTask(database.sql, id, reason)) ?? getTask(database.db, id),
+      streamLogs: (request, sink) => streamLogs({ sql: database.sql, db: database.db, watchers }, request, sink),
+    };
+
+    const server = await startApiServer({ host: config.host, port: config.port, ops, log: log.child({ component: "api" }) });
+    cleanups.push(() => server.close(serverCloseGraceMs));
+    scheduler.start();
+    // Draining comes first when stopping: the server keeps answering while tasks wind down.
+    cleanups.push(async () => {
+      server.setServing(false);
+      await live.drain();
+      await creator.drained();
+    });
+    server.setServing(true);
+    log.info({ port: server.port, replicaId, workers: config.workers, kinds: [...pool.kinds] }, "spool serving");
+
+    let stopping: Promise<void> | undefined;
+    return {
+      port: server.port,
+      replicaId,
+      stop: () => (stopping ??= cleanUp()),
+    };
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+}
