@@ -1,2 +1,17 @@
+// @spool/sdk: the typed client of Spool, and defineTask for handler authors.
+export { SpoolClient, type SpoolClientOptions } from "./client.js";
+export { SpoolError, retryableCodes, type SpoolErrorCode } from "./errors.js";
 export { defineTask, isTaskDefinition } from "./task.js";
 export type { InputSchema, TaskContext, TaskDefinition, TaskLogger } from "./task.js";
+export { terminalStates } from "./types.js";
+export type {
+  CreateTaskOptions,
+  ListTasksOptions,
+  LogEntry,
+  LogLevel,
+  LogOptions,
+  Task,
+  TaskError,
+  TaskPage,
+  TaskState,
+} from "./types.js";

@@ -1,0 +1,90 @@
+// The SDK's own types: what callers see instead of the generated messages.
+
+export type TaskState = "pending" | "running" | "succeeded" | "failed" | "cancelled" | "dropped";
+
+export const terminalStates: ReadonlySet<TaskState> = new Set(["succeeded", "failed", "cancelled", "dropped"]);
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface TaskError {
+  message: string;
+  /** The thrown error's name, or Cancelled, Timeout, WorkerCrashed, Shutdown. */
+  type: string;
+  stack?: string | undefined;
+}
+
+export interface Task<Output = unknown> {
+  id: string;
+  kind: string;
+  state: TaskState;
+  input: unknown;
+  /** Set once the task succeeded. */
+  result: Output | undefined;
+  /** Set once it failed, was cancelled or dropped. */
+  error: TaskError | undefined;
+  attempt: number;
+  maxAttempts: number;
+  queue: string;
+  priority: number;
+  labels: Record<string, string>;
+  cancelRequested: boolean;
+  /** Execution limit of one attempt, in ms. */
+  timeoutMs: number;
+  idempotencyKey: string | undefined;
+  createdAt: Date;
+  runAt: Date;
+  startedAt: Date | undefined;
+  finishedAt: Date | undefined;
+}
+
+export interface CreateTaskOptions {
+  /** Queue to run in; default "default". */
+  queue?: string;
+  /** Higher runs first, -1000..1000; default 0. */
+  priority?: number;
+  /** Never run before this time. */
+  runAt?: Date;
+  /** Most attempts, 1..100; default 3. */
+  maxAttempts?: number;
+  /** Execution limit of one attempt, in ms (1 s..24 h); default 15 min. */
+  timeoutMs?: number;
+  /** A second create with the same key returns the first task instead of a new one. */
+  idempotencyKey?: string;
+  labels?: Record<string, string>;
+}
+
+export interface ListTasksOptions {
+  states?: TaskState[];
+  kinds?: string[];
+  queue?: string;
+  labels?: Record<string, string>;
+  createdAfter?: Date;
+  createdBefore?: Date;
+  /** Tasks per page, 1..1000; default 50. */
+  pageSize?: number;
+  /** nextPageToken of the previous page. */
+  pageToken?: string;
+}
+
+export interface TaskPage {
+  tasks: Task[];
+  /** Undefined on the last page. */
+  nextPageToken: string | undefined;
+}
+
+export interface LogEntry {
+  seq: number;
+  time: Date;
+  level: LogLevel;
+  message: string;
+  attempt: number;
+}
+
+export interface LogOptions {
+  /** Only lines after this seq; default 0 (all). */
+  afterSeq?: number;
+  /** Keep following new lines until the task ends; default false. */
+  follow?: boolean;
+  /** Stops the iteration. */
+  signal?: AbortSignal;
+}
