@@ -62,7 +62,12 @@ interface Slot {
   run?: ActiveRun | undefined;
 }
 
-const threadUrl = new URL(import.meta.url.endsWith(".ts") ? "./thread.ts" : "./thread.js", import.meta.url);
+/** Threads of every pool in this process that have not exited yet (tests check for leaks). */
+let liveThreads = 0;
+export const liveWorkerThreads = (): number => liveThreads;
+
+// From the TypeScript sources (tests), threads start on a small .mjs that registers tsx.
+const threadUrl = new URL(import.meta.url.endsWith(".ts") ? "./thread-from-source.mjs" : "./thread.js", import.meta.url);
 const maxRespawnDelayMs = 30_000;
 
 export class WorkerPool {
@@ -147,12 +152,12 @@ export class WorkerPool {
 
   #spawn(): Promise<void> {
     const { modules, maxHeapMb, log } = this.#options;
-    const underTsx = threadUrl.pathname.endsWith(".ts") && !process.execArgv.some((arg) => arg.includes("tsx"));
     const worker = new Worker(threadUrl, {
       workerData: { modules } satisfies ThreadData,
       resourceLimits: { maxOldGenerationSizeMb: maxHeapMb },
-      ...(underTsx ? { execArgv: [...process.execArgv, "--import", "tsx"] } : {}),
     });
+    liveThreads++;
+    worker.once("exit", () => liveThreads--);
     const slot: Slot = { worker, state: "starting" };
     this.#slots.add(slot);
     return new Promise((resolve, reject) => {

@@ -1,0 +1,222 @@
+// A real replica (gRPC on loopback, worker threads, Postgres) driven through the SDK.
+import { join } from "node:path";
+import type { SpoolClient, Task, TaskState } from "@spool/sdk";
+import { SpoolError } from "@spool/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTestDatabase } from "./test-support/database.js";
+import { eventually, fixturesDir, startTestSpool, type TestSpool } from "./test-support/spool.js";
+import { liveWorkerThreads } from "./workers/pool.js";
+
+const database = useTestDatabase();
+let spool: TestSpool;
+let client: SpoolClient;
+
+beforeAll(async () => {
+  spool = await startTestSpool(database.url, { taskModules: [join(fixturesDir, "failures.ts")], workers: 3 });
+  client = spool.client;
+});
+afterAll(() => spool.stop());
+
+function settled(id: string, states: TaskState[] = ["succeeded", "failed", "cancelled", "dropped"]): Promise<Task> {
+  return eventually(async () => {
+    const task = await client.getTask(id);
+    return states.includes(task.state) ? task : undefined;
+  }, 20_000, `task ${id} to reach ${states.join("/")}`);
+}
+
+async function rejection(promise: Promise<unknown>): Promise<SpoolError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(SpoolError);
+  return error as SpoolError;
+}
+
+describe("running tasks", () => {
+  it("runs a task and stores its result", async () => {
+    const created = await client.createTask("demo.echo", { hello: ["world", 1, true, null] }, { labels: { team: "a" } });
+    expect(created.state).toBe("pending");
+    expect(created.attempt).toBe(0);
+    const done = await settled(created.id);
+    expect(done).toMatchObject({
+      state: "succeeded",
+      result: { hello: ["world", 1, true, null] },
+      attempt: 1,
+      error: undefined,
+      labels: { team: "a" },
+    });
+    expect(done.startedAt!.getTime()).toBeGreaterThanOrEqual(done.createdAt.getTime() - 5);
+    expect(done.finishedAt!.getTime()).toBeGreaterThanOrEqual(done.startedAt!.getTime());
+  });
+
+  it("stores a thrown error with its type and stack", async () => {
+    const task = await settled((await client.createTask("test.throw", null, { maxAttempts: 1 })).id);
+    expect(task.state).toBe("failed");
+    expect(task.error).toMatchObject({ type: "TypeError", message: "bad input shape" });
+    expect(task.error?.stack).toContain("failures.ts");
+  });
+
+  it("retries a failing task with backoff until an attempt succeeds", async () => {
+    const task = await settled((await client.createTask("test.flaky", { succeedOn: 2 }, { maxAttempts: 3 })).id);
+    expect(task).toMatchObject({ state: "succeeded", attempt: 2, result: { attempt: 2 } });
+    const lines = [];
+    for await (const line of client.logs(task.id)) lines.push(line);
+    expect(lines.map((l) => [l.seq, l.attempt, l.message])).toEqual([
+      [1, 1, "attempt 1"],
+      [2, 2, "attempt 2"],
+    ]);
+  });
+
+  it("fails a task once its attempts are used up", async () => {
+    const task = await settled((await client.createTask("test.flaky", { succeedOn: 5 }, { maxAttempts: 2 })).id);
+    expect(task).toMatchObject({ state: "failed", attempt: 2, error: { message: "attempt 2 fails" } });
+  });
+
+  it("fails a task whose result is not JSON, and one whose result Postgres cannot store", async () => {
+    const bad = await settled((await client.createTask("test.bad-result", null, { maxAttempts: 1 })).id);
+    expect(bad.error).toMatchObject({ type: "TypeError" });
+    expect(bad.error?.message).toContain("not JSON-serializable");
+    const nul = await settled((await client.createTask("test.nul-result", null, { maxAttempts: 1 })).id);
+    expect(nul.error).toMatchObject({ type: "ResultNotStored" });
+  });
+
+  it("captures console.* inside a task as log lines with levels", async () => {
+    const task = await settled((await client.createTask("test.console")).id);
+    const lines = [];
+    for await (const line of client.logs(task.id)) lines.push([line.level, line.message]);
+    expect(lines).toEqual([
+      ["info", "to stdout { a: 1 }"],
+      ["info", "info line"],
+      ["warn", "warn line"],
+      ["error", "error line"],
+      ["debug", "debug line"],
+    ]);
+  });
+
+  it("never runs a task before its run_at", async () => {
+    const runAt = new Date(Date.now() + 1500);
+    const created = await client.createTask("demo.echo", 1, { runAt });
+    const done = await settled(created.id);
+    expect(done.startedAt!.getTime()).toBeGreaterThanOrEqual(runAt.getTime());
+  });
+
+  it("runs higher priorities first", async () => {
+    // Occupy every thread, queue tasks of mixed priorities, then free the threads.
+    const blockers = await Promise.all([1, 2, 3].map(() => client.createTask("demo.sleep", { seconds: 1 })));
+    await eventually(async () => ((await client.listTasks({ states: ["running"] })).tasks.length === 3 ? true : undefined));
+    const low = await client.createTask("demo.echo", "low", { priority: -5 });
+    const high = await client.createTask("demo.echo", "high", { priority: 10 });
+    const mid = await client.createTask("demo.echo", "mid");
+    await Promise.all(blockers.map((b) => settled(b.id)));
+    const [l, h, m] = await Promise.all([settled(low.id), settled(high.id), settled(mid.id)]);
+    expect(h.startedAt!.getTime()).toBeLessThanOrEqual(m.startedAt!.getTime());
+    expect(m.startedAt!.getTime()).toBeLessThanOrEqual(l.startedAt!.getTime());
+  });
+});
+
+describe("worker thread failures", () => {
+  it.each([
+    ["test.exit", "WorkerCrashed", /exited with code 7/],
+    ["test.oom", "WorkerCrashed", /memory/i],
+    ["test.throw-late", "WorkerCrashed", /thrown from a timer/],
+  ])("%s fails only its own task, and the pool keeps serving", async (kind, type, message) => {
+    const task = await settled((await client.createTask(kind, null, { maxAttempts: 1 })).id);
+    expect(task.state).toBe("failed");
+    expect(task.error?.type).toBe(type);
+    expect(task.error?.message).toMatch(message);
+    const after = await settled((await client.createTask("demo.echo", "still here")).id);
+    expect(after).toMatchObject({ state: "succeeded", result: "still here" });
+  });
+
+  it("times out a task that ignores its signal, terminating its thread", async () => {
+    const task = await settled((await client.createTask("test.hang", null, { maxAttempts: 1, timeoutMs: 1000 })).id);
+    expect(task.state).toBe("failed");
+    expect(task.error?.type).toBe("Timeout");
+    expect(task.error?.message).toMatch(/timed out after 1000 ms; thread terminated/);
+  });
+});
+
+describe("cancelling", () => {
+  it("cancels a pending task at once", async () => {
+    const task = await client.createTask("demo.echo", 1, { runAt: new Date(Date.now() + 60_000) });
+    const cancelled = await client.cancelTask(task.id, "not needed");
+    expect(cancelled).toMatchObject({ state: "cancelled", cancelRequested: true, error: { type: "Cancelled", message: "not needed" } });
+    expect(cancelled.finishedAt).toBeInstanceOf(Date);
+  });
+
+  it("cancels a running co-operative task through its AbortSignal", async () => {
+    const task = await client.createTask("demo.sleep", { seconds: 60 });
+    await settled(task.id, ["running"]);
+    const requested = await client.cancelTask(task.id, "changed my mind");
+    expect(requested).toMatchObject({ state: "running", cancelRequested: true });
+    const done = await settled(task.id);
+    expect(done).toMatchObject({ state: "cancelled", error: { type: "Cancelled", message: "changed my mind" } });
+  });
+
+  it("cancels a CPU loop by terminating its thread", async () => {
+    const task = await client.createTask("demo.spin", { ms: 120_000 });
+    await settled(task.id, ["running"]);
+    await client.cancelTask(task.id);
+    const done = await settled(task.id);
+    expect(done).toMatchObject({ state: "cancelled", error: { type: "Cancelled", message: "cancelled by request" } });
+    expect(await settled((await client.createTask("demo.echo", 2)).id)).toMatchObject({ state: "succeeded" });
+  });
+
+  it("returns a finished task unchanged", async () => {
+    const task = await settled((await client.createTask("demo.echo", 3)).id);
+    const again = await client.cancelTask(task.id, "too late");
+    expect(again).toEqual(task);
+  });
+});
+
+describe("validation", () => {
+  it.each([
+    [() => client.createTask("no.such.kind"), "invalid_argument", /^kind: unknown kind "no.such.kind"; registered kinds: .*demo.echo/],
+    [() => client.createTask(""), "invalid_argument", /^kind: is required/],
+    [() => client.createTask("demo.echo", 1, { queue: "bad queue!" }), "invalid_argument", /^queue: /],
+    [() => client.createTask("demo.echo", 1, { priority: 5000 }), "invalid_argument", /^priority: 5000 is out of range/],
+    [() => client.createTask("demo.echo", 1, { maxAttempts: 101 }), "invalid_argument", /^max_attempts: /],
+    [() => client.createTask("demo.echo", 1, { timeoutMs: 10 }), "invalid_argument", /^timeout: /],
+    [() => client.createTask("demo.echo", 1, { labels: { "bad key": "v" } }), "invalid_argument", /^labels\["bad key"\]: /],
+    [() => client.createTask("demo.echo", "x".repeat(1024 * 1024 + 10)), "invalid_argument", /^input: is \d+ bytes/],
+    [() => client.getTask("not-a-uuid"), "invalid_argument", /^id: "not-a-uuid" is not a task id/],
+    [() => client.getTask(""), "invalid_argument", /^id: is required/],
+    [() => client.getTask("01a20392-cd00-7774-b068-0f78454a8d14"), "not_found", /^task 01a20392-cd00-7774-b068-0f78454a8d14 not found/],
+    [() => client.cancelTask("01a20392-cd00-7774-b068-0f78454a8d14"), "not_found", /not found/],
+    [() => client.listTasks({ pageSize: 5000 }), "invalid_argument", /^page_size: /],
+    [() => client.listTasks({ pageToken: "garbage" }), "invalid_argument", /^page_token: /],
+  ])("rejects bad input with a status naming the field (%#)", async (call, code, message) => {
+    const error = await rejection(call());
+    expect(error.code).toBe(code);
+    expect(error.message).toMatch(message);
+  });
+
+  it("rejects a log stream for an unknown task", async () => {
+    const error = await rejection((async () => {
+      for await (const _ of client.logs("01a20392-cd00-7774-b068-0f78454a8d14")) void _;
+    })());
+    expect(error.code).toBe("not_found");
+  });
+});
+
+describe("idempotency", () => {
+  it("returns the first task for a repeated key, and refuses the key for another kind", async () => {
+    const first = await client.createTask("demo.echo", 1, { idempotencyKey: "order-42" });
+    const [second, third] = await Promise.all([
+      client.createTask("demo.echo", 2, { idempotencyKey: "order-42" }),
+      client.createTask("demo.echo", 3, { idempotencyKey: "order-42" }),
+    ]);
+    expect(second.id).toBe(first.id);
+    expect(third.id).toBe(first.id);
+    const error = await rejection(client.createTask("demo.sleep", 1, { idempotencyKey: "order-42" }));
+    expect(error.code).toBe("failed_precondition");
+    expect(error.message).toMatch(/^idempotency_key: "order-42" already names task/);
+  });
+});
+
+describe("resources", () => {
+  it("keeps exactly one live thread per worker, replacing the dead ones", async () => {
+    await eventually(async () => (liveWorkerThreads() === 3 ? true : undefined), 10_000, "3 live threads");
+  });
+});

@@ -1,0 +1,17 @@
+// Fixture factories with overridable defaults.
+import { taskDefaults, type NewTask } from "../domain/task.js";
+
+export function newTask(overrides: Partial<NewTask> = {}): NewTask {
+  return {
+    kind: "demo.echo",
+    input: null,
+    queue: taskDefaults.queue,
+    priority: 0,
+    runAt: undefined,
+    maxAttempts: taskDefaults.maxAttempts,
+    timeoutMs: taskDefaults.timeoutMs,
+    idempotencyKey: undefined,
+    labels: {},
+    ...overrides,
+  };
+}
