@@ -1,7 +1,7 @@
 // Request validation: protobuf requests become domain values, or a SpoolError
 // (INVALID_ARGUMENT) whose message names the field and what is wrong with it.
 import { createHash } from "node:crypto";
-import type { CreateTaskRequest, ListTasksRequest, StreamLogsRequest } from "@spool/proto";
+import { TaskState as PbTaskState, type CreateTaskRequest, type ListTasksRequest, type StreamLogsRequest } from "@spool/proto";
 import { taskDefaults, type NewTask, type TaskFilter, type TaskState } from "../domain/task.js";
 import { SpoolError } from "../errors.js";
 import { isTaskId } from "../store/task-id.js";
@@ -115,7 +115,7 @@ export interface ListQuery {
 export function listQueryFrom(request: ListTasksRequest): ListQuery {
   const states = request.states.map((state, i): TaskState => {
     const domain = stateFromPb.get(state);
-    if (!domain) throw invalid(`states[${i}]`, `${state} is not a task state`);
+    if (!domain) throw invalid(`states[${i}]`, `${PbTaskState[state] ?? state} is not a state to filter on`);
     return domain;
   });
   if (request.queue && !queuePattern.test(request.queue)) {

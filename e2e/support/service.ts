@@ -1,0 +1,95 @@
+// Runs the built service (service/dist/main.js) as a child process, as a user would, and
+// talks to it with an independent client: `buf curl` over server reflection.
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const mainJs = `${root}service/dist/main.js`;
+const buf = `${root}node_modules/.bin/buf`;
+
+export interface ServiceProcess {
+  readonly port: number;
+  readonly address: string;
+  readonly child: ChildProcess;
+  /** Everything it printed so far (JSON log lines). */
+  output(): string;
+  /** Sends the signal and waits for the process to exit; resolves with its exit code. */
+  kill(signal: NodeJS.Signals): Promise<number | null>;
+}
+
+const running = new Set<ServiceProcess>();
+
+/** Starts the service with these environment variables (plus PATH/HOME) and waits until it serves. */
+export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [mainJs], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", SPOOL_HOST: "127.0.0.1", SPOOL_PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /"port":(\d+),[^\n]*"msg":"spool serving"/.exec(output);
+      if (match) resolve(Number(match[1]));
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    exited.then((code) => reject(new Error(`service exited with code ${code} before serving:\n${output}`)));
+    setTimeout(() => reject(new Error(`service did not serve within 30 s:\n${output}`)), 30_000).unref();
+  });
+  const service: ServiceProcess = {
+    port,
+    address: `127.0.0.1:${port}`,
+    child,
+    output: () => output,
+    async kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const code = await exited;
+      running.delete(service);
+      return code;
+    },
+  };
+  running.add(service);
+  return service;
+}
+
+/** Kills whatever a test file left running. */
+export async function killAll(): Promise<void> {
+  await Promise.all([...running].map((s) => s.kill("SIGKILL")));
+}
+
+export interface CurlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `buf curl` against the service, over reflection (no .proto files). */
+export function bufCurl(service: ServiceProcess, args: string[]): Promise<CurlResult> {
+  return new Promise((resolve) => {
+    execFile(
+      buf,
+      ["curl", "--protocol", "grpc", "--http2-prior-knowledge", ...args],
+      { timeout: 30_000 },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** Calls one TaskService method with a JSON request; the JSON response, or throws with the error. */
+export async function curlCall(service: ServiceProcess, method: string, request: unknown): Promise<any> {
+  const result = await bufCurl(service, ["-d", JSON.stringify(request), `http://${service.address}/spool.v1.TaskService/${method}`]);
+  if (result.code !== 0) throw new CurlError(result);
+  return JSON.parse(result.stdout);
+}
+
+export class CurlError extends Error {
+  constructor(readonly result: CurlResult) {
+    super(result.stderr || result.stdout);
+  }
+  /** The gRPC error as buf curl prints it: { code, message }. */
+  get status(): { code: string; message: string } {
+    return JSON.parse(this.result.stderr || this.result.stdout);
+  }
+}
