@@ -1,0 +1,39 @@
+# Spool: multi-stage image. Build with `docker build -t spool .`, run with
+#   docker run -p 50051:50051 -e DATABASE_URL=postgres://... spool
+# Without DATABASE_URL it runs its embedded Postgres with data in /var/lib/spool (mount a
+# volume there to keep it).
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY proto/package.json proto/
+COPY sdk/package.json sdk/
+COPY service/package.json service/
+COPY e2e/package.json e2e/
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.base.json ./
+COPY proto proto
+COPY sdk sdk
+COPY service service
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund \
+ && rm -rf e2e service/src/test-support
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    SPOOL_HOST=0.0.0.0 \
+    SPOOL_PORT=50051 \
+    SPOOL_DATA_DIR=/var/lib/spool
+RUN groupadd --system --gid 10001 spool \
+ && useradd --system --uid 10001 --gid spool --home-dir /var/lib/spool spool \
+ && mkdir -p /var/lib/spool \
+ && chown spool:spool /var/lib/spool
+WORKDIR /app
+COPY --from=build --chown=root:root /app /app
+USER spool
+EXPOSE 50051
+VOLUME ["/var/lib/spool"]
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "service/dist/healthcheck.js"]
+STOPSIGNAL SIGTERM
+CMD ["node", "service/dist/main.js"]
