@@ -173,10 +173,13 @@ describe("restart", () => {
     expect(await until(before.id, ended)).toMatchObject({ state: "succeeded", result: "survivor" });
   });
 
-  it("stops on SIGTERM with exit code 0, leaving no task RUNNING", async () => {
-    const task = await client.createTask("demo.sleep", { seconds: 60 });
+  it("stops on SIGTERM with exit code 0, NOT_SERVING while draining, leaving no task RUNNING", async () => {
+    const task = await client.createTask("demo.spin", { ms: 60_000 }); // takes the whole grace to stop
     await until(task.id, (t) => t.state === "running");
-    expect(await service.kill("SIGTERM")).toBe(0);
+    service.child.kill("SIGTERM");
+    const draining = await bufCurl(service, ["-d", "{}", `http://${service.address}/grpc.health.v1.Health/Check`]);
+    expect(JSON.parse(draining.stdout)).toEqual({ status: "NOT_SERVING" });
+    expect(await service.exited()).toBe(0);
     service = await startService({ DATABASE_URL: database.url, SPOOL_WORKERS: "2" });
     client.close();
     client = new SpoolClient(service.address);

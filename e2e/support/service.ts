@@ -15,6 +15,8 @@ export interface ServiceProcess {
   output(): string;
   /** Sends the signal and waits for the process to exit; resolves with its exit code. */
   kill(signal: NodeJS.Signals): Promise<number | null>;
+  /** Waits for the process to exit by itself; resolves with its exit code. */
+  exited(): Promise<number | null>;
 }
 
 const running = new Set<ServiceProcess>();
@@ -45,6 +47,9 @@ export async function startService(env: Record<string, string>): Promise<Service
     output: () => output,
     async kill(signal) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return service.exited();
+    },
+    async exited() {
       const code = await exited;
       running.delete(service);
       return code;

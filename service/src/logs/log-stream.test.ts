@@ -82,6 +82,23 @@ describe("StreamLogs", () => {
     expect((await collect(b.client.logs(task.id, { follow: true }))).map((l) => l.seq)).toEqual([1, 2, 3]);
   });
 
+  it("does not hold a task back while a reader stalls, and delivers every line once it reads on", async () => {
+    const total = 30_000;
+    const task = await a.client.createTask("demo.log", { lines: total });
+    const lines = a.client.logs(task.id, { follow: true });
+    const first = await lines.next(); // the reader takes one line, then stalls
+    expect(first.value).toMatchObject({ seq: 1 });
+    expect(await finished(a.client, task.id)).toMatchObject({ state: "succeeded" });
+    let count = 1;
+    let last = 1;
+    for await (const line of lines) {
+      expect(line.seq).toBe(last + 1);
+      last = line.seq;
+      count++;
+    }
+    expect(count).toBe(total);
+  });
+
   it("stops sending when the reader goes away", async () => {
     const task = await a.client.createTask("demo.sleep", { seconds: 30 });
     const reader = new AbortController();
