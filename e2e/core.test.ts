@@ -4,6 +4,7 @@ import { SpoolClient, type Task } from "@spool/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../service/src/test-support/database.js";
 import { bufCurl, curlCall, CurlError, killAll, startService, type ServiceProcess } from "./support/service.js";
+import { finished, until as untilTask } from "./support/tasks.js";
 
 const database = useTestDatabase();
 const graceMs = 1000;
@@ -19,15 +20,8 @@ afterAll(async () => {
   await killAll();
 });
 
-async function until(id: string, done: (task: Task) => boolean, c: SpoolClient = client): Promise<Task> {
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-    const task = await c.getTask(id);
-    if (done(task)) return task;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`task ${id} did not get there in 30 s`);
-}
-const ended = (task: Task) => task.finishedAt !== undefined;
+const until = (id: string, done: (task: Task) => boolean) => untilTask(client, id, done);
+const ended = (id: string) => finished(client, id);
 
 async function curlError(method: string, request: unknown): Promise<{ code: string; message: string }> {
   const error = await curlCall(service, method, request).then(
@@ -68,7 +62,7 @@ describe("reflection and health", () => {
 describe("create, run, result", () => {
   it("through the SDK", async () => {
     const task = await client.createTask("demo.echo", { order: 42, items: ["a", "b"] });
-    const done = await until(task.id, ended);
+    const done = await ended(task.id);
     expect(done).toMatchObject({ state: "succeeded", result: { order: 42, items: ["a", "b"] }, attempt: 1 });
   });
 
@@ -81,7 +75,7 @@ describe("create, run, result", () => {
     });
     expect(created).toBe(true);
     expect(task).toMatchObject({ kind: "demo.echo", state: "TASK_STATE_PENDING", input: { hello: "world" }, priority: 3 });
-    await until(task.id, ended);
+    await ended(task.id);
     const got = await curlCall(service, "GetTask", { id: task.id });
     expect(got.task).toMatchObject({ state: "TASK_STATE_SUCCEEDED", result: { hello: "world" }, attempt: 1 });
     const listed = await curlCall(service, "ListTasks", { labels: { via: "curl" } });
@@ -123,7 +117,7 @@ describe("cancel", () => {
     const cancelledWithin = async (task: Task, reason: string) => {
       const start = Date.now();
       await client.cancelTask(task.id, reason);
-      const done = await until(task.id, ended);
+      const done = await ended(task.id);
       return { done, ms: Date.now() - start };
     };
     const [sleep, spin] = await Promise.all([cancelledWithin(sleeper, "stop sleeping"), cancelledWithin(spinner, "stop spinning")]);
@@ -133,7 +127,7 @@ describe("cancel", () => {
     expect(spin.ms).toBeLessThan(graceMs + 1000);
 
     expect((await client.getTask(bystander.id)).state).toBe("running");
-    expect(await until(bystander.id, ended)).toMatchObject({ state: "succeeded", result: { slept: 4 } });
+    expect(await ended(bystander.id)).toMatchObject({ state: "succeeded", result: { slept: 4 } });
   });
 });
 
@@ -159,7 +153,7 @@ describe("bad input", () => {
 
   it("keeps serving after all of it", async () => {
     const task = await client.createTask("demo.echo", "fine");
-    expect(await until(task.id, ended)).toMatchObject({ state: "succeeded", result: "fine" });
+    expect(await ended(task.id)).toMatchObject({ state: "succeeded", result: "fine" });
   });
 });
 
@@ -170,7 +164,7 @@ describe("restart", () => {
     client.close();
     service = await startService({ DATABASE_URL: database.url, SPOOL_WORKERS: "2", SPOOL_CANCEL_GRACE_MS: String(graceMs) });
     client = new SpoolClient(service.address);
-    expect(await until(before.id, ended)).toMatchObject({ state: "succeeded", result: "survivor" });
+    expect(await ended(before.id)).toMatchObject({ state: "succeeded", result: "survivor" });
   });
 
   it("stops on SIGTERM with exit code 0, NOT_SERVING while draining, leaving no task RUNNING", async () => {

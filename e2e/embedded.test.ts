@@ -4,9 +4,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SpoolClient, type Task } from "@spool/sdk";
+import { SpoolClient } from "@spool/sdk";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { killAll, startService } from "./support/service.js";
+import { finished } from "./support/tasks.js";
 
 let dataDir: string;
 
@@ -43,14 +44,6 @@ function stopPostgres(pid: number): void {
   }
 }
 
-async function finished(client: SpoolClient, id: string): Promise<Task> {
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-    const task = await client.getTask(id);
-    if (task.finishedAt) return task;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`task ${id} did not finish`);
-}
 
 it("starts with its own Postgres, keeps the data across a restart and a SIGKILL, and stops it", async () => {
   const env = { SPOOL_DATA_DIR: dataDir, SPOOL_WORKERS: "2" };

@@ -1,10 +1,13 @@
 // Handler modules of the user's own (SPOOL_TASKS), in TypeScript and JavaScript, run by the
 // built service.
 import { fileURLToPath } from "node:url";
-import { SpoolClient, type Task } from "@spool/sdk";
+import { SpoolClient } from "@spool/sdk";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { useTestDatabase } from "../service/src/test-support/database.js";
 import { killAll, startService } from "./support/service.js";
+import { finished as finishedOn } from "./support/tasks.js";
+
+const finished = (id: string) => finishedOn(client, id);
 
 const database = useTestDatabase();
 let client: SpoolClient;
@@ -19,14 +22,6 @@ afterAll(async () => {
   await killAll();
 });
 
-async function finished(id: string): Promise<Task> {
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-    const task = await client.getTask(id);
-    if (task.finishedAt) return task;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`task ${id} did not finish`);
-}
 
 it("runs a TypeScript handler module from a SPOOL_TASKS folder", async () => {
   const task = await finished((await client.createTask("example.greet", { name: "Ada" })).id);
