@@ -44,6 +44,7 @@ describe("reflection and health", () => {
       "grpc.health.v1.Health/Watch",
       "spool.v1.TaskService/CancelTask",
       "spool.v1.TaskService/CreateTask",
+      "spool.v1.TaskService/CreateTasks",
       "spool.v1.TaskService/GetTask",
       "spool.v1.TaskService/ListTasks",
       "spool.v1.TaskService/StreamLogs",

@@ -9,6 +9,8 @@ export {
   CancelTaskResponse,
   CreateTaskRequest,
   CreateTaskResponse,
+  CreateTasksRequest,
+  CreateTasksResponse,
   GetTaskRequest,
   GetTaskResponse,
   ListTasksRequest,

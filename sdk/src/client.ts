@@ -4,6 +4,7 @@ import {
   LogLevel as PbLogLevel,
   TaskServiceClient,
   TaskState as PbTaskState,
+  type CreateTaskRequest,
   type LogEntry as PbLogEntry,
   type Task as PbTask,
 } from "@spool/proto";
@@ -14,6 +15,7 @@ import type {
   LogEntry,
   LogLevel,
   LogOptions,
+  NewTaskSpec,
   Task,
   TaskPage,
   TaskState,
@@ -61,18 +63,13 @@ export class SpoolClient {
   }
 
   async createTask(kind: string, input?: unknown, options: CreateTaskOptions = {}): Promise<Task> {
-    const response = await this.#unary("createTask", {
-      kind,
-      input,
-      queue: options.queue ?? "",
-      priority: options.priority ?? 0,
-      runAt: options.runAt,
-      maxAttempts: options.maxAttempts ?? 0,
-      timeout: options.timeoutMs === undefined ? undefined : { seconds: Math.floor(options.timeoutMs / 1000), nanos: (options.timeoutMs % 1000) * 1e6 },
-      idempotencyKey: options.idempotencyKey ?? "",
-      labels: options.labels ?? {},
-    });
-    return taskFromPb(response.task);
+    return taskFromPb((await this.#unary("createTask", createRequest({ kind, input, ...options }))).task);
+  }
+
+  /** Creates up to 1000 tasks in one call: all or none. Results are in the same order. */
+  async createTasks(tasks: NewTaskSpec[]): Promise<Task[]> {
+    const response = await this.#unary("createTasks", { tasks: tasks.map(createRequest) });
+    return response.results.map((result) => taskFromPb(result.task));
   }
 
   async getTask(id: string): Promise<Task> {
@@ -135,7 +132,7 @@ export class SpoolClient {
     this.#client.close();
   }
 
-  #unary<M extends "createTask" | "getTask" | "listTasks" | "cancelTask">(
+  #unary<M extends "createTask" | "createTasks" | "getTask" | "listTasks" | "cancelTask">(
     method: M,
     request: Parameters<TaskServiceClient[M]>[0],
   ): Promise<UnaryResponse<M>> {
@@ -162,6 +159,20 @@ type UnaryResponse<M extends keyof TaskServiceClient> = TaskServiceClient[M] ext
 ) => unknown
   ? R
   : never;
+
+function createRequest(spec: NewTaskSpec): CreateTaskRequest {
+  return {
+    kind: spec.kind,
+    input: spec.input,
+    queue: spec.queue ?? "",
+    priority: spec.priority ?? 0,
+    runAt: spec.runAt,
+    maxAttempts: spec.maxAttempts ?? 0,
+    timeout: spec.timeoutMs === undefined ? undefined : { seconds: Math.floor(spec.timeoutMs / 1000), nanos: (spec.timeoutMs % 1000) * 1e6 },
+    idempotencyKey: spec.idempotencyKey ?? "",
+    labels: spec.labels ?? {},
+  };
+}
 
 function taskFromPb(task: PbTask | undefined): Task {
   if (!task) throw new SpoolError("internal", "response carries no task", 13);

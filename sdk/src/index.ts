@@ -10,6 +10,7 @@ export type {
   LogEntry,
   LogLevel,
   LogOptions,
+  NewTaskSpec,
   Task,
   TaskError,
   TaskPage,

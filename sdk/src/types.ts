@@ -53,6 +53,12 @@ export interface CreateTaskOptions {
   labels?: Record<string, string>;
 }
 
+/** One task of a createTasks call. */
+export interface NewTaskSpec extends CreateTaskOptions {
+  kind: string;
+  input?: unknown;
+}
+
 export interface ListTasksOptions {
   states?: TaskState[];
   kinds?: string[];

@@ -200,6 +200,34 @@ describe("validation", () => {
   });
 });
 
+describe("CreateTasks", () => {
+  it("creates many tasks in one call, in order, and runs them", async () => {
+    const tasks = await client.createTasks(Array.from({ length: 50 }, (_, i) => ({ kind: "demo.echo", input: i, labels: { batch: "b1" } })));
+    expect(tasks.map((t) => t.input)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    const done = await Promise.all(tasks.map((t) => settled(t.id)));
+    expect(done.map((t) => t.result)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+
+  it("creates nothing when one task is bad, naming it by its index", async () => {
+    const error = await rejection(
+      client.createTasks([
+        { kind: "demo.echo", input: 1, labels: { batch: "bad" } },
+        { kind: "demo.echo", input: 2, labels: { batch: "bad" } },
+        { kind: "no.such.kind", labels: { batch: "bad" } },
+      ]),
+    );
+    expect(error.code).toBe("invalid_argument");
+    expect(error.message).toMatch(/^tasks\[2\]\.kind: unknown kind "no.such.kind"/);
+    expect((await client.listTasks({ labels: { batch: "bad" } })).tasks).toEqual([]);
+  });
+
+  it("refuses an empty call and one over the limit", async () => {
+    expect((await rejection(client.createTasks([]))).message).toMatch(/^tasks: holds 0 tasks; 1 to 1000 per call/);
+    const tooMany = Array.from({ length: 1001 }, () => ({ kind: "demo.echo" }));
+    expect((await rejection(client.createTasks(tooMany))).message).toMatch(/^tasks: holds 1001 tasks/);
+  });
+});
+
 describe("idempotency", () => {
   it("returns the first task for a repeated key, and refuses the key for another kind", async () => {
     const first = await client.createTask("demo.echo", 1, { idempotencyKey: "order-42" });

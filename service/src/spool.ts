@@ -100,7 +100,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       get kinds() {
         return pool.kinds;
       },
-      create: (task) => creator.create(task),
+      create: (tasks) => creator.create(tasks),
       get: (id) => getTask(database.db, id),
       list: (filter, beforeId, limit) => listTasks(database.db, filter, beforeId, limit),
       // Not pending or running: the task has ended (a terminal state never changes) or

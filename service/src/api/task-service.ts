@@ -11,7 +11,7 @@ import {
 import type { LogEntry, StreamLogsRequest, StreamLogsResponse, TaskServiceServer } from "@spool/proto";
 import type { Logger } from "pino";
 import type { TaskOperations } from "../domain/operations.js";
-import type { LogLine } from "../domain/task.js";
+import type { LogLine, NewTask, Task } from "../domain/task.js";
 import { SpoolError } from "../errors.js";
 import { logLineToPb, taskToPb } from "./convert.js";
 import { toServiceError } from "./status.js";
@@ -20,6 +20,7 @@ import {
   listQueryFrom,
   logRequestFrom,
   newTaskFromPb,
+  newTasksFromPb,
   pageTokenFor,
   taskIdFrom,
 } from "./validate.js";
@@ -46,14 +47,14 @@ export function taskService(ops: TaskOperations, log: Logger): TaskServiceServer
   return {
     createTask: unary("CreateTask", async (request) => {
       const newTask = newTaskFromPb(request, ops.kinds);
-      const { task, created } = await ops.create(newTask);
-      if (!created && task.kind !== newTask.kind) {
-        throw new SpoolError(
-          "failed_precondition",
-          `idempotency_key: "${newTask.idempotencyKey}" already names task ${task.id} of kind "${task.kind}"`,
-        );
-      }
-      return { task: taskToPb(task), created };
+      const [result] = await ops.create([newTask]);
+      return createdToPb(newTask, result!);
+    }),
+
+    createTasks: unary("CreateTasks", async (request) => {
+      const newTasks = newTasksFromPb(request.tasks, ops.kinds);
+      const results = await ops.create(newTasks);
+      return { results: results.map((result, i) => createdToPb(newTasks[i]!, result, `tasks[${i}].`)) };
     }),
 
     getTask: unary("GetTask", async (request) => {
@@ -101,6 +102,17 @@ export function taskService(ops: TaskOperations, log: Logger): TaskServiceServer
         );
     },
   };
+}
+
+/** A create's result as protobuf; a reused idempotency key must name a task of the same kind. */
+function createdToPb(requested: NewTask, { task, created }: { task: Task; created: boolean }, field = "") {
+  if (!created && task.kind !== requested.kind) {
+    throw new SpoolError(
+      "failed_precondition",
+      `${field}idempotency_key: "${requested.idempotencyKey}" already names task ${task.id} of kind "${task.kind}"`,
+    );
+  }
+  return { task: taskToPb(task), created };
 }
 
 /** Splits lines into messages of at most maxMessageBytes of text each (at least one line). */

@@ -17,6 +17,7 @@ export const limits = {
   minTimeoutMs: 1000,
   maxTimeoutMs: 24 * 3600_000,
   reasonLength: 1000,
+  tasksPerCall: 1000,
   pageSize: 1000,
   defaultPageSize: 50,
 } as const;
@@ -68,6 +69,21 @@ export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<str
     idempotencyKey: request.idempotencyKey || undefined,
     labels: validLabels("labels", request.labels),
   };
+}
+
+/** The tasks of a CreateTasks call; a bad one is named by its index ("tasks[3].kind: ..."). */
+export function newTasksFromPb(requests: CreateTaskRequest[], kinds: ReadonlySet<string>): NewTask[] {
+  if (requests.length === 0 || requests.length > limits.tasksPerCall) {
+    throw invalid("tasks", `holds ${requests.length} tasks; 1 to ${limits.tasksPerCall} per call`);
+  }
+  return requests.map((request, i) => {
+    try {
+      return newTaskFromPb(request, kinds);
+    } catch (error) {
+      if (error instanceof SpoolError) throw new SpoolError(error.code, `tasks[${i}].${error.message}`);
+      throw error;
+    }
+  });
 }
 
 function validLabels(field: string, labels: Record<string, string>): Record<string, string> {

@@ -20,8 +20,11 @@ export interface LogSink {
 export interface TaskOperations {
   /** Kinds that have a handler. */
   readonly kinds: ReadonlySet<string>;
-  /** Stores a task; with a known idempotency key, returns the task holding it instead. */
-  create(task: NewTask): Promise<{ task: Task; created: boolean }>;
+  /**
+   * Stores tasks, all or none; for a known idempotency key, returns the task holding it
+   * instead (created: false). Results are in the order of the tasks.
+   */
+  create(tasks: NewTask[]): Promise<{ task: Task; created: boolean }[]>;
   get(id: string): Promise<Task | undefined>;
   /** Up to `limit` matching tasks with id < beforeId, newest first. */
   list(filter: TaskFilter, beforeId: string | undefined, limit: number): Promise<Task[]>;

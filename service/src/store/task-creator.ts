@@ -1,17 +1,18 @@
-// TaskCreator: CreateTask calls that arrive together are stored by one insertTasks statement,
-// one commit and one wake-up (group commit). An idle service still answers a lone call after
-// a single round trip.
+// TaskCreator: CreateTask and CreateTasks calls that arrive together are stored by one
+// insertTasks statement, one commit and one wake-up (group commit). An idle service still
+// answers a lone call after a single round trip. A call's tasks always share one statement,
+// so a CreateTasks call is all or none.
 import type { NewTask } from "../domain/task.js";
 import type { Sql } from "./database.js";
 import { GroupCommit } from "./group-commit.js";
 import { insertTasks, type Inserted } from "./insert-tasks.js";
 
-/** Most tasks in one insert statement. */
-const maxBatch = 1000;
+/** Most tasks in one insert statement (a larger single call still goes alone). */
+const maxTasksPerStatement = 2000;
 
 interface PendingCreate {
-  task: NewTask;
-  resolve: (inserted: Inserted) => void;
+  tasks: NewTask[];
+  resolve: (inserted: Inserted[]) => void;
   reject: (error: unknown) => void;
 }
 
@@ -19,22 +20,30 @@ export class TaskCreator {
   readonly #commit: GroupCommit<PendingCreate>;
 
   constructor(sql: Sql) {
-    this.#commit = new GroupCommit(async (batch) => {
-      try {
-        const inserted = await insertTasks(
-          sql,
-          batch.map((p) => p.task),
-        );
-        batch.forEach((p, i) => p.resolve(inserted[i] as Inserted));
-      } catch (error) {
-        for (const p of batch) p.reject(error);
-      }
-    }, maxBatch);
+    this.#commit = new GroupCommit(
+      async (batch) => {
+        try {
+          const inserted = await insertTasks(
+            sql,
+            batch.flatMap((p) => p.tasks),
+          );
+          let offset = 0;
+          for (const p of batch) {
+            p.resolve(inserted.slice(offset, offset + p.tasks.length));
+            offset += p.tasks.length;
+          }
+        } catch (error) {
+          for (const p of batch) p.reject(error);
+        }
+      },
+      maxTasksPerStatement,
+      (p) => p.tasks.length,
+    );
   }
 
-  /** Stores the task; resolves once it is committed (and schedulers were woken). */
-  create(task: NewTask): Promise<Inserted> {
-    return new Promise((resolve, reject) => this.#commit.push({ task, resolve, reject }));
+  /** Stores the tasks, all or none; resolves once committed (and schedulers were woken). */
+  create(tasks: NewTask[]): Promise<Inserted[]> {
+    return new Promise((resolve, reject) => this.#commit.push({ tasks, resolve, reject }));
   }
 
   /** Resolves once every create accepted so far is committed or failed. */

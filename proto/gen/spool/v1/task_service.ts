@@ -81,6 +81,18 @@ export interface CreateTaskResponse {
   created: boolean;
 }
 
+/** CreateTasksRequest carries the tasks to create together. */
+export interface CreateTasksRequest {
+  /** 1 to 1000 tasks, each as for CreateTask. */
+  tasks: CreateTaskRequest[];
+}
+
+/** CreateTasksResponse carries one result per requested task, in request order. */
+export interface CreateTasksResponse {
+  /** The created (or, for a repeated idempotency key, the existing) tasks. */
+  results: CreateTaskResponse[];
+}
+
 /** GetTaskRequest names the task to read. */
 export interface GetTaskRequest {
   /** Task id, as returned by CreateTask. */
@@ -595,6 +607,146 @@ export const CreateTaskResponse: MessageFns<CreateTaskResponse> = {
     const message = createBaseCreateTaskResponse();
     message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
     message.created = object.created ?? false;
+    return message;
+  },
+};
+
+function createBaseCreateTasksRequest(): CreateTasksRequest {
+  return { tasks: [] };
+}
+
+export const CreateTasksRequest: MessageFns<CreateTasksRequest> = {
+  encode(message: CreateTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tasks) {
+      CreateTaskRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tasks.push(CreateTaskRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateTasksRequest {
+    return {
+      tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => CreateTaskRequest.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: CreateTasksRequest): unknown {
+    const obj: any = {};
+    if (message.tasks?.length) {
+      obj.tasks = message.tasks.map((e) => CreateTaskRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateTasksRequest>): CreateTasksRequest {
+    return CreateTasksRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateTasksRequest>): CreateTasksRequest {
+    const message = createBaseCreateTasksRequest();
+    message.tasks = object.tasks?.map((e) => CreateTaskRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCreateTasksResponse(): CreateTasksResponse {
+  return { results: [] };
+}
+
+export const CreateTasksResponse: MessageFns<CreateTasksResponse> = {
+  encode(message: CreateTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      CreateTaskResponse.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(CreateTaskResponse.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateTasksResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => CreateTaskResponse.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CreateTasksResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => CreateTaskResponse.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateTasksResponse>): CreateTasksResponse {
+    return CreateTasksResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateTasksResponse>): CreateTasksResponse {
+    const message = createBaseCreateTasksResponse();
+    message.results = object.results?.map((e) => CreateTaskResponse.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1506,6 +1658,19 @@ export const TaskServiceService = {
     responseSerialize: (value: CreateTaskResponse): Buffer => Buffer.from(CreateTaskResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CreateTaskResponse => CreateTaskResponse.decode(value),
   },
+  /**
+   * CreateTasks stores up to 1000 tasks in one call and one transaction: all or none. A bad
+   * task fails the whole call with INVALID_ARGUMENT naming it, e.g. "tasks[3].kind: ...".
+   */
+  createTasks: {
+    path: "/spool.v1.TaskService/CreateTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateTasksRequest): Buffer => Buffer.from(CreateTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateTasksRequest => CreateTasksRequest.decode(value),
+    responseSerialize: (value: CreateTasksResponse): Buffer => Buffer.from(CreateTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateTasksResponse => CreateTasksResponse.decode(value),
+  },
   /** GetTask returns a task by id; NOT_FOUND if there is none. */
   getTask: {
     path: "/spool.v1.TaskService/GetTask" as const,
@@ -1561,6 +1726,11 @@ export interface TaskServiceServer extends UntypedServiceImplementation {
    * INVALID_ARGUMENT names the field at fault (unknown kind, bad queue, ...).
    */
   createTask: handleUnaryCall<CreateTaskRequest, CreateTaskResponse>;
+  /**
+   * CreateTasks stores up to 1000 tasks in one call and one transaction: all or none. A bad
+   * task fails the whole call with INVALID_ARGUMENT naming it, e.g. "tasks[3].kind: ...".
+   */
+  createTasks: handleUnaryCall<CreateTasksRequest, CreateTasksResponse>;
   /** GetTask returns a task by id; NOT_FOUND if there is none. */
   getTask: handleUnaryCall<GetTaskRequest, GetTaskResponse>;
   /** ListTasks returns tasks newest first, filtered, one page at a time. */
@@ -1597,6 +1767,25 @@ export interface TaskServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CreateTaskResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * CreateTasks stores up to 1000 tasks in one call and one transaction: all or none. A bad
+   * task fails the whole call with INVALID_ARGUMENT naming it, e.g. "tasks[3].kind: ...".
+   */
+  createTasks(
+    request: CreateTasksRequest,
+    callback: (error: ServiceError | null, response: CreateTasksResponse) => void,
+  ): ClientUnaryCall;
+  createTasks(
+    request: CreateTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateTasksResponse) => void,
+  ): ClientUnaryCall;
+  createTasks(
+    request: CreateTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateTasksResponse) => void,
   ): ClientUnaryCall;
   /** GetTask returns a task by id; NOT_FOUND if there is none. */
   getTask(
