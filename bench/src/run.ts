@@ -1,0 +1,222 @@
+// `npm run bench`: starts Postgres (DATABASE_URL's server, else an embedded one) and a real
+// Spool service, runs every scenario, then graphile-worker's side of scenarios 1 and 2 in its
+// default and its batched mode against the same server, prints a table and writes the
+// figures to bench/results/.
+//
+//   npm run bench                  full run (50,000 tasks, 1,000 pickups, 1M-row table...)
+//   npm run bench -- --quick       a tiny run that checks the harness works (CI)
+//   npm run bench -- --tasks 20000 --only spool
+import { mkdir, mkdtemp, writeFile, chmod, rm } from "node:fs/promises";
+import { cpus, hostname, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { startEmbeddedPostgres } from "@spool/service/embedded-postgres";
+import postgres from "postgres";
+import { pino } from "pino";
+import { listenForPings } from "./pings.js";
+import { memoryOf, startChild } from "./processes.js";
+import * as scenario from "./scenarios.js";
+import { graphileSubject, spoolSubject } from "./subjects.js";
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    tasks: { type: "string" },
+    only: { type: "string" },
+    workers: { type: "string" },
+  },
+});
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const quick = args.quick;
+const size = quick
+  ? { tasks: 300, pickups: 50, e2e: 20, floodLines: 5_000, pacedLines: 200, cancels: 2, finished: 20_000, future: 2_000 }
+  : { tasks: 50_000, pickups: 1_000, e2e: 300, floodLines: 200_000, pacedLines: 2_000, cancels: 10, finished: 1_000_000, future: 100_000 };
+if (args.tasks) size.tasks = Number(args.tasks);
+const only = new Set((args.only ?? "spool,graphile").split(","));
+const graceMs = 1000;
+const log = (message: string) => console.error(`[bench] ${message}`);
+
+async function main() {
+  let adminUrl = process.env.DATABASE_URL;
+  let stopEmbedded: (() => Promise<void>) | undefined;
+  let dataDir: string | undefined;
+  if (!adminUrl) {
+    dataDir = await mkdtemp(join(tmpdir(), "spool-bench-"));
+    await chmod(dataDir, 0o755);
+    const embedded = await startEmbeddedPostgres(dataDir, pino({ level: "warn" }));
+    adminUrl = embedded.url;
+    stopEmbedded = () => embedded.stop();
+  }
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const urlOf = (database: string) => Object.assign(new URL(adminUrl), { pathname: `/${database}` }).toString();
+  const [pg] = await admin<{ version: string; fsync: string; synchronous_commit: string }[]>`
+    select version(), current_setting('fsync') as fsync, current_setting('synchronous_commit') as synchronous_commit`;
+  const machine = {
+    host: hostname(),
+    cpu: cpus()[0]?.model ?? "unknown",
+    cores: cpus().length,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    postgres: pg!.version.split(",")[0],
+    fsync: pg!.fsync,
+    synchronousCommit: pg!.synchronous_commit,
+    embeddedPostgres: !process.env.DATABASE_URL,
+  };
+  log(`machine: ${JSON.stringify(machine)}`);
+  const pings = await listenForPings();
+  const results: Record<string, unknown> = { machine, sizes: size, date: new Date().toISOString() };
+
+  try {
+    if (only.has("spool")) results.spool = await runSpool(admin, urlOf("spool_bench"), pings);
+    if (only.has("graphile")) {
+      for (const mode of ["default", "batched"] as const) {
+        results[`graphile_${mode}`] = await runGraphile(admin, urlOf("graphile_bench"), mode, pings);
+      }
+    }
+  } finally {
+    pings.close();
+    await admin.end();
+    await stopEmbedded?.();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  }
+
+  report(results);
+  const out = join(root, "bench", "results", `${quick ? "quick" : new Date().toISOString().slice(0, 10)}.json`);
+  await mkdir(join(root, "bench", "results"), { recursive: true });
+  await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
+  log(`figures written to ${out}`);
+}
+
+async function freshDatabase(admin: postgres.Sql, url: string) {
+  const name = new URL(url).pathname.slice(1);
+  await admin.unsafe(`drop database if exists ${name} with (force)`);
+  await admin.unsafe(`create database ${name}`);
+}
+
+async function runSpool(admin: postgres.Sql, url: string, pings: Awaited<ReturnType<typeof listenForPings>>) {
+  await freshDatabase(admin, url);
+  const { child, match } = await startChild(
+    join(root, "service", "dist", "main.js"),
+    {
+      DATABASE_URL: url,
+      SPOOL_HOST: "127.0.0.1",
+      SPOOL_PORT: "0",
+      SPOOL_TASKS: join(root, "bench", "dist", "tasks.js"),
+      SPOOL_CANCEL_GRACE_MS: String(graceMs),
+      SPOOL_LOG_LEVEL: "info",
+      ...(args.workers ? { SPOOL_WORKERS: args.workers } : {}),
+    },
+    /"port":(\d+),[^\n]*"msg":"spool serving"/,
+  );
+  const pid = child.process.pid as number;
+  const subject = spoolSubject(`127.0.0.1:${match[1]}`, url);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const idle = memoryOf(pid);
+    log(`spool: idle RSS ${idle.rssMb} MB`);
+    const batched = await scenario.throughput(subject, size.tasks, "batched");
+    log(`spool: throughput (CreateTasks) ${JSON.stringify(batched)}`);
+    const peakMb = memoryOf(pid).peakMb;
+    const single = await scenario.throughput(subject, size.tasks, "single");
+    log(`spool: throughput (CreateTask) ${JSON.stringify(single)}`);
+    const pickup = await scenario.pickup(subject, pings, size.pickups);
+    log(`spool: pickup ${JSON.stringify(pickup)}`);
+    const endToEnd = await scenario.endToEnd(subject.client, size.e2e);
+    log(`spool: end to end ${JSON.stringify(endToEnd)}`);
+    const logs = await scenario.logThroughput(subject.client, size.floodLines, size.pacedLines);
+    log(`spool: logs ${JSON.stringify(logs)}`);
+    const cancel = await scenario.cancel(subject.client, graceMs, size.cancels);
+    log(`spool: cancel ${JSON.stringify(cancel)}`);
+    await subject.reset();
+    log(`spool: filling the table with ${size.finished} finished and ${size.future} future tasks`);
+    await scenario.fillTable(subject.sql, size.finished, size.future);
+    const pickupAtScale = await scenario.pickup(subject, pings, size.pickups, { keep: true });
+    log(`spool: pickup at scale ${JSON.stringify(pickupAtScale)}`);
+    return { memory: { idleRssMb: idle.rssMb, peakRssMb: peakMb }, throughput: { batched, single }, pickup, endToEnd, logs, cancel, pickupAtScale };
+  } finally {
+    await subject.close();
+    await child.stop();
+  }
+}
+
+async function runGraphile(admin: postgres.Sql, url: string, mode: "default" | "batched", pings: Awaited<ReturnType<typeof listenForPings>>) {
+  await freshDatabase(admin, url);
+  const subject = await graphileSubject(`graphile-worker (${mode})`, url);
+  const { child } = await startChild(
+    join(root, "bench", "dist", "graphile", "runner.js"),
+    { DATABASE_URL: url, GRAPHILE_MODE: mode, GRAPHILE_CONCURRENCY: "10" },
+    /graphile runner ready/,
+  );
+  try {
+    const batched = await scenario.throughput(subject, size.tasks, "batched");
+    log(`graphile ${mode}: throughput (addJobs) ${JSON.stringify(batched)}`);
+    const single = await scenario.throughput(subject, size.tasks, "single");
+    log(`graphile ${mode}: throughput (addJob) ${JSON.stringify(single)}`);
+    const pickup = await scenario.pickup(subject, pings, size.pickups);
+    log(`graphile ${mode}: pickup ${JSON.stringify(pickup)}`);
+    return { throughput: { batched, single }, pickup };
+  } finally {
+    await subject.close();
+    await child.stop();
+  }
+}
+
+type Figures = Record<string, any>;
+
+function report(results: Figures) {
+  const s = results.spool as Figures | undefined;
+  const gd = results.graphile_default as Figures | undefined;
+  const gb = results.graphile_batched as Figures | undefined;
+  const ratio = (a?: number, b?: number) => (a && b ? `${(a / b).toFixed(2)}x` : "-");
+  const f = (x: unknown) => (x === undefined ? "-" : String(x));
+  const rows: string[][] = [["scenario", "spool", "graphile default", "graphile batched", "spool/default", "spool/batched"]];
+  const side = (name: string, pick: (r: Figures) => number | undefined, higherIsBetter: boolean) => {
+    const [a, b, c] = [s, gd, gb].map((r) => (r ? pick(r) : undefined));
+    rows.push([name, f(a), f(b), f(c), higherIsBetter ? ratio(a, b) : ratio(b, a), higherIsBetter ? ratio(a, c) : ratio(c, a)]);
+  };
+  side("1. tasks/s, batch create (CreateTasks | addJobs)", (r) => r.throughput?.batched?.perSec, true);
+  side("1. tasks/s, single creates (CreateTask | addJob)", (r) => r.throughput?.single?.perSec, true);
+  side("2. pickup ms after create, p50", (r) => r.pickup?.afterCreate?.p50, false);
+  side("2. pickup ms after create, p99", (r) => r.pickup?.afterCreate?.p99, false);
+  side("2. pickup ms from before create, p50", (r) => r.pickup?.beforeCreate?.p50, false);
+  side("2. pickup ms from before create, p99", (r) => r.pickup?.beforeCreate?.p99, false);
+  if (s) {
+    const add = (name: string, value: unknown) => rows.push([name, f(value), "", "", "", ""]);
+    add("2. pickup ms after create, p90 / max", `${s.pickup.afterCreate.p90} / ${s.pickup.afterCreate.max}`);
+    add("3. end to end ms, p50 / p99", `${s.endToEnd.p50} / ${s.endToEnd.p99}`);
+    add("4. log lines/s to one stream", s.logs.linesPerSec);
+    add("4. log line delay ms p50 / p99, flood", `${s.logs.floodDelay.p50} / ${s.logs.floodDelay.p99}`);
+    add("4. log line delay ms p50 / p99, 1 line/ms", `${s.logs.pacedDelay.p50} / ${s.logs.pacedDelay.p99}`);
+    add(`5. cancel demo.spin ms p50 / max (grace ${s.cancel.graceMs})`, `${s.cancel.spin.p50} / ${s.cancel.spin.max}`);
+    add("5. cancel demo.sleep ms p50 / max", `${s.cancel.sleep.p50} / ${s.cancel.sleep.max}`);
+    add("6. pickup ms at scale p50 / p99", `${s.pickupAtScale.afterCreate.p50} / ${s.pickupAtScale.afterCreate.p99}`);
+    add("7. RSS MB idle / peak under 1.", `${s.memory.idleRssMb} / ${s.memory.peakRssMb}`);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const [i, row] of rows.entries()) {
+    console.log(`| ${row.map((cell, j) => cell.padEnd(widths[j]!)).join(" | ")} |`);
+    if (i === 0) console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+  }
+  if (s) {
+    const targets: [string, boolean][] = [
+      ["throughput >= graphile-worker (batched) in the same run", !gb || s.throughput.batched.perSec >= gb.throughput.batched.perSec],
+      ["pickup p50 <= 5 ms", s.pickup.afterCreate.p50 <= 5],
+      ["pickup p99 <= 15 ms", s.pickup.afterCreate.p99 <= 15],
+      ["log line delay p99 <= 20 ms (1 line/ms)", s.logs.pacedDelay.p99 <= 20],
+      [">= 50,000 log lines/s to one stream", s.logs.linesPerSec >= 50_000],
+      ["cancel of demo.spin within grace + 50 ms", s.cancel.spin.max <= s.cancel.graceMs + 50],
+      ["pickup at scale within 1.5x of an empty table (p50 and p99)",
+        s.pickupAtScale.afterCreate.p50 <= 1.5 * s.pickup.afterCreate.p50 && s.pickupAtScale.afterCreate.p99 <= 1.5 * s.pickup.afterCreate.p99],
+      ["idle RSS < 150 MB", s.memory.idleRssMb < 150],
+    ];
+    console.log("");
+    for (const [name, met] of targets) console.log(`${met ? "met    " : "NOT MET"}  ${name}`);
+    results.targets = Object.fromEntries(targets);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

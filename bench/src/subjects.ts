@@ -1,0 +1,100 @@
+// The systems measured side by side, behind one interface: Spool through its gRPC API (the
+// SDK), graphile-worker through its own producer API (WorkerUtils). Each runs its workers in a
+// child process on the same Postgres.
+import { SpoolClient } from "@spool/sdk";
+import { makeWorkerUtils, type WorkerUtils } from "graphile-worker";
+import postgres from "postgres";
+
+export interface Subject {
+  readonly name: string;
+  /** Creates n no-op tasks with the batch API, `inFlight` calls at a time. */
+  createBatched(n: number, batchSize: number, inFlight: number): Promise<void>;
+  /** Creates n no-op tasks one call each, `inFlight` calls at a time. */
+  createSingly(n: number, inFlight: number): Promise<void>;
+  /** Creates one task that pings the benchmark with its start time. */
+  createPing(port: number, i: number): Promise<void>;
+  /** True while some task is running, or due and not started (future-dated ones do not count). */
+  busy(): Promise<boolean>;
+  /** Removes every task. */
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function inParallel(total: number, inFlight: number, step: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(inFlight, total) }, async () => {
+      while (next < total) await step(next++);
+    }),
+  );
+}
+
+export function spoolSubject(address: string, databaseUrl: string): Subject & { client: SpoolClient; sql: postgres.Sql } {
+  const client = new SpoolClient(address, { deadlineMs: 120_000 });
+  const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
+  return {
+    name: "spool",
+    client,
+    sql,
+    createBatched: (n, batchSize, inFlight) =>
+      inParallel(Math.ceil(n / batchSize), inFlight, async (b) => {
+        const size = Math.min(batchSize, n - b * batchSize);
+        await client.createTasks(Array.from({ length: size }, () => ({ kind: "bench.noop" })));
+      }),
+    createSingly: (n, inFlight) =>
+      inParallel(n, inFlight, async () => {
+        await client.createTask("bench.noop");
+      }),
+    createPing: async (port, i) => {
+      await client.createTask("bench.ping", { port, i });
+    },
+    busy: async () => {
+      const [row] = await sql<{ busy: boolean }[]>`
+        select exists (select 1 from spool.tasks where state = 'running')
+            or exists (select 1 from spool.tasks where state = 'pending' and run_at <= now()) as busy`;
+      return row!.busy;
+    },
+    reset: async () => {
+      await sql`truncate spool.tasks, spool.task_logs`;
+      await sql`vacuum analyze spool.tasks`;
+    },
+    close: async () => {
+      client.close();
+      await sql.end();
+    },
+  };
+}
+
+export async function graphileSubject(name: string, databaseUrl: string): Promise<Subject> {
+  const utils: WorkerUtils = await makeWorkerUtils({ connectionString: databaseUrl });
+  await utils.migrate();
+  const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
+  return {
+    name,
+    createBatched: (n, batchSize, inFlight) =>
+      inParallel(Math.ceil(n / batchSize), inFlight, async (b) => {
+        const size = Math.min(batchSize, n - b * batchSize);
+        await utils.addJobs(Array.from({ length: size }, () => ({ identifier: "noop", payload: {} })));
+      }),
+    createSingly: (n, inFlight) =>
+      inParallel(n, inFlight, async () => {
+        await utils.addJob("noop", {});
+      }),
+    createPing: async (port, i) => {
+      await utils.addJob("ping", { port, i });
+    },
+    busy: async () => {
+      const [row] = await sql<{ busy: boolean }[]>`
+        select exists (select 1 from graphile_worker._private_jobs where run_at <= now() or locked_at is not null) as busy`;
+      return row!.busy;
+    },
+    reset: async () => {
+      await sql`delete from graphile_worker._private_jobs`;
+      await sql`vacuum analyze graphile_worker._private_jobs`;
+    },
+    close: async () => {
+      await utils.release();
+      await sql.end();
+    },
+  };
+}
