@@ -2,8 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TaskFilter } from "../domain/task.js";
 import { useTestDatabase } from "../test-support/database.js";
 import { newTask } from "../test-support/factories.js";
+import { randomUUID } from "node:crypto";
+import { claimTasks } from "./claim.js";
 import { connect, type Database } from "./database.js";
 import { insertTasks } from "./insert-tasks.js";
+import { recordAttempts } from "./record-attempts.js";
 import { listTasks } from "./read-tasks.js";
 
 const testDb = useTestDatabase();
@@ -28,6 +31,44 @@ describe("listTasks", () => {
       await insertTasks(database.sql, [newTask({ input: "added while paging" })]);
     }
     expect(seen).toEqual(first.map((f) => f.task.id).reverse());
+  });
+
+  it("pages through ended and live tasks together, newest first, each filter applied to both", async () => {
+    await database.sql`truncate spool.tasks`;
+    const created = await insertTasks(database.sql, Array.from({ length: 30 }, (_, i) => newTask({ kind: i % 3 === 0 ? "k.rare" : "k.common", input: i })));
+    // Every other task ends (succeeded or failed); one stays running; the rest pending.
+    const owner = randomUUID();
+    const claimed = await claimTasks(database.sql, 30, owner);
+    const ends = claimed.filter((_, i) => i % 2 === 0);
+    await recordAttempts(
+      database.sql,
+      owner,
+      [],
+      ends.map((c, i) => ({ id: c.id, attempt: 1, outcome: i % 4 === 0 ? ("failed" as const) : ("succeeded" as const) })),
+    );
+    const running = claimed.filter((_, i) => i % 2 === 1).slice(0, 1);
+    const giveBack = claimed.filter((_, i) => i % 2 === 1).slice(1).map((c) => c.id);
+    await database.sql`update spool.tasks set state = 'pending', owner = null where id = any(${giveBack})`;
+    expect(running).toHaveLength(1);
+
+    const pageAll = async (filter: Partial<TaskFilter>) => {
+      const ids: string[] = [];
+      let before: string | undefined;
+      for (;;) {
+        const page = await listTasks(database.db, { ...noFilter, ...filter }, before, 4);
+        ids.push(...page.map((t) => t.id));
+        if (page.length < 4) return ids;
+        before = page.at(-1)!.id;
+      }
+    };
+    const newestFirst = created.map((c) => c.task.id).reverse();
+    expect(await pageAll({})).toEqual(newestFirst);
+    const states = new Map((await database.sql<{ id: string; state: string; kind: string }[]>`select id, state, kind from spool.tasks`).map((r) => [r.id, r]));
+    expect(await pageAll({ kinds: ["k.rare"] })).toEqual(newestFirst.filter((id) => states.get(id)!.kind === "k.rare"));
+    expect(await pageAll({ states: ["failed", "running"] })).toEqual(newestFirst.filter((id) => ["failed", "running"].includes(states.get(id)!.state)));
+    expect(await pageAll({ states: ["pending"], kinds: ["k.common"] })).toEqual(
+      newestFirst.filter((id) => states.get(id)!.state === "pending" && states.get(id)!.kind === "k.common"),
+    );
   });
 
   it("filters by state, kind, queue, labels and creation time", async () => {

@@ -1,8 +1,9 @@
-// Reads of tasks: by id, and filtered pages for ListTasks (keyset pagination on the primary
-// key, newest first: stable while tasks are added, since new ids sort before every page).
-import { and, desc, eq, gte, inArray, lt, sql, type SQL } from "drizzle-orm";
+// Reads of tasks: by id, and filtered pages for ListTasks (keyset pagination on the id,
+// newest first: stable while tasks are added, since new ids sort before every page).
+import { and, desc, eq, gte, inArray, lt, or, sql, type SQL } from "drizzle-orm";
 import type { Task, TaskError, TaskFilter, TaskState } from "../domain/task.js";
 import type { Db } from "./database.js";
+import { unionAll } from "drizzle-orm/pg-core";
 import { tasks } from "./schema.js";
 import { firstTaskIdAt } from "./task-id.js";
 
@@ -40,21 +41,52 @@ export async function getTaskState(db: Db, id: string): Promise<TaskState | unde
 
 /** Up to `limit` tasks matching the filter with id < beforeId (all when undefined), newest first. */
 export async function listTasks(db: Db, filter: TaskFilter, beforeId: string | undefined, limit: number): Promise<Task[]> {
-  const conditions: SQL[] = [];
-  if (filter.states.length > 0) conditions.push(inArray(tasks.state, filter.states));
-  if (filter.kinds.length > 0) conditions.push(inArray(tasks.kind, filter.kinds));
-  if (filter.queue !== undefined) conditions.push(eq(tasks.queue, filter.queue));
+  const common: SQL[] = [];
+  if (filter.kinds.length > 0) common.push(inArray(tasks.kind, filter.kinds));
+  if (filter.queue !== undefined) common.push(eq(tasks.queue, filter.queue));
   if (Object.keys(filter.labels).length > 0) {
-    conditions.push(sql`${tasks.labels} @> ${JSON.stringify(filter.labels)}::text::jsonb`);
+    common.push(sql`${tasks.labels} @> ${JSON.stringify(filter.labels)}::text::jsonb`);
   }
   // created_at is the time inside the UUIDv7 id: a time range is an id range on the index.
-  if (filter.createdAfter) conditions.push(gte(tasks.id, firstTaskIdAt(filter.createdAfter)));
-  if (filter.createdBefore) conditions.push(lt(tasks.id, firstTaskIdAt(filter.createdBefore)));
-  if (beforeId !== undefined) conditions.push(lt(tasks.id, beforeId));
-  return db
-    .select(taskFields)
-    .from(tasks)
-    .where(and(...conditions))
-    .orderBy(desc(tasks.id))
-    .limit(limit);
+  if (filter.createdAfter) common.push(gte(tasks.id, firstTaskIdAt(filter.createdAfter)));
+  if (filter.createdBefore) common.push(lt(tasks.id, firstTaskIdAt(filter.createdBefore)));
+  if (beforeId !== undefined) common.push(lt(tasks.id, beforeId));
+
+  // Two parts, each with a literal state predicate its partial indexes match (schema.ts):
+  // ended tasks through tasks_ended_*_idx, live ones through the queue's pending/running
+  // indexes. Their newest `limit` rows each, merged in one statement.
+  const wanted = (states: readonly TaskState[]) =>
+    filter.states.length === 0 ? [...states] : states.filter((s) => filter.states.includes(s));
+  const parts = [];
+  const ended = wanted(endedStates);
+  if (ended.length > 0) {
+    const only = ended.length < endedStates.length ? [inArray(tasks.state, ended)] : [];
+    parts.push(
+      db
+        .select(taskFields)
+        .from(tasks)
+        .where(and(sql`${tasks.state} in ('succeeded', 'failed', 'cancelled', 'dropped')`, ...only, ...common))
+        .orderBy(desc(tasks.id))
+        .limit(limit),
+    );
+  }
+  const live = wanted(liveStates);
+  if (live.length > 0) {
+    const states = live.map((state) => sql`${tasks.state} = ${sql.raw(`'${state}'`)}`);
+    parts.push(
+      db
+        .select(taskFields)
+        .from(tasks)
+        .where(and(or(...states), ...common))
+        .orderBy(desc(tasks.id))
+        .limit(limit),
+    );
+  }
+  const [first, second] = parts;
+  if (!first) return [];
+  if (!second) return first;
+  return unionAll(first, second).orderBy(desc(tasks.id)).limit(limit);
 }
+
+const endedStates = ["succeeded", "failed", "cancelled", "dropped"] as const satisfies readonly TaskState[];
+const liveStates = ["pending", "running"] as const satisfies readonly TaskState[];

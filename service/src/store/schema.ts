@@ -90,10 +90,20 @@ export const tasks = spool.table(
     uniqueIndex("tasks_idempotency_key_idx")
       .on(t.idempotencyKey)
       .where(sql`${t.idempotencyKey} is not null`),
-    // ListTasks filters, each walked newest first by id.
-    index("tasks_state_id_idx").on(t.state, t.id),
-    index("tasks_kind_id_idx").on(t.kind, t.id),
-    index("tasks_labels_idx").using("gin", sql`${t.labels} jsonb_path_ops`),
+    // ListTasks filters over ended tasks, the large and growing set, each walked newest first
+    // by id. They are partial so that only a task's final row version enters them: a task
+    // passes through three versions (pending, running, ended) and none is a HOT update, so
+    // a full index would take three entries per task (measured: 30% of throughput). Live
+    // tasks are found through the queue's own partial indexes above (read-tasks.ts).
+    index("tasks_ended_state_idx")
+      .on(t.state, t.id)
+      .where(sql`${t.state} in ('succeeded', 'failed', 'cancelled', 'dropped')`),
+    index("tasks_ended_kind_idx")
+      .on(t.kind, t.id)
+      .where(sql`${t.state} in ('succeeded', 'failed', 'cancelled', 'dropped')`),
+    index("tasks_ended_labels_idx")
+      .using("gin", sql`${t.labels} jsonb_path_ops`)
+      .where(sql`${t.state} in ('succeeded', 'failed', 'cancelled', 'dropped')`),
   ],
 );
 
