@@ -20,6 +20,7 @@ const schema = z.object({
   SPOOL_POLL_INTERVAL_MS: integer(50, 600_000).default(2000),
   SPOOL_WORKER_MAX_HEAP_MB: integer(16, 65_536).default(1024),
   SPOOL_DB_POOL_SIZE: integer(2, 1000).default(10),
+  SPOOL_PREFETCH: integer(0, 10_000).default(500),
   SPOOL_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 
@@ -38,6 +39,8 @@ export interface Config {
   pollIntervalMs: number;
   workerMaxHeapMb: number;
   dbPoolSize: number;
+  /** Most tasks claimed beyond the free threads (sized automatically up to this). */
+  prefetch: number;
   logLevel: string;
 }
 
@@ -62,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     pollIntervalMs: c.SPOOL_POLL_INTERVAL_MS,
     workerMaxHeapMb: c.SPOOL_WORKER_MAX_HEAP_MB,
     dbPoolSize: c.SPOOL_DB_POOL_SIZE,
+    prefetch: c.SPOOL_PREFETCH,
     logLevel: c.SPOOL_LOG_LEVEL,
   };
 }

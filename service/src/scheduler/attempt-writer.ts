@@ -1,17 +1,15 @@
 // AttemptWriter: everything running attempts write (log lines and outcomes) goes through one
-// group commit. Each flush is one transaction: lines first, then outcomes, then the wake-ups
-// (`l:` for new lines, `t:` for state changes, `w:` for retries). So a task is never seen
-// finished before all its lines are stored, and StreamLogs can end after one last read.
+// group commit. Each flush is one recordAttempts statement: lines and outcomes commit
+// together with their wake-ups, so a task is never seen finished before all its lines are
+// stored, and StreamLogs can end after one last read.
 //
 // While the database is unreachable the flush is retried with backoff and nothing is lost;
 // an item the database rejects for itself (not an outage) is isolated and dealt with alone.
 import type { Logger } from "pino";
 import { isConnectionError } from "../errors.js";
-import type { Pool } from "../store/database.js";
-import { finishAttempts, type AttemptFinish, type FinishedTask } from "../store/finish-attempts.js";
+import type { Sql } from "../store/database.js";
 import { GroupCommit } from "../store/group-commit.js";
-import { insertLogs, type NewLogLine } from "../store/logs.js";
-import { encodeIds, notify } from "../store/notify.js";
+import { recordAttempts, type AttemptFinish, type FinishedTask, type NewLogLine } from "../store/record-attempts.js";
 
 type Item =
   | { type: "line"; line: NewLogLine }
@@ -22,13 +20,13 @@ const maxBatch = 5000;
 const maxRetryDelayMs = 5000;
 
 export class AttemptWriter {
-  readonly #sql: Pool;
+  readonly #sql: Sql;
   readonly #owner: string;
   readonly #log: Logger;
   readonly #commit: GroupCommit<Item>;
   #closed = false;
 
-  constructor(sql: Pool, owner: string, log: Logger) {
+  constructor(sql: Sql, owner: string, log: Logger) {
     this.#sql = sql;
     this.#owner = owner;
     this.#log = log;
@@ -83,15 +81,7 @@ export class AttemptWriter {
       if (item.type === "line") lines.push(item.line);
       else finishes.push(item.finish);
     }
-    return this.#sql.begin(async (tx) => {
-      const logged = lines.length > 0 ? await insertLogs(tx, this.#owner, lines) : [];
-      const finished = finishes.length > 0 ? await finishAttempts(tx, this.#owner, finishes) : [];
-      const payloads = [...encodeIds("l", logged), ...encodeIds("t", finished.map((f) => f.id))];
-      const retries = finished.filter((f) => f.state === "pending");
-      if (retries.length > 0) payloads.push(`w:${Math.min(...retries.map((f) => f.runAt))}`);
-      await notify(tx, payloads);
-      return finished;
-    }) as Promise<FinishedTask[]>;
+    return recordAttempts(this.#sql, this.#owner, lines, finishes);
   }
 
   #settle(batch: Item[], finished: FinishedTask[]): void {

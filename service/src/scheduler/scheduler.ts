@@ -1,8 +1,11 @@
 // Scheduler: keeps this replica's worker threads busy with due tasks.
 //
-// - It claims as many due tasks as there are free threads, in one statement, whenever it is
-//   woken: by a `w:` notice (a task was created or set to retry), by a thread becoming free,
-//   by a timer set for the next future run_at, or by a slow fallback poll.
+// - It claims due tasks in one statement whenever it is woken: by a `w:` notice (a task was
+//   created or set to retry), by a thread becoming free, by a timer set for the next future
+//   run_at, or by a slow fallback poll. It claims enough for the free threads, plus a local
+//   queue sized to keep the threads busy through one claim round trip: nothing extra for
+//   tasks that run for seconds (other replicas may take them), up to `maxPrefetch` for tasks
+//   that take microseconds (one round trip per task would cap throughput).
 // - It turns each run's lines into numbered log lines and its outcome into an attempt
 //   finish, both through the AttemptWriter.
 // - It routes cancels to the pool, and at shutdown interrupts every run and gives back what
@@ -11,9 +14,9 @@
 import type { Logger } from "pino";
 import { failureTypes } from "../domain/task.js";
 import { SpoolError } from "../errors.js";
-import { claimTasks, nextDueTime, unclaimTasks, type ClaimedTask } from "../store/claim.js";
+import { claimTasks, compareClaims, nextDueTime, unclaimTasks, type ClaimedTask } from "../store/claim.js";
 import type { Sql } from "../store/database.js";
-import { ownedAttempts, type AttemptFinish } from "../store/finish-attempts.js";
+import { ownedAttempts, type AttemptFinish } from "../store/record-attempts.js";
 import type { Outcome, WorkerPool } from "../workers/pool.js";
 import type { ThreadLogLine } from "../workers/from-worker.js";
 import type { AttemptWriter } from "./attempt-writer.js";
@@ -29,12 +32,28 @@ export interface SchedulerOptions {
   pollIntervalMs: number;
   /** Log lines waiting for the database above which new lines are dropped (and counted). */
   maxQueuedLines: number;
+  /** Most tasks claimed here beyond the free threads (the local queue). */
+  maxPrefetch: number;
 }
 
 interface RunState {
   attempt: number;
   nextSeq: number;
   droppedLines: number;
+  /** Epoch ms when it was handed to a thread. */
+  startedAt: number;
+}
+
+/** Exponentially weighted moving average, for durations in ms. */
+class Average {
+  #value: number | undefined;
+  constructor(private readonly weight: number) {}
+  get value(): number | undefined {
+    return this.#value;
+  }
+  add(sample: number): void {
+    this.#value = this.#value === undefined ? sample : this.#value + this.weight * (sample - this.#value);
+  }
 }
 
 /** How long a cancel for a task not (yet) running here is remembered. */
@@ -54,6 +73,9 @@ export class Scheduler {
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #poll: NodeJS.Timeout | undefined;
+  /** How long a run takes, and how long a claim takes: they size the local queue. */
+  readonly #runMs = new Average(0.1);
+  readonly #claimMs = new Average(0.2);
 
   constructor(options: SchedulerOptions) {
     this.#o = options;
@@ -71,9 +93,10 @@ export class Scheduler {
     this.wake();
   }
 
-  /** Claims due tasks now, if threads are free. */
+  /** Starts queued tasks on free threads, and claims more if there is room. */
   wake(): void {
     if (this.#stopped) return;
+    this.#dispatchBacklog();
     if (this.#claiming) {
       this.#again = true;
       return;
@@ -142,12 +165,21 @@ export class Scheduler {
       do {
         this.#again = false;
         this.#dispatchBacklog();
-        const free = this.#o.pool.idle - this.#backlog.length;
-        if (free <= 0) break;
-        const claimed = await claimTasks(this.#o.sql, free, this.#o.owner);
-        this.#backlog.push(...claimed);
+        // Refill the local queue once it is half empty, to its full target: claims stay large
+        // instead of one small claim per freed thread.
+        const target = this.#prefetchTarget();
+        if (this.#o.pool.idle === 0 && this.#backlog.length > target / 2) break;
+        const wanted = this.#o.pool.idle + target - this.#backlog.length;
+        if (wanted <= 0) break;
+        const started = performance.now();
+        const claimed = await claimTasks(this.#o.sql, wanted, this.#o.owner);
+        this.#claimMs.add(performance.now() - started);
+        if (claimed.length > 0) {
+          this.#backlog.push(...claimed);
+          this.#backlog.sort(compareClaims); // a later claim may hold more urgent tasks
+        }
         this.#dispatchBacklog();
-        if (claimed.length === free) {
+        if (claimed.length === wanted) {
           this.#again = true; // there may be more due
         } else {
           const next = await nextDueTime(this.#o.sql);
@@ -162,6 +194,18 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Tasks to hold beyond the free threads: enough to keep every thread busy for two claim
+   * round trips (the queue is refilled when half empty). Until a run has been timed, none.
+   */
+  #prefetchTarget(): number {
+    const runMs = this.#runMs.value;
+    const claimMs = this.#claimMs.value;
+    if (runMs === undefined || claimMs === undefined) return 0;
+    const threads = this.#o.pool.idle + this.#o.pool.running;
+    return Math.min(this.#o.maxPrefetch, Math.ceil((2 * threads * claimMs) / Math.max(runMs, 0.01)));
+  }
+
   #dispatchBacklog(): void {
     while (this.#backlog.length > 0 && this.#o.pool.idle > 0 && !this.#stopped) {
       this.#dispatch(this.#backlog.shift() as ClaimedTask);
@@ -169,15 +213,17 @@ export class Scheduler {
   }
 
   #dispatch(claimed: ClaimedTask): void {
-    const run: RunState = { attempt: claimed.attempt, nextSeq: claimed.lastLogSeq + 1, droppedLines: 0 };
+    const run: RunState = { attempt: claimed.attempt, nextSeq: claimed.lastLogSeq + 1, droppedLines: 0, startedAt: Date.now() };
+    const started = performance.now();
     this.#runs.set(claimed.id, run);
     this.#o.pool.run(
       { taskId: claimed.id, attempt: claimed.attempt, kind: claimed.kind, input: claimed.input, timeoutMs: claimed.timeoutMs },
       {
         logs: (lines) => this.#logs(claimed.id, run, lines),
         done: (outcome) => {
+          this.#runMs.add(performance.now() - started);
           this.#runs.delete(claimed.id);
-          void this.#finish(claimed.id, toFinish(claimed, outcome));
+          void this.#finish(claimed.id, { ...toFinish(claimed, outcome), startedAt: run.startedAt });
           if (this.#runs.size === 0) {
             for (const resolve of this.#runsEnded) resolve();
             this.#runsEnded.clear();

@@ -4,9 +4,10 @@ import { useTestDatabase } from "../test-support/database.js";
 import { newTask } from "../test-support/factories.js";
 import { claimTasks, nextDueTime, unclaimTasks } from "./claim.js";
 import { connect, type Database } from "./database.js";
-import { finishAttempts } from "./finish-attempts.js";
 import { insertTasks } from "./insert-tasks.js";
-import { insertLogs, readLogs } from "./logs.js";
+import { readLogs } from "./logs.js";
+import { decodeNotice, listen } from "./notify.js";
+import { recordAttempts, type AttemptFinish, type NewLogLine } from "./record-attempts.js";
 import { getTask } from "./read-tasks.js";
 
 const testDb = useTestDatabase();
@@ -16,6 +17,9 @@ beforeAll(() => {
 });
 afterAll(() => database.close());
 beforeEach(() => database.sql`truncate spool.tasks, spool.task_logs`);
+
+const finishAttempts = (owner: string, finishes: AttemptFinish[]) => recordAttempts(database.sql, owner, [], finishes);
+const insertLogs = (owner: string, lines: NewLogLine[]) => recordAttempts(database.sql, owner, lines, []);
 
 describe("claimTasks", () => {
   it("hands each task to exactly one of many concurrent claimers", async () => {
@@ -74,19 +78,19 @@ describe("fencing", () => {
     const first = randomUUID();
     await claimTasks(database.sql, 1, first);
     // The first attempt is interrupted (as after a lost lease) and a second replica takes over.
-    await finishAttempts(database.sql, first, [{ id, attempt: 1, outcome: "interrupted" }]);
+    await finishAttempts(first, [{ id, attempt: 1, outcome: "interrupted" }]);
     const second = randomUUID();
     const [claim] = await claimTasks(database.sql, 1, second);
     expect(claim).toMatchObject({ id, attempt: 2 });
 
     // Late writes of attempt 1 change nothing...
-    expect(await finishAttempts(database.sql, first, [{ id, attempt: 1, outcome: "succeeded", result: "stale" }])).toEqual([]);
-    expect(await insertLogs(database.sql, first, [{ taskId: id, attempt: 1, seq: 1, level: "info", message: "stale", time: Date.now() }])).toEqual([]);
+    expect(await finishAttempts(first, [{ id, attempt: 1, outcome: "succeeded", result: "stale" }])).toEqual([]);
+    await insertLogs(first, [{ taskId: id, attempt: 1, seq: 1, level: "info", message: "stale", time: Date.now() }]);
     // ...nor can another owner write for attempt 2.
-    expect(await finishAttempts(database.sql, first, [{ id, attempt: 2, outcome: "succeeded", result: "stale" }])).toEqual([]);
+    expect(await finishAttempts(first, [{ id, attempt: 2, outcome: "succeeded", result: "stale" }])).toEqual([]);
 
-    await insertLogs(database.sql, second, [{ taskId: id, attempt: 2, seq: 1, level: "info", message: "fresh", time: Date.now() }]);
-    const [done] = await finishAttempts(database.sql, second, [{ id, attempt: 2, outcome: "succeeded", result: "fresh" }]);
+    await insertLogs(second, [{ taskId: id, attempt: 2, seq: 1, level: "info", message: "fresh", time: Date.now() }]);
+    const [done] = await finishAttempts(second, [{ id, attempt: 2, outcome: "succeeded", result: "fresh" }]);
     expect(done).toMatchObject({ id, state: "succeeded" });
     expect(await getTask(database.db, id)).toMatchObject({ state: "succeeded", result: "fresh", attempt: 2 });
     expect((await readLogs(database.sql, id, 0, 10)).map((l) => l.message)).toEqual(["fresh"]);
@@ -98,7 +102,7 @@ describe("fencing", () => {
     const owner = randomUUID();
     await claimTasks(database.sql, 1, owner);
     await database.sql`update spool.tasks set cancel_requested = true, cancel_reason = 'stop' where id = ${id}`;
-    await finishAttempts(database.sql, owner, [{ id, attempt: 1, outcome: "failed", error: { type: "Error", message: "boom" } }]);
+    await finishAttempts(owner, [{ id, attempt: 1, outcome: "failed", error: { type: "Error", message: "boom" } }]);
     expect(await getTask(database.db, id)).toMatchObject({ state: "cancelled", error: { type: "Cancelled", message: "stop" } });
   });
 
@@ -107,11 +111,65 @@ describe("fencing", () => {
     const owner = randomUUID();
     await claimTasks(database.sql, 2, owner);
     const shutdown = { type: "Shutdown", message: "stopping" };
-    const finished = await finishAttempts(database.sql, owner, [
+    const finished = await finishAttempts(owner, [
       { id: one!.task.id, attempt: 1, outcome: "interrupted", error: shutdown },
       { id: three!.task.id, attempt: 1, outcome: "interrupted", error: shutdown },
     ]);
     expect(Object.fromEntries(finished.map((f) => [f.id, f.state]))).toEqual({ [one!.task.id]: "dropped", [three!.task.id]: "pending" });
+  });
+});
+
+describe("recordAttempts", () => {
+  it("stores lines and outcomes in one statement and sends their wake-ups with them", async () => {
+    const [retried, ended] = await insertTasks(database.sql, [newTask({ maxAttempts: 2 }), newTask({ maxAttempts: 1 })]);
+    const owner = randomUUID();
+    await claimTasks(database.sql, 2, owner);
+    const notices: unknown[] = [];
+    const listener = await listen(database.sql, (notice) => notices.push(notice), () => {});
+    try {
+      const time = Date.now();
+      const finished = await recordAttempts(
+        database.sql,
+        owner,
+        [
+          { taskId: retried!.task.id, attempt: 1, seq: 1, level: "warn", message: "about to fail", time },
+          { taskId: ended!.task.id, attempt: 1, seq: 1, level: "info", message: "done", time },
+        ],
+        [
+          { id: retried!.task.id, attempt: 1, outcome: "failed", error: { type: "Error", message: "boom" } },
+          { id: ended!.task.id, attempt: 1, outcome: "succeeded", result: { ok: true } },
+        ],
+      );
+      expect(Object.fromEntries(finished.map((f) => [f.id, f.state]))).toEqual({
+        [retried!.task.id]: "pending",
+        [ended!.task.id]: "succeeded",
+      });
+      const retry = finished.find((f) => f.id === retried!.task.id)!;
+      expect(retry.runAt).toBeGreaterThan(time + 500); // backoff of the first retry: 1 s +-25%
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const ids = (type: string) => notices.flatMap((n) => ((n as { type: string }).type === type ? (n as { ids: string[] }).ids : [])).sort();
+      expect(ids("logs")).toEqual([retried!.task.id, ended!.task.id].sort());
+      expect(ids("tasks")).toEqual([retried!.task.id, ended!.task.id].sort());
+      expect(notices).toContainEqual({ type: "wake", at: Math.round(retry.runAt) });
+      expect(decodeNotice("x:nonsense")).toBeUndefined();
+    } finally {
+      await listener.unlisten();
+    }
+  });
+
+  it("still sends the wake-up for lines when no outcome is recorded", async () => {
+    const [inserted] = await insertTasks(database.sql, [newTask()]);
+    const owner = randomUUID();
+    await claimTasks(database.sql, 1, owner);
+    const notices: unknown[] = [];
+    const listener = await listen(database.sql, (notice) => notices.push(notice), () => {});
+    try {
+      await insertLogs(owner, [{ taskId: inserted!.task.id, attempt: 1, seq: 1, level: "info", message: "x", time: Date.now() }]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(notices).toEqual([{ type: "logs", ids: [inserted!.task.id] }]);
+    } finally {
+      await listener.unlisten();
+    }
   });
 });
 

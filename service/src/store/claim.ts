@@ -7,7 +7,8 @@
 //   - FOR UPDATE SKIP LOCKED: replicas claiming at once never take the same task and never
 //     wait for each other;
 //   - each claimed task is RUNNING, owned by $2, with attempt incremented: the new attempt
-//     number is the fencing token that every later write of this attempt must present.
+//     number is the fencing token that every later write of this attempt must present;
+//   - the rows come back in claim order (compareClaims).
 import type { Sql } from "./database.js";
 import { channel } from "./notify.js";
 
@@ -17,28 +18,39 @@ export interface ClaimedTask {
   input: unknown;
   attempt: number;
   timeoutMs: number;
+  priority: number;
+  /** Epoch ms. */
+  runAt: number;
   /** Highest log seq already stored for the task (lines of earlier attempts). */
   lastLogSeq: number;
 }
 
+/** Claim order: higher priority first, then earlier run_at, then older id. */
+export function compareClaims(a: ClaimedTask, b: ClaimedTask): number {
+  return b.priority - a.priority || a.runAt - b.runAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
 export async function claimTasks(sql: Sql, limit: number, owner: string): Promise<ClaimedTask[]> {
-  return sql<ClaimedTask[]>`
-    with picked as (
+  // `id = any(array(...))`, not a join with the picked rows: the planner does not trust a
+  // CTE's small row count and would hash-join it with a scan of the whole table.
+  const claimed = await sql<ClaimedTask[]>`
+    update spool.tasks t
+    set state = 'running', attempt = t.attempt + 1, started_at = now(), owner = ${owner}
+    where t.id = any(array(
       select id from spool.tasks
       where state = 'pending' and run_at <= now()
       order by priority desc nulls last, run_at, id
       limit ${limit}
       for update skip locked
-    )
-    update spool.tasks t
-    set state = 'running', attempt = t.attempt + 1, started_at = now(), owner = ${owner}
-    from picked
-    where t.id = picked.id
-    returning t.id, t.kind, t.input, t.attempt, t.timeout_ms as "timeoutMs",
+    ))
+    returning t.id, t.kind, t.input, t.attempt, t.timeout_ms as "timeoutMs", t.priority,
+      (extract(epoch from t.run_at) * 1000)::float8 as "runAt",
       case when t.attempt > 1
         then (select coalesce(max(l.seq), 0) from spool.task_logs l where l.task_id = t.id)
         else 0
       end as "lastLogSeq"`;
+  // UPDATE ... RETURNING keeps no order.
+  return claimed.sort(compareClaims);
 }
 
 /** When the next pending task is due (epoch ms), or undefined when none is pending. */

@@ -69,3 +69,14 @@ export async function migrateDatabase(url: string): Promise<void> {
     await sql.end({ timeout: 5 });
   }
 }
+
+/**
+ * Server settings Spool depends on, as warnings for the log: its tables churn like a queue's,
+ * and without autovacuum their indexes fill with dead entries and every claim slows down.
+ */
+export async function serverWarnings(sql: Pool): Promise<string[]> {
+  const [row] = await sql<{ autovacuum: string }[]>`select current_setting('autovacuum') as autovacuum`;
+  return row?.autovacuum === "off"
+    ? ["autovacuum is off on this Postgres: spool.tasks will fill with dead rows and claiming will slow down; turn it on, or VACUUM spool.tasks regularly"]
+    : [];
+}

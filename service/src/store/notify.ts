@@ -3,8 +3,9 @@
 //   t:<id>,<id>...        these tasks changed state (ended, or went back to pending)
 //   l:<id>,<id>...        these tasks have new log lines
 //   c:<id>                cancel was requested for this running task
-// A payload stays under Postgres's 8000-byte limit: id lists are split into chunks.
-import type { Pool, Sql } from "./database.js";
+// A payload stays under Postgres's 8000-byte limit: senders split id lists into chunks of
+// idsPerPayload.
+import type { Pool } from "./database.js";
 
 export const channel = "spool";
 
@@ -15,15 +16,7 @@ export type Notice =
   | { type: "cancel"; id: string };
 
 /** Ids per message: 36 characters and a comma each, well under 8000 bytes. */
-const idsPerPayload = 150;
-
-export function encodeIds(prefix: "t" | "l", ids: readonly string[]): string[] {
-  const payloads: string[] = [];
-  for (let i = 0; i < ids.length; i += idsPerPayload) {
-    payloads.push(`${prefix}:${ids.slice(i, i + idsPerPayload).join(",")}`);
-  }
-  return payloads;
-}
+export const idsPerPayload = 150;
 
 export function decodeNotice(payload: string): Notice | undefined {
   const body = payload.slice(2);
@@ -41,12 +34,6 @@ export function decodeNotice(payload: string): Notice | undefined {
     default:
       return undefined;
   }
-}
-
-/** Sends the payloads in one statement (so in the caller's transaction, if any). */
-export async function notify(sql: Sql, payloads: readonly string[]): Promise<void> {
-  if (payloads.length === 0) return;
-  await sql`select pg_notify(${channel}, p) from unnest(${sql.array(payloads as string[])}::text[]) as p`;
 }
 
 /**

@@ -20,6 +20,7 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
     pollIntervalMs: 1000,
     workerMaxHeapMb: 256,
     dbPoolSize: 6,
+    prefetch: 500,
     logLevel: "silent",
     ...overrides,
   };

@@ -1,0 +1,125 @@
+// recordAttempts: stores what running attempts produced (log lines and outcomes) in ONE
+// statement: one round trip, one commit, for a whole flush of the AttemptWriter.
+//
+// Parameters: $1 the lines, $2 the outcomes (JSON arrays), $3 owner (this replica's id).
+// Guarantees:
+//   - fencing: a line or an outcome is applied only while its attempt is the task's running
+//     attempt owned by $3; those of a lost attempt change nothing (and are not returned);
+//   - lines and outcomes commit together, so a task is never seen ended without its lines;
+//   - the next state is decided by the UPDATE from the row it locks, so a concurrent
+//     CancelTask is either seen (the task ends CANCELLED) or waits;
+//   - next state: succeeded -> SUCCEEDED; cancelled, or any other outcome of a task whose
+//     cancel was requested -> CANCELLED (error carries the reason); failed or interrupted
+//     with attempts left -> PENDING (failed: after exponential backoff with jitter,
+//     1 s * 2^(attempt-1) +-25%, at most 1 h; interrupted: at once); no attempts left ->
+//     FAILED, or DROPPED when interrupted (the service stopped, not the handler);
+//   - result is kept only on success, error only when not successful; started_at becomes
+//     the time the attempt was handed to a thread, when given;
+//   - wake-ups go out in the same transaction: `l:` with the tasks that got lines, `t:` with
+//     the tasks that changed state, `w:` with the earliest retry (notify.ts).
+import type { LogLevel, TaskError, TaskState } from "../domain/task.js";
+import type { Sql } from "./database.js";
+import { channel, idsPerPayload } from "./notify.js";
+
+export interface NewLogLine {
+  taskId: string;
+  attempt: number;
+  seq: number;
+  level: LogLevel;
+  message: string;
+  /** Epoch ms when the handler logged it. */
+  time: number;
+}
+
+export type AttemptOutcome = "succeeded" | "failed" | "cancelled" | "interrupted";
+
+export interface AttemptFinish {
+  id: string;
+  attempt: number;
+  outcome: AttemptOutcome;
+  result?: unknown;
+  error?: TaskError | undefined;
+  /** Epoch ms when the attempt started running. */
+  startedAt?: number | undefined;
+}
+
+export interface FinishedTask {
+  id: string;
+  state: TaskState;
+  /** Epoch ms of run_at: when it is due again, if it went back to pending. */
+  runAt: number;
+}
+
+export async function recordAttempts(
+  sql: Sql,
+  owner: string,
+  lines: readonly NewLogLine[],
+  finishes: readonly AttemptFinish[],
+): Promise<FinishedTask[]> {
+  const lineRows = lines.map((l) => ({ t: l.taskId, a: l.attempt, s: l.seq, l: l.level, m: l.message, ms: l.time }));
+  const finishRows = finishes.map((f) => ({
+    id: f.id,
+    attempt: f.attempt,
+    outcome: f.outcome,
+    result: f.result ?? null,
+    error: f.error ?? null,
+    started_ms: f.startedAt ?? null,
+  }));
+  const [row] = await sql<{ finished: FinishedTask[] }[]>`
+    with lines as (
+      insert into spool.task_logs (task_id, seq, attempt, level, message, time)
+      select r.t, r.s, r.a, r.l::spool.log_level, r.m, to_timestamp(r.ms / 1000.0)
+      from json_to_recordset(${sql.json(lineRows as never)}::json) as r(t uuid, a int, s bigint, l text, m text, ms float8)
+      join spool.tasks t on t.id = r.t and t.attempt = r.a and t.state = 'running' and t.owner = ${owner}
+      on conflict do nothing
+      returning task_id
+    ), v as (
+      select * from json_to_recordset(${sql.json(finishRows as never)}::json)
+        as v(id uuid, attempt int, outcome text, result jsonb, error jsonb, started_ms float8)
+    ), done as (
+      -- spool.next_state (migration 0002) decides from the row this UPDATE locks, so a
+      -- CancelTask that committed meanwhile is seen.
+      update spool.tasks t set
+        state = spool.next_state(v.outcome, t.cancel_requested, t.attempt, t.max_attempts),
+        result = case when v.outcome = 'succeeded' then v.result end,
+        error = case spool.next_state(v.outcome, t.cancel_requested, t.attempt, t.max_attempts)
+          when 'succeeded' then null
+          when 'cancelled' then jsonb_build_object('message', coalesce(t.cancel_reason, 'cancelled'), 'type', 'Cancelled')
+          else v.error
+        end,
+        owner = null,
+        started_at = coalesce(to_timestamp(v.started_ms / 1000.0), t.started_at),
+        finished_at = case when spool.next_state(v.outcome, t.cancel_requested, t.attempt, t.max_attempts) = 'pending'
+          then null else now() end,
+        run_at = case
+          when spool.next_state(v.outcome, t.cancel_requested, t.attempt, t.max_attempts) <> 'pending' then t.run_at
+          when v.outcome = 'interrupted' then now()
+          else now() + least(3600, power(2, t.attempt - 1)) * (0.75 + random() * 0.5) * interval '1 second'
+        end
+      from v
+      where t.id = v.id and t.attempt = v.attempt and t.state = 'running' and t.owner = ${owner}
+      returning t.id, t.state, (extract(epoch from t.run_at) * 1000)::float8 as "runAt"
+    ), notices as (
+      select 'l:' || string_agg(id::text, ',') as payload
+      from (select id, (row_number() over ()) / ${idsPerPayload} as chunk from (select distinct task_id as id from lines) d) c
+      group by chunk
+      union all
+      select 't:' || string_agg(id::text, ',')
+      from (select id, (row_number() over ()) / ${idsPerPayload} as chunk from done) c
+      group by chunk
+      union all
+      select 'w:' || min("runAt")::bigint from done where state = 'pending' having count(*) > 0
+    ), sent as (
+      select pg_notify(${channel}, payload) from notices
+    )
+    -- One row, always, so that "sent" is evaluated even when no outcome was recorded.
+    select (select count(*) from sent) as notified,
+      coalesce((select json_agg(json_build_object('id', id, 'state', state, 'runAt', "runAt")) from done), '[]') as finished`;
+  return row!.finished;
+}
+
+/** The running attempts this replica owns (to interrupt them all at shutdown). */
+export async function ownedAttempts(sql: Sql, owner: string): Promise<{ id: string; attempt: number }[]> {
+  return sql<{ id: string; attempt: number }[]>`
+    select id, attempt from spool.tasks where state = 'running' and owner = ${owner}`;
+}
