@@ -11,7 +11,7 @@ import { TaskWatchers } from "./logs/task-watchers.js";
 import { AttemptWriter } from "./scheduler/attempt-writer.js";
 import { Scheduler } from "./scheduler/scheduler.js";
 import { cancelTask } from "./store/cancel.js";
-import { connect, migrateDatabase } from "./store/database.js";
+import { connect, migrateDatabase, serverWarnings } from "./store/database.js";
 import { startEmbeddedPostgres } from "./store/embedded.js";
 import { listen } from "./store/notify.js";
 import { getTask, listTasks } from "./store/read-tasks.js";
@@ -53,6 +53,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     await migrateDatabase(url);
     const database = connect(url, { max: config.dbPoolSize, applicationName: `spool ${replicaId}` });
     cleanups.push(() => database.close());
+    for (const warning of await serverWarnings(database.sql)) log.warn(warning);
 
     let scheduler: Scheduler | undefined;
     const pool = new WorkerPool({
@@ -76,6 +77,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       log: log.child({ component: "scheduler" }),
       pollIntervalMs: config.pollIntervalMs,
       maxQueuedLines,
+      maxPrefetch: config.prefetch,
     });
     const creator = new TaskCreator(database.sql);
     const watchers = new TaskWatchers();
@@ -86,7 +88,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       (notice) => {
         if (notice.type === "wake") live.wakeAt(notice.at);
         else if (notice.type === "cancel") live.cancel(notice.id);
-        else watchers.poke(notice.ids);
+        else watchers.poke(notice.ids, notice.type === "logs" ? "lines" : "state");
       },
       () => {
         // (Re)connected: notices may have been missed meanwhile.

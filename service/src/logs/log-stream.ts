@@ -4,9 +4,10 @@
 // reader has taken the previous one (a slow reader holds at most one page in memory and never
 // slows the task: lines are read from the table, not buffered per reader). With follow, it
 // then waits for news of the task (TaskWatchers, fed by LISTEN/NOTIFY from whichever replica
-// runs it; plus a slow poll in case a notice is lost) and reads again. A task's outcome
-// commits after all its lines (AttemptWriter), so once the task is seen terminal, one more
-// read delivers the rest and the stream ends.
+// runs it; plus a slow poll in case a notice is lost) and reads again; it reads the task's
+// state only when told it changed (or the poll fired). A task's outcome commits with or after
+// all its lines (recordAttempts), so once the task is seen terminal, one more read delivers
+// the rest and the stream ends.
 import type { LogSink, LogStreamRequest } from "../domain/operations.js";
 import { isTerminal, type LogLine } from "../domain/task.js";
 import { SpoolError } from "../errors.js";
@@ -26,9 +27,11 @@ const fallbackPollMs = 2000;
 
 export async function streamLogs(deps: LogStreamDeps, request: LogStreamRequest, sink: LogSink): Promise<void> {
   let poked = false;
+  let stateChanged = false;
   let wakeUp: (() => void) | undefined;
-  const unwatch = deps.watchers.watch(request.taskId, () => {
+  const unwatch = deps.watchers.watch(request.taskId, (news) => {
     poked = true;
+    if (news === "state") stateChanged = true;
     wakeUp?.();
   });
   try {
@@ -46,25 +49,30 @@ export async function streamLogs(deps: LogStreamDeps, request: LogStreamRequest,
         if (lines.length === pageSize) continue;
       }
       if (finalRead) return;
-      if (!poked) await waitForPoke(sink.signal, (resolve) => (wakeUp = resolve));
+      if (!poked && (await waitForPoke(sink.signal, (resolve) => (wakeUp = resolve))) === "timeout") stateChanged = true;
       wakeUp = undefined;
-      state = await getTaskState(deps.db, request.taskId);
-      if (state === undefined || isTerminal(state)) finalRead = true;
+      if (stateChanged) {
+        stateChanged = false;
+        state = await getTaskState(deps.db, request.taskId);
+        if (state === undefined || isTerminal(state)) finalRead = true;
+      }
     }
   } finally {
     unwatch();
   }
 }
 
-function waitForPoke(signal: AbortSignal, register: (resolve: () => void) => void): Promise<void> {
+/** Waits for a poke, the reader leaving, or the fallback poll: says which ended the wait. */
+function waitForPoke(signal: AbortSignal, register: (resolve: () => void) => void): Promise<"poke" | "timeout"> {
   return new Promise((resolve) => {
-    const done = () => {
+    const end = (why: "poke" | "timeout") => {
       clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
+      signal.removeEventListener("abort", onAbort);
+      resolve(why);
     };
-    const timer = setTimeout(done, fallbackPollMs);
-    signal.addEventListener("abort", done, { once: true });
-    register(done);
+    const onAbort = () => end("poke");
+    const timer = setTimeout(() => end("timeout"), fallbackPollMs);
+    signal.addEventListener("abort", onAbort, { once: true });
+    register(() => end("poke"));
   });
 }

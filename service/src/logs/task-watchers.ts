@@ -1,11 +1,15 @@
 // TaskWatchers: who waits for news of which task on this replica. Notices from any replica
 // (`l:` new lines, `t:` state change) poke the watchers of those tasks; a poke only says
-// "look again": the watcher reads the database for what changed.
+// what to look at again: the watcher reads the database for what changed.
+
+/** What changed: the task's lines, or its state. */
+export type News = "lines" | "state";
+
 export class TaskWatchers {
-  readonly #watchers = new Map<string, Set<() => void>>();
+  readonly #watchers = new Map<string, Set<(news: News) => void>>();
 
   /** Calls poke on news of the task until the returned function is called. */
-  watch(taskId: string, poke: () => void): () => void {
+  watch(taskId: string, poke: (news: News) => void): () => void {
     let set = this.#watchers.get(taskId);
     if (!set) this.#watchers.set(taskId, (set = new Set()));
     set.add(poke);
@@ -15,13 +19,13 @@ export class TaskWatchers {
     };
   }
 
-  poke(taskIds: Iterable<string>): void {
-    for (const id of taskIds) for (const poke of this.#watchers.get(id) ?? []) poke();
+  poke(taskIds: Iterable<string>, news: News): void {
+    for (const id of taskIds) for (const poke of this.#watchers.get(id) ?? []) poke(news);
   }
 
-  /** After a reconnect, notices may have been missed: everyone looks again. */
+  /** After a reconnect, notices may have been missed: everyone looks at everything again. */
   pokeAll(): void {
-    for (const set of this.#watchers.values()) for (const poke of set) poke();
+    for (const set of this.#watchers.values()) for (const poke of set) poke("state");
   }
 
   get size(): number {
