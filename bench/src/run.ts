@@ -50,8 +50,9 @@ async function main() {
   }
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   const urlOf = (database: string) => Object.assign(new URL(adminUrl), { pathname: `/${database}` }).toString();
-  const [pg] = await admin<{ version: string; fsync: string; synchronous_commit: string }[]>`
-    select version(), current_setting('fsync') as fsync, current_setting('synchronous_commit') as synchronous_commit`;
+  const [pg] = await admin<{ version: string; fsync: string; synchronous_commit: string; autovacuum: string }[]>`
+    select version(), current_setting('fsync') as fsync, current_setting('synchronous_commit') as synchronous_commit,
+      current_setting('autovacuum') as autovacuum`;
   const machine = {
     host: hostname(),
     cpu: cpus()[0]?.model ?? "unknown",
@@ -61,6 +62,7 @@ async function main() {
     postgres: pg!.version.split(",")[0],
     fsync: pg!.fsync,
     synchronousCommit: pg!.synchronous_commit,
+    autovacuum: pg!.autovacuum,
     embeddedPostgres: !process.env.DATABASE_URL,
   };
   log(`machine: ${JSON.stringify(machine)}`);
