@@ -180,6 +180,8 @@ describe("validation", () => {
     [() => client.createTask("demo.echo", 1, { timeoutMs: 10 }), "invalid_argument", /^timeout: /],
     [() => client.createTask("demo.echo", 1, { labels: { "bad key": "v" } }), "invalid_argument", /^labels\["bad key"\]: /],
     [() => client.createTask("demo.echo", "x".repeat(1024 * 1024 + 10)), "invalid_argument", /^input: is \d+ bytes/],
+    [() => client.createTask("demo.echo", { a: ["x\u0000y"] }), "invalid_argument", /^input: must not contain the NUL character/],
+    [() => client.createTask("demo.echo", 1, { labels: { k: "a\u0000" } }), "invalid_argument", /^labels\["k"\]: must not contain the NUL/],
     [() => client.getTask("not-a-uuid"), "invalid_argument", /^id: "not-a-uuid" is not a task id/],
     [() => client.getTask(""), "invalid_argument", /^id: is required/],
     [() => client.getTask("01a20392-cd00-7774-b068-0f78454a8d14"), "not_found", /^task 01a20392-cd00-7774-b068-0f78454a8d14 not found/],
@@ -225,6 +227,22 @@ describe("CreateTasks", () => {
     expect((await rejection(client.createTasks([]))).message).toMatch(/^tasks: holds 0 tasks; 1 to 1000 per call/);
     const tooMany = Array.from({ length: 1001 }, () => ({ kind: "demo.echo" }));
     expect((await rejection(client.createTasks(tooMany))).message).toMatch(/^tasks: holds 1001 tasks/);
+  });
+});
+
+describe("text Postgres cannot store", () => {
+  it("accepts a literal backslash-u0000 in the input, which is not a NUL", async () => {
+    const task = await settled((await client.createTask("demo.echo", { text: "\\u0000" })).id);
+    expect(task.result).toEqual({ text: "\\u0000" });
+  });
+
+  it("never lets one refused input fail the other creates of its batch", async () => {
+    const results = await Promise.allSettled([
+      client.createTask("demo.echo", "fine 1"),
+      client.createTask("demo.echo", "bad\u0000"),
+      client.createTask("demo.echo", "fine 2"),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
   });
 });
 

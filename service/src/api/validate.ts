@@ -27,15 +27,32 @@ const labelKeyPattern = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
 
 const invalid = SpoolError.invalidArgument;
 
+/** Postgres stores no NUL character in text or jsonb: refused here, so it never fails a batch. */
+function refuseNul(field: string, text: string): void {
+  if (text.includes("\u0000")) throw invalid(field, "must not contain the NUL character (\\u0000)");
+}
+
+/** True if a string (value or key) anywhere in the JSON value holds a NUL character. */
+function holdsNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\u0000");
+  if (Array.isArray(value)) return value.some(holdsNul);
+  if (typeof value === "object" && value !== null) {
+    return Object.entries(value).some(([key, item]) => key.includes("\u0000") || holdsNul(item));
+  }
+  return false;
+}
+
 export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<string>): NewTask {
   if (!request.kind) throw invalid("kind", "is required");
   if (!kinds.has(request.kind)) {
     throw invalid("kind", `unknown kind "${request.kind}"; registered kinds: ${[...kinds].sort().join(", ")}`);
   }
-  const inputBytes = request.input === undefined ? 0 : Buffer.byteLength(JSON.stringify(request.input));
+  const inputJson = request.input === undefined ? "" : JSON.stringify(request.input);
+  const inputBytes = Buffer.byteLength(inputJson);
   if (inputBytes > limits.inputBytes) {
     throw invalid("input", `is ${inputBytes} bytes as JSON; at most ${limits.inputBytes}`);
   }
+  if (holdsNul(request.input)) throw invalid("input", "must not contain the NUL character (\\u0000)");
   const queue = request.queue || taskDefaults.queue;
   if (!queuePattern.test(queue)) {
     throw invalid("queue", `"${queue}" must be 1 to 64 letters, digits, '.', '_' or '-'`);
@@ -55,6 +72,7 @@ export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<str
     }
   }
   if (request.runAt && Number.isNaN(request.runAt.getTime())) throw invalid("run_at", "is not a valid timestamp");
+  refuseNul("idempotency_key", request.idempotencyKey);
   if (request.idempotencyKey.length > limits.idempotencyKeyLength) {
     throw invalid("idempotency_key", `is ${request.idempotencyKey.length} characters; at most ${limits.idempotencyKeyLength}`);
   }
@@ -90,6 +108,7 @@ function validLabels(field: string, labels: Record<string, string>): Record<stri
   const entries = Object.entries(labels);
   if (entries.length > limits.labels) throw invalid(field, `has ${entries.length} labels; at most ${limits.labels}`);
   for (const [key, value] of entries) {
+    refuseNul(`${field}["${key}"]`, value);
     if (!labelKeyPattern.test(key)) {
       throw invalid(`${field}["${key}"]`, "key must start with a letter or digit and hold at most 63 letters, digits, '.', '_', '/' or '-'");
     }
@@ -107,6 +126,7 @@ export function taskIdFrom(field: string, value: string): string {
 }
 
 export function cancelReasonFrom(reason: string): string {
+  refuseNul("reason", reason);
   if (reason.length > limits.reasonLength) {
     throw invalid("reason", `is ${reason.length} characters; at most ${limits.reasonLength}`);
   }
@@ -139,6 +159,7 @@ export function listQueryFrom(request: ListTasksRequest): ListQuery {
   }
   request.kinds.forEach((kind, i) => {
     if (!kind) throw invalid(`kinds[${i}]`, "is empty");
+    refuseNul(`kinds[${i}]`, kind);
   });
   for (const [field, time] of [
     ["created_after", request.createdAfter],

@@ -34,7 +34,15 @@ export function connect(url: string, options: ConnectOptions = {}): Database {
     prepare: true,
     onnotice: () => {},
     connect_timeout: 10,
-    connection: { application_name: options.applicationName ?? "spool" },
+    connection: {
+      application_name: options.applicationName ?? "spool",
+      // Plan every execution with its actual parameters. A generic plan cached while
+      // spool.tasks was nearly empty (a new install, or right after an ANALYZE of an empty
+      // table) can scan the table once per row of a batch, and stays cached until the next
+      // autoanalyze: measured, 1.2 s instead of 8 ms per flush. Batched statements make the
+      // planning cost small.
+      plan_cache_mode: "force_custom_plan",
+    },
   };
   const sql = postgres(url, {
     ...common,

