@@ -49,7 +49,10 @@ export async function streamLogs(deps: LogStreamDeps, request: LogStreamRequest,
         if (lines.length === pageSize) continue;
       }
       if (finalRead) return;
-      if (!poked && (await waitForPoke(sink.signal, (resolve) => (wakeUp = resolve))) === "timeout") stateChanged = true;
+      // A state change seen before this point (even before the read above) must not wait.
+      if (!poked && !stateChanged && (await waitForPoke(sink.signal, (resolve) => (wakeUp = resolve))) === "timeout") {
+        stateChanged = true;
+      }
       wakeUp = undefined;
       if (stateChanged) {
         stateChanged = false;
