@@ -30,8 +30,8 @@ const { values: args } = parseArgs({
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const quick = args.quick;
 const size = quick
-  ? { tasks: 300, pickups: 50, e2e: 20, floodLines: 5_000, pacedLines: 200, cancels: 2, finished: 20_000, future: 2_000 }
-  : { tasks: 50_000, pickups: 1_000, e2e: 300, floodLines: 200_000, pacedLines: 2_000, cancels: 10, finished: 1_000_000, future: 100_000 };
+  ? { tasks: 300, rounds: 1, pickups: 50, e2e: 20, floodLines: 5_000, pacedLines: 200, cancels: 2, finished: 20_000, future: 2_000 }
+  : { tasks: 50_000, rounds: 3, pickups: 1_000, e2e: 300, floodLines: 200_000, pacedLines: 2_000, cancels: 10, finished: 1_000_000, future: 100_000 };
 if (args.tasks) size.tasks = Number(args.tasks);
 const only = new Set((args.only ?? "spool,graphile").split(","));
 const graceMs = 1000;
@@ -117,7 +117,7 @@ async function runSpool(admin: postgres.Sql, url: string, pings: Awaited<ReturnT
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const idle = memoryOf(pid);
     log(`spool: idle RSS ${idle.rssMb} MB`);
-    const batched = await scenario.throughput(subject, size.tasks, "batched");
+    const batched = await scenario.throughputRounds(subject, size.tasks, "batched", size.rounds);
     log(`spool: throughput (CreateTasks) ${JSON.stringify(batched)}`);
     const peakMb = memoryOf(pid).peakMb;
     const single = await scenario.throughput(subject, size.tasks, "single");
@@ -151,7 +151,7 @@ async function runGraphile(admin: postgres.Sql, url: string, mode: "default" | "
     /graphile runner ready/,
   );
   try {
-    const batched = await scenario.throughput(subject, size.tasks, "batched");
+    const batched = await scenario.throughputRounds(subject, size.tasks, "batched", size.rounds);
     log(`graphile ${mode}: throughput (addJobs) ${JSON.stringify(batched)}`);
     const single = await scenario.throughput(subject, size.tasks, "single");
     log(`graphile ${mode}: throughput (addJob) ${JSON.stringify(single)}`);
@@ -177,12 +177,13 @@ function report(results: Figures) {
     const [a, b, c] = [s, gd, gb].map((r) => (r ? pick(r) : undefined));
     rows.push([name, f(a), f(b), f(c), higherIsBetter ? ratio(a, b) : ratio(b, a), higherIsBetter ? ratio(a, c) : ratio(c, a)]);
   };
-  side("1. tasks/s, batch create (CreateTasks | addJobs)", (r) => r.throughput?.batched?.perSec, true);
+  side("1. tasks/s, batch create, median of rounds", (r) => r.throughput?.batched?.perSec, true);
   side("1. tasks/s, single creates (CreateTask | addJob)", (r) => r.throughput?.single?.perSec, true);
   side("2. pickup ms after create, p50", (r) => r.pickup?.afterCreate?.p50, false);
   side("2. pickup ms after create, p99", (r) => r.pickup?.afterCreate?.p99, false);
   side("2. pickup ms from before create, p50", (r) => r.pickup?.beforeCreate?.p50, false);
   side("2. pickup ms from before create, p99", (r) => r.pickup?.beforeCreate?.p99, false);
+  rows.push(["   every round", ...[s, gd, gb].map((r) => (r ? (r.throughput.batched.rounds as number[]).join(", ") : "-")), "", ""]);
   if (s) {
     const add = (name: string, value: unknown) => rows.push([name, f(value), "", "", "", ""]);
     add("2. pickup ms after create, p90 / max", `${s.pickup.afterCreate.p90} / ${s.pickup.afterCreate.max}`);

@@ -23,6 +23,19 @@ export interface Throughput {
   perSec: number;
 }
 
+/** Scenario 1, repeated: the round with the median rate, and every round's rate. */
+export async function throughputRounds(
+  subject: Subject,
+  n: number,
+  mode: "batched" | "single",
+  rounds: number,
+): Promise<Throughput & { rounds: number[] }> {
+  const results: Throughput[] = [];
+  for (let i = 0; i < rounds; i++) results.push(await throughput(subject, n, mode));
+  const sorted = [...results].sort((a, b) => a.perSec - b.perSec);
+  return { ...(sorted[Math.floor(sorted.length / 2)] as Throughput), rounds: results.map((r) => r.perSec) };
+}
+
 /** Scenario 1: n no-op tasks through the API, from the first create until all finished. */
 export async function throughput(subject: Subject, n: number, mode: "batched" | "single"): Promise<Throughput> {
   await subject.reset();

