@@ -50,6 +50,16 @@ describe("running tasks", () => {
     expect(done.finishedAt!.getTime()).toBeGreaterThanOrEqual(done.startedAt!.getTime());
   });
 
+  it("returns from CreateTask exactly the task GetTask then reads", async () => {
+    const runAt = new Date(Date.now() + 60_000);
+    const options = { queue: "mail", priority: 7, runAt, maxAttempts: 5, timeoutMs: 90_000, idempotencyKey: "same-as-stored", labels: { a: "1" } };
+    const created = await client.createTask("demo.echo", { nested: [1, { x: null }] }, options);
+    expect(await client.getTask(created.id)).toEqual(created);
+    const [plain] = await client.createTasks([{ kind: "demo.echo", runAt }]);
+    expect(await client.getTask(plain!.id)).toEqual(plain);
+    await Promise.all([client.cancelTask(created.id), client.cancelTask(plain!.id)]);
+  });
+
   it("stores a thrown error with its type and stack", async () => {
     const task = await settled((await client.createTask("test.throw", null, { maxAttempts: 1 })).id);
     expect(task.state).toBe("failed");
