@@ -183,6 +183,7 @@ function taskFromPb(task: PbTask | undefined): Task {
     input: task.input ?? null,
     result: task.result ?? undefined,
     error: task.error ? { message: task.error.message, type: task.error.type, stack: task.error.stack || undefined } : undefined,
+    failures: task.failures.map((f) => ({ attempt: f.attempt, type: f.type, message: f.message, finishedAt: f.finishedAt ?? new Date(0) })),
     attempt: task.attempt,
     maxAttempts: task.maxAttempts,
     queue: task.queue,

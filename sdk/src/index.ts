@@ -13,6 +13,7 @@ export type {
   NewTaskSpec,
   Task,
   TaskError,
+  AttemptFailure,
   TaskPage,
   TaskState,
 } from "./types.js";

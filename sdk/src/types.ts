@@ -8,9 +8,17 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 
 export interface TaskError {
   message: string;
-  /** The thrown error's name, or Cancelled, Timeout, WorkerCrashed, Shutdown. */
+  /** The thrown error's name, or Cancelled, Timeout, WorkerCrashed, Shutdown, LeaseExpired. */
   type: string;
   stack?: string | undefined;
+}
+
+/** An attempt that ended without success. */
+export interface AttemptFailure {
+  attempt: number;
+  type: string;
+  message: string;
+  finishedAt: Date;
 }
 
 export interface Task<Output = unknown> {
@@ -22,6 +30,8 @@ export interface Task<Output = unknown> {
   result: Output | undefined;
   /** Set once it failed, was cancelled or dropped. */
   error: TaskError | undefined;
+  /** Every attempt that ended without success, oldest first. */
+  failures: AttemptFailure[];
   attempt: number;
   maxAttempts: number;
   queue: string;

@@ -21,7 +21,12 @@ const schema = z.object({
   SPOOL_WORKER_MAX_HEAP_MB: integer(16, 65_536).default(1024),
   SPOOL_DB_POOL_SIZE: integer(2, 1000).default(10),
   SPOOL_PREFETCH: integer(0, 10_000).default(500),
+  SPOOL_LEASE_RENEW_MS: integer(50, 600_000).default(2000),
+  SPOOL_LEASE_TTL_MS: integer(100, 3_600_000).default(10_000),
   SPOOL_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+}).refine((c) => c.SPOOL_LEASE_TTL_MS >= 2 * c.SPOOL_LEASE_RENEW_MS, {
+  path: ["SPOOL_LEASE_TTL_MS"],
+  message: "must be at least twice SPOOL_LEASE_RENEW_MS, so that one late renewal does not lose the lease",
 });
 
 export interface Config {
@@ -41,6 +46,9 @@ export interface Config {
   dbPoolSize: number;
   /** Most tasks claimed beyond the free threads (sized automatically up to this). */
   prefetch: number;
+  /** How often this replica renews its lease, and how long a lease lasts unrenewed. */
+  leaseRenewMs: number;
+  leaseTtlMs: number;
   logLevel: string;
 }
 
@@ -66,6 +74,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     workerMaxHeapMb: c.SPOOL_WORKER_MAX_HEAP_MB,
     dbPoolSize: c.SPOOL_DB_POOL_SIZE,
     prefetch: c.SPOOL_PREFETCH,
+    leaseRenewMs: c.SPOOL_LEASE_RENEW_MS,
+    leaseTtlMs: c.SPOOL_LEASE_TTL_MS,
     logLevel: c.SPOOL_LOG_LEVEL,
   };
 }

@@ -70,6 +70,8 @@ describe("running tasks", () => {
   it("retries a failing task with backoff until an attempt succeeds", async () => {
     const task = await settled((await client.createTask("test.flaky", { succeedOn: 2 }, { maxAttempts: 3 })).id);
     expect(task).toMatchObject({ state: "succeeded", attempt: 2, result: { attempt: 2 } });
+    expect(task.failures).toEqual([{ attempt: 1, type: "Error", message: "attempt 1 fails", finishedAt: expect.any(Date) }]);
+    expect(task.failures[0]!.finishedAt.getTime()).toBeLessThanOrEqual(task.startedAt!.getTime());
     const lines = [];
     for await (const line of client.logs(task.id)) lines.push(line);
     expect(lines.map((l) => [l.seq, l.attempt, l.message])).toEqual([
@@ -81,6 +83,10 @@ describe("running tasks", () => {
   it("fails a task once its attempts are used up", async () => {
     const task = await settled((await client.createTask("test.flaky", { succeedOn: 5 }, { maxAttempts: 2 })).id);
     expect(task).toMatchObject({ state: "failed", attempt: 2, error: { message: "attempt 2 fails" } });
+    expect(task.failures.map((f) => [f.attempt, f.message])).toEqual([
+      [1, "attempt 1 fails"],
+      [2, "attempt 2 fails"],
+    ]);
   });
 
   it("fails a task whose result is not JSON, and one whose result Postgres cannot store", async () => {

@@ -2,13 +2,15 @@
 // running replica, and takes them down in the right order. main.ts calls it with the
 // environment; integration tests call it directly.
 import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import type { Logger } from "pino";
-import { startApiServer } from "./api/server.js";
+import { startApiServer, type ApiServer } from "./api/server.js";
 import type { Config } from "./config.js";
 import type { TaskOperations } from "./domain/operations.js";
 import { streamLogs } from "./logs/log-stream.js";
 import { TaskWatchers } from "./logs/task-watchers.js";
 import { AttemptWriter } from "./scheduler/attempt-writer.js";
+import { LeaseKeeper } from "./scheduler/lease-keeper.js";
 import { Scheduler } from "./scheduler/scheduler.js";
 import { cancelTask } from "./store/cancel.js";
 import { connect, migrateDatabase, serverWarnings } from "./store/database.js";
@@ -98,6 +100,26 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     );
     cleanups.push(() => listener.unlisten());
 
+    // Serving while the database answers and the replica is not draining.
+    let databaseReachable = true;
+    let draining = false;
+    let server: ApiServer | undefined;
+    const updateHealth = () => server?.setServing(databaseReachable && !draining);
+    const leases = new LeaseKeeper({
+      sql: database.sql,
+      replica: { id: replicaId, name: `${hostname()}:${process.pid}` },
+      renewMs: config.leaseRenewMs,
+      ttlMs: config.leaseTtlMs,
+      log: log.child({ component: "leases" }),
+      onHealth: (reachable) => {
+        databaseReachable = reachable;
+        updateHealth();
+      },
+      onLost: (owned) => live.dropLost(owned),
+    });
+    await leases.start();
+    cleanups.push(() => leases.stop());
+
     const ops: TaskOperations = {
       get kinds() {
         return pool.kinds;
@@ -111,21 +133,23 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       streamLogs: (request, sink) => streamLogs({ sql: database.sql, db: database.db, watchers }, request, sink),
     };
 
-    const server = await startApiServer({ host: config.host, port: config.port, ops, log: log.child({ component: "api" }) });
-    cleanups.push(() => server.close(serverCloseGraceMs));
+    const api = await startApiServer({ host: config.host, port: config.port, ops, log: log.child({ component: "api" }) });
+    server = api;
+    cleanups.push(() => api.close(serverCloseGraceMs));
     scheduler.start();
     // Draining comes first when stopping: the server keeps answering while tasks wind down.
     cleanups.push(async () => {
-      server.setServing(false);
+      draining = true;
+      updateHealth();
       await live.drain();
       await creator.drained();
     });
-    server.setServing(true);
-    log.info({ port: server.port, replicaId, workers: config.workers, kinds: [...pool.kinds] }, "spool serving");
+    updateHealth();
+    log.info({ port: api.port, replicaId, workers: config.workers, kinds: [...pool.kinds] }, "spool serving");
 
     let stopping: Promise<void> | undefined;
     return {
-      port: server.port,
+      port: api.port,
       replicaId,
       stop: () => (stopping ??= cleanUp()),
     };

@@ -36,6 +36,7 @@ export function taskToPb(task: Task): PbTask {
     error: task.error
       ? { message: task.error.message, type: task.error.type, stack: task.error.stack ?? "" }
       : undefined,
+    failures: task.failures.map((f) => ({ attempt: f.attempt, type: f.type, message: f.message, finishedAt: new Date(f.at) })),
     attempt: task.attempt,
     maxAttempts: task.maxAttempts,
     queue: task.queue,

@@ -22,7 +22,18 @@ export const failureTypes = {
   timeout: "Timeout",
   crashed: "WorkerCrashed",
   shutdown: "Shutdown",
+  /** The replica running the attempt stopped renewing its lease (killed, paused, cut off). */
+  leaseExpired: "LeaseExpired",
 } as const;
+
+/** An attempt that ended without success. */
+export interface AttemptFailure {
+  attempt: number;
+  type: string;
+  message: string;
+  /** When the attempt ended (ISO 8601, as the database wrote it). */
+  at: string;
+}
 
 export interface Task {
   id: string;
@@ -33,6 +44,8 @@ export interface Task {
   input: unknown;
   result: unknown;
   error: TaskError | null;
+  /** Every attempt that ended without success, oldest first. */
+  failures: AttemptFailure[];
   attempt: number;
   maxAttempts: number;
   timeoutMs: number;

@@ -134,6 +134,23 @@ export class Scheduler {
   }
 
   /**
+   * This replica lost its lease, and a reaper took back its attempts: stop every run and
+   * forget every claim that is not among `owned` (what the database still says it owns).
+   * Their outcomes would be fenced off anyway; this stops the work itself.
+   */
+  dropLost(owned: readonly { id: string; attempt: number }[]): void {
+    const keep = new Set(owned.map((o) => `${o.id}/${o.attempt}`));
+    for (const [id, run] of this.#runs) {
+      if (!keep.has(`${id}/${run.attempt}`)) {
+        this.#o.log.warn({ taskId: id, attempt: run.attempt }, "attempt taken back after the lease was lost: stopping it");
+        this.#o.pool.abort(id, "lost", "this replica lost its lease and the attempt was taken back");
+      }
+    }
+    const kept = this.#backlog.filter((c) => keep.has(`${c.id}/${c.attempt}`));
+    this.#backlog.splice(0, this.#backlog.length, ...kept);
+  }
+
+  /**
    * Stops claiming, interrupts every run (AbortSignal, then thread termination after the
    * pool's grace period), gives back the backlog and waits until every outcome is stored:
    * interrupted tasks go back to PENDING if attempts remain, else DROPPED.

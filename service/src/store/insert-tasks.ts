@@ -61,6 +61,7 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
       input: task.input ?? null,
       result: null,
       error: null,
+      failures: [],
       attempt: 0,
       maxAttempts: task.maxAttempts,
       timeoutMs: task.timeoutMs,

@@ -16,6 +16,7 @@ const taskFields = {
   input: tasks.input,
   result: tasks.result,
   error: sql<TaskError | null>`${tasks.error}`,
+  failures: tasks.failures,
   attempt: tasks.attempt,
   maxAttempts: tasks.maxAttempts,
   timeoutMs: tasks.timeoutMs,

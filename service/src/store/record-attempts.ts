@@ -12,9 +12,10 @@
 //   - next state: succeeded -> SUCCEEDED; cancelled, or any other outcome of a task whose
 //     cancel was requested -> CANCELLED (error carries the reason); failed or interrupted
 //     with attempts left -> PENDING (failed: after exponential backoff with jitter,
-//     1 s * 2^(attempt-1) +-25%, at most 1 h; interrupted: at once); no attempts left ->
+//     spool.retry_delay(): 1 s * 2^(attempt-1) +-25%, at most 1 h; interrupted: at once); no attempts left ->
 //     FAILED, or DROPPED when interrupted (the service stopped, not the handler);
-//   - result is kept only on success, error only when not successful; started_at becomes
+//   - result is kept only on success, error only when not successful, and each attempt that
+//     did not succeed appends { attempt, type, message, at } to failures; started_at becomes
 //     the time the attempt was handed to a thread, when given;
 //   - wake-ups go out in the same transaction: `l:` with the tasks that got lines, `t:` with
 //     the tasks that changed state, `w:` with the earliest retry (notify.ts).
@@ -65,6 +66,12 @@ export async function recordAttempts(
     errors: finishes.map((f) => (f.error ? JSON.stringify(f.error) : null)),
     started: finishes.map((f) => f.startedAt ?? null),
   };
+  // The error the attempt ends with (null on success): a fragment, used twice.
+  const attemptError = sql`case spool.next_state(v.outcome, t.cancel_requested, t.attempt, t.max_attempts)
+    when 'succeeded' then null
+    when 'cancelled' then jsonb_build_object('message', coalesce(t.cancel_reason, 'cancelled'), 'type', 'Cancelled')
+    else v.error_json::jsonb
+  end`;
   const [row] = await sql<{ finished: FinishedTask[] }[]>`
     with lines as (
       insert into spool.task_logs (task_id, seq, attempt, level, message, time)
@@ -87,11 +94,9 @@ export async function recordAttempts(
       update spool.tasks t set
         state = spool.next_state(v.outcome, t.cancel_requested, t.attempt, t.max_attempts),
         result = case when v.outcome = 'succeeded' then v.result_json::jsonb end,
-        error = case spool.next_state(v.outcome, t.cancel_requested, t.attempt, t.max_attempts)
-          when 'succeeded' then null
-          when 'cancelled' then jsonb_build_object('message', coalesce(t.cancel_reason, 'cancelled'), 'type', 'Cancelled')
-          else v.error_json::jsonb
-        end,
+        error = ${attemptError},
+        failures = case when v.outcome = 'succeeded' then t.failures
+          else t.failures || spool.failure_entry(t.attempt, ${attemptError}) end,
         owner = null,
         started_at = coalesce(to_timestamp(v.started_ms / 1000.0), t.started_at),
         finished_at = case when spool.next_state(v.outcome, t.cancel_requested, t.attempt, t.max_attempts) = 'pending'
@@ -99,7 +104,7 @@ export async function recordAttempts(
         run_at = case
           when spool.next_state(v.outcome, t.cancel_requested, t.attempt, t.max_attempts) <> 'pending' then t.run_at
           when v.outcome = 'interrupted' then now()
-          else now() + least(3600, power(2, t.attempt - 1)) * (0.75 + random() * 0.5) * interval '1 second'
+          else now() + spool.retry_delay(t.attempt)
         end
       from v
       where t.id = v.id and t.attempt = v.attempt and t.state = 'running' and t.owner = ${owner}

@@ -48,6 +48,11 @@ export const tasks = spool.table(
     result: jsonb("result"),
     /** { message, type, stack? } of the outcome that ended or interrupted the task. */
     error: jsonb("error"),
+    /**
+     * Every attempt that ended without success, oldest first: { attempt, type, message, at }.
+     * Appended only on failure, so a task that succeeds at once never writes it.
+     */
+    failures: jsonb("failures").$type<AttemptFailureRow[]>().notNull().default([]),
     /** Attempts started; also the fencing token of the running attempt. */
     attempt: integer("attempt").notNull().default(0),
     maxAttempts: integer("max_attempts").notNull(),
@@ -75,6 +80,7 @@ export const tasks = spool.table(
     check("tasks_attempts", sql`${t.maxAttempts} >= 1 and ${t.attempt} between 0 and ${t.maxAttempts}`),
     check("tasks_timeout_positive", sql`${t.timeoutMs} > 0`),
     check("tasks_labels_object", sql`jsonb_typeof(${t.labels}) = 'object'`),
+    check("tasks_failures_array", sql`jsonb_typeof(${t.failures}) = 'array'`),
     // Claim order: the scheduler scans this from the top and skips what is locked.
     index("tasks_pending_claim_idx")
       .on(t.priority.desc(), t.runAt, t.id)
@@ -123,6 +129,31 @@ export const taskLogs = spool.table(
   },
   (t) => [primaryKey({ columns: [t.taskId, t.seq] }), check("task_logs_seq_positive", sql`${t.seq} > 0`)],
 );
+
+// Leases: a replica owns the attempts it runs (tasks.owner) only while its row here has not
+// expired. It renews the row every few seconds (one UPDATE for all its attempts, none per
+// task); every replica's reaper takes back the running tasks of owners without a live row.
+// Times are the database's clock, so replicas' clocks never need to agree.
+export const replicas = spool.table(
+  "replicas",
+  {
+    id: uuid("id").primaryKey(),
+    /** host:pid, for operators. */
+    name: text("name").notNull(),
+    startedAt: timestamptz("started_at").notNull().defaultNow(),
+    renewedAt: timestamptz("renewed_at").notNull().defaultNow(),
+    expiresAt: timestamptz("expires_at").notNull(),
+  },
+  (t) => [check("replicas_expiry_after_renewal", sql`${t.expiresAt} > ${t.renewedAt}`)],
+);
+
+export interface AttemptFailureRow {
+  attempt: number;
+  type: string;
+  message: string;
+  /** ISO time the attempt ended. */
+  at: string;
+}
 
 export type TaskRow = typeof tasks.$inferSelect;
 export type TaskStateName = (typeof taskState.enumValues)[number];

@@ -21,6 +21,8 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
     workerMaxHeapMb: 256,
     dbPoolSize: 6,
     prefetch: 500,
+    leaseRenewMs: 2000,
+    leaseTtlMs: 10_000,
     logLevel: "silent",
     ...overrides,
   };

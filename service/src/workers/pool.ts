@@ -20,6 +20,13 @@ export interface Job {
   timeoutMs: number;
 }
 
+const abortTypes: Record<AbortReason, string> = {
+  cancelled: failureTypes.cancelled,
+  timeout: failureTypes.timeout,
+  shutdown: failureTypes.shutdown,
+  lost: failureTypes.leaseExpired,
+};
+
 export type Outcome =
   | { status: "succeeded"; result: unknown }
   | {
@@ -224,8 +231,7 @@ export class WorkerPool {
   }
 
   #abortedOutcome(run: ActiveRun, reason: AbortReason, message: string, thrown?: SerializedError): Outcome {
-    const type =
-      reason === "cancelled" ? failureTypes.cancelled : reason === "timeout" ? failureTypes.timeout : failureTypes.shutdown;
+    const type = abortTypes[reason];
     return { status: "failed", aborted: reason, error: { type, message, stack: thrown?.stack } };
   }
 

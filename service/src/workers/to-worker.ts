@@ -2,7 +2,8 @@
 // message meant for an earlier run is never applied to the current one.
 
 /** Why a run is being aborted; decides how its outcome is recorded. */
-export type AbortReason = "cancelled" | "timeout" | "shutdown";
+/** Why a run is stopped: cancel, its timeout, shutdown, or its replica lost the lease. */
+export type AbortReason = "cancelled" | "timeout" | "shutdown" | "lost";
 
 export type ToWorker =
   | {

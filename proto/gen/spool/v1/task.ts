@@ -154,7 +154,7 @@ export interface TaskError {
   message: string;
   /**
    * Kind of failure: the thrown error's name (TypeError, ...), or one of Spool's own:
-   * Cancelled, Timeout, WorkerCrashed, Shutdown.
+   * Cancelled, Timeout, WorkerCrashed, Shutdown, LeaseExpired.
    */
   type: string;
   /** Stack trace of the thrown error, when there is one. */
@@ -212,12 +212,31 @@ export interface Task {
     | Date
     | undefined;
   /** When the task reached a terminal state; unset until then. */
-  finishedAt: Date | undefined;
+  finishedAt:
+    | Date
+    | undefined;
+  /**
+   * Every attempt that ended without success, oldest first (the last one included when
+   * the task ended FAILED, CANCELLED or DROPPED).
+   */
+  failures: AttemptFailure[];
 }
 
 export interface Task_LabelsEntry {
   key: string;
   value: string;
+}
+
+/** AttemptFailure is the history entry of one attempt that did not succeed. */
+export interface AttemptFailure {
+  /** The attempt's number, from 1. */
+  attempt: number;
+  /** Kind of failure, as in TaskError.type. */
+  type: string;
+  /** Human-readable reason, as in TaskError.message. */
+  message: string;
+  /** When the attempt ended. */
+  finishedAt: Date | undefined;
 }
 
 /** LogEntry is one line a task logged, through ctx.log or console. */
@@ -357,6 +376,7 @@ function createBaseTask(): Task {
     runAt: undefined,
     startedAt: undefined,
     finishedAt: undefined,
+    failures: [],
   };
 }
 
@@ -415,6 +435,9 @@ export const Task: MessageFns<Task> = {
     }
     if (message.finishedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.finishedAt), writer.uint32(146).fork()).join();
+    }
+    for (const v of message.failures) {
+      AttemptFailure.encode(v!, writer.uint32(154).fork()).join();
     }
     return writer;
   },
@@ -579,6 +602,14 @@ export const Task: MessageFns<Task> = {
             message.finishedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.failures.push(AttemptFailure.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -652,6 +683,9 @@ export const Task: MessageFns<Task> = {
         : isSet(object.finished_at)
         ? fromJsonTimestamp(object.finished_at)
         : undefined,
+      failures: globalThis.Array.isArray(object?.failures)
+        ? object.failures.map((e: any) => AttemptFailure.fromJSON(e))
+        : [],
     };
   },
 
@@ -717,6 +751,9 @@ export const Task: MessageFns<Task> = {
     if (message.finishedAt !== undefined) {
       obj.finishedAt = message.finishedAt.toISOString();
     }
+    if (message.failures?.length) {
+      obj.failures = message.failures.map((e) => AttemptFailure.toJSON(e));
+    }
     return obj;
   },
 
@@ -755,6 +792,7 @@ export const Task: MessageFns<Task> = {
     message.runAt = object.runAt ?? undefined;
     message.startedAt = object.startedAt ?? undefined;
     message.finishedAt = object.finishedAt ?? undefined;
+    message.failures = object.failures?.map((e) => AttemptFailure.fromPartial(e)) || [];
     return message;
   },
 };
@@ -840,6 +878,127 @@ export const Task_LabelsEntry: MessageFns<Task_LabelsEntry> = {
     const message = createBaseTask_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseAttemptFailure(): AttemptFailure {
+  return { attempt: 0, type: "", message: "", finishedAt: undefined };
+}
+
+export const AttemptFailure: MessageFns<AttemptFailure> = {
+  encode(message: AttemptFailure, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.attempt !== 0) {
+      writer.uint32(8).int32(message.attempt);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    if (message.finishedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.finishedAt), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttemptFailure {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttemptFailure();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.attempt = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.finishedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttemptFailure {
+    return {
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      finishedAt: isSet(object.finishedAt)
+        ? fromJsonTimestamp(object.finishedAt)
+        : isSet(object.finished_at)
+        ? fromJsonTimestamp(object.finished_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: AttemptFailure): unknown {
+    const obj: any = {};
+    if (message.attempt !== 0) {
+      obj.attempt = Math.round(message.attempt);
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.finishedAt !== undefined) {
+      obj.finishedAt = message.finishedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttemptFailure>): AttemptFailure {
+    return AttemptFailure.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttemptFailure>): AttemptFailure {
+    const message = createBaseAttemptFailure();
+    message.attempt = object.attempt ?? 0;
+    message.type = object.type ?? "";
+    message.message = object.message ?? "";
+    message.finishedAt = object.finishedAt ?? undefined;
     return message;
   },
 };

@@ -1,0 +1,124 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { useTestDatabase } from "../test-support/database.js";
+import { newTask } from "../test-support/factories.js";
+import { claimTasks } from "./claim.js";
+import { connect, type Database } from "./database.js";
+import { insertTasks } from "./insert-tasks.js";
+import { reapExpiredLeases, releaseLease, renewLease } from "./leases.js";
+import { listen } from "./notify.js";
+import { recordAttempts } from "./record-attempts.js";
+import { getTask } from "./read-tasks.js";
+
+const testDb = useTestDatabase();
+let database: Database;
+beforeAll(() => {
+  database = connect(testDb.url, { max: 8 });
+});
+afterAll(() => database.close());
+beforeEach(() => database.sql`truncate spool.tasks, spool.task_logs, spool.replicas`);
+
+const replica = () => ({ id: randomUUID(), name: `test:${Math.floor(Math.random() * 1e6)}` });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function runningTasks(owner: { id: string; name: string }, ttlMs: number, ...maxAttempts: number[]) {
+  await renewLease(database.sql, owner, ttlMs);
+  const inserted = await insertTasks(database.sql, maxAttempts.map((n) => newTask({ maxAttempts: n })));
+  await claimTasks(database.sql, inserted.length, owner.id);
+  return inserted.map((i) => i.task.id);
+}
+
+describe("leases", () => {
+  it("takes back the tasks of an expired lease: PENDING after a backoff if attempts remain, else DROPPED, each failure kept", async () => {
+    const lost = replica();
+    const [retryable, last] = await runningTasks(lost, 200, 3, 1);
+    expect(await reapExpiredLeases(database.sql)).toEqual([]);
+    await sleep(250);
+
+    const reaped = await reapExpiredLeases(database.sql);
+    expect(Object.fromEntries(reaped.map((r) => [r.id, [r.state, r.lostBy]]))).toEqual({
+      [retryable!]: ["pending", lost.name],
+      [last!]: ["dropped", lost.name],
+    });
+    const requeued = await getTask(database.db, retryable!);
+    expect(requeued).toMatchObject({ state: "pending", attempt: 1, error: { type: "LeaseExpired" } });
+    expect(requeued!.error!.message).toContain(`replica ${lost.name} stopped renewing its lease`);
+    expect(requeued!.runAt.getTime()).toBeGreaterThan(Date.now() + 500); // backoff ~1 s +-25%
+    expect(requeued!.failures).toEqual([{ attempt: 1, type: "LeaseExpired", message: requeued!.error!.message, at: expect.any(String) }]);
+    expect(await getTask(database.db, last!)).toMatchObject({ state: "dropped", finishedAt: expect.any(Date) });
+    // The expired row is gone, and nothing is reaped twice.
+    expect(await database.sql`select 1 from spool.replicas where id = ${lost.id}`).toHaveLength(0);
+    expect(await reapExpiredLeases(database.sql)).toEqual([]);
+  });
+
+  it("fences the old owner: its result and lines are refused, and its renewal reports the lease lost", async () => {
+    const lost = replica();
+    const [id] = await runningTasks(lost, 100, 3);
+    await sleep(150);
+    await reapExpiredLeases(database.sql);
+
+    const stale = await recordAttempts(
+      database.sql,
+      lost.id,
+      [{ taskId: id!, attempt: 1, seq: 1, level: "info", message: "late", time: Date.now() }],
+      [{ id: id!, attempt: 1, outcome: "succeeded", result: "stale" }],
+    );
+    expect(stale).toEqual([]);
+    expect(await getTask(database.db, id!)).toMatchObject({ state: "pending", result: null });
+    expect(await database.sql`select 1 from spool.task_logs where task_id = ${id!}`).toHaveLength(0);
+    expect(await renewLease(database.sql, lost, 10_000)).toBe(true); // had to be created again
+    expect(await renewLease(database.sql, lost, 10_000)).toBe(false);
+  });
+
+  it("keeps the tasks of a lease renewed in time", async () => {
+    const live = replica();
+    const [id] = await runningTasks(live, 300, 3);
+    for (let i = 0; i < 4; i++) {
+      await sleep(100);
+      await renewLease(database.sql, live, 300);
+      expect(await reapExpiredLeases(database.sql)).toEqual([]);
+    }
+    expect(await getTask(database.db, id!)).toMatchObject({ state: "running", attempt: 1 });
+  });
+
+  it("takes back at once the tasks of a released lease, and those of an owner that never had one", async () => {
+    const gone = replica();
+    const [released] = await runningTasks(gone, 10_000, 2);
+    await releaseLease(database.sql, gone.id);
+    const [inserted] = await insertTasks(database.sql, [newTask({ maxAttempts: 2 })]);
+    await claimTasks(database.sql, 1, randomUUID());
+
+    const reaped = await reapExpiredLeases(database.sql);
+    expect(reaped.map((r) => r.id).sort()).toEqual([released!, inserted!.task.id].sort());
+    expect(reaped.every((r) => r.state === "pending" && r.lostBy === null)).toBe(true);
+  });
+
+  it("ends CANCELLED a lost task whose cancel was requested", async () => {
+    const lost = replica();
+    const [id] = await runningTasks(lost, 100, 3);
+    await database.sql`update spool.tasks set cancel_requested = true, cancel_reason = 'not needed' where id = ${id!}`;
+    await sleep(150);
+    await reapExpiredLeases(database.sql);
+    expect(await getTask(database.db, id!)).toMatchObject({ state: "cancelled", error: { type: "Cancelled", message: "not needed" } });
+  });
+
+  it("never hands one task to two reapers running at once, and wakes the others up", async () => {
+    const lost = replica();
+    const ids = await runningTasks(lost, 100, ...Array.from({ length: 200 }, () => 3));
+    const notices: string[] = [];
+    const listener = await listen(
+      database.sql,
+      (n) => {
+        if (n.type === "tasks") notices.push(...n.ids);
+      },
+      () => {},
+    );
+    await sleep(150);
+    const results = await Promise.all([1, 2, 3, 4].map(() => reapExpiredLeases(database.sql)));
+    const reaped = results.flat().map((r) => r.id);
+    expect(reaped.sort()).toEqual([...ids].sort());
+    await sleep(100);
+    expect(new Set(notices)).toEqual(new Set(ids));
+    await listener.unlisten();
+  });
+});

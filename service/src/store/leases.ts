@@ -1,0 +1,83 @@
+// Leases (the spool.replicas table): a replica owns its running attempts only while its row
+// has not expired. All times are the database's clock.
+//
+// renewLease: creates or extends this replica's row. It says whether the row had to be
+//   created: after the first call, that means a reaper had taken the row, and with it every
+//   attempt this replica was running.
+// reapExpiredLeases: deletes expired rows and takes back every RUNNING task whose owner has
+//   no live row (expired, deleted, or never there), in one statement:
+//   - fencing: each task goes back with owner = null, so nothing the old owner writes for
+//     that attempt is accepted any more (record-attempts.ts matches attempt and owner);
+//   - next state from spool.next_state('lost', ...): PENDING after the retry backoff if
+//     attempts remain, else DROPPED; CANCELLED if a cancel was requested. The attempt's
+//     error ({ type: LeaseExpired }) is stored and appended to failures;
+//   - rows being written right now are skipped (SKIP LOCKED) and seen by the next pass;
+//     reapers of several replicas never take the same task twice;
+//   - the `t:` and `w:` wake-ups go out in the same transaction.
+import { failureTypes } from "../domain/task.js";
+import type { Sql } from "./database.js";
+import { channel, idsPerPayload } from "./notify.js";
+
+/** Creates or renews the lease; true when the row had to be (re)created. */
+export async function renewLease(sql: Sql, replica: { id: string; name: string }, ttlMs: number): Promise<boolean> {
+  const [row] = await sql<{ created: boolean }[]>`
+    insert into spool.replicas (id, name, expires_at)
+    values (${replica.id}, ${replica.name}, now() + ${ttlMs} * interval '1 millisecond')
+    on conflict (id) do update set renewed_at = now(), expires_at = excluded.expires_at
+    returning (xmax = 0) as created`;
+  return row!.created;
+}
+
+/** Gives the lease up (clean shutdown): whatever this replica still owns is reaped at once. */
+export async function releaseLease(sql: Sql, id: string): Promise<void> {
+  await sql`delete from spool.replicas where id = ${id}`;
+}
+
+export interface ReapedTask {
+  id: string;
+  state: string;
+  attempt: number;
+  /** The replica that lost it, when its row still said who it was. */
+  lostBy: string | null;
+}
+
+export async function reapExpiredLeases(sql: Sql): Promise<ReapedTask[]> {
+  return sql<ReapedTask[]>`
+    with expired as (
+      delete from spool.replicas where expires_at < now() returning id
+    ), lost as (
+      -- The statement's snapshot still sees the rows deleted above: their expiry tells.
+      select t.id, r.name as "lostBy", case
+          when t.cancel_requested then jsonb_build_object('type', 'Cancelled', 'message', coalesce(t.cancel_reason, 'cancelled'))
+          else jsonb_build_object('type', ${failureTypes.leaseExpired}::text, 'message',
+            case when r.id is null then 'the replica running the attempt is gone (its lease expired)'
+            else format('replica %s stopped renewing its lease (last renewed %s)', r.name, r.renewed_at) end)
+        end as error
+      from spool.tasks t
+      left join spool.replicas r on r.id = t.owner
+      where t.state = 'running' and (r.id is null or r.expires_at < now())
+      for update of t skip locked
+    ), reaped as (
+      update spool.tasks t set
+        state = spool.next_state('lost', t.cancel_requested, t.attempt, t.max_attempts),
+        error = lost.error,
+        failures = t.failures || spool.failure_entry(t.attempt, lost.error),
+        owner = null,
+        finished_at = case when spool.next_state('lost', t.cancel_requested, t.attempt, t.max_attempts) = 'pending'
+          then null else now() end,
+        run_at = case when spool.next_state('lost', t.cancel_requested, t.attempt, t.max_attempts) = 'pending'
+          then now() + spool.retry_delay(t.attempt) else t.run_at end
+      from lost
+      where t.id = lost.id and t.state = 'running'
+      returning t.id, t.state, t.attempt, lost."lostBy", t.run_at
+    ), notices as (
+      select 't:' || string_agg(id::text, ',') as payload
+      from (select id, (row_number() over ()) / ${idsPerPayload} as chunk from reaped) c
+      group by chunk
+      union all
+      select 'w:' || (extract(epoch from min(run_at)) * 1000)::bigint from reaped where state = 'pending' having count(*) > 0
+    ), sent as (
+      select pg_notify(${channel}, payload) from notices
+    )
+    select id, state, attempt, "lostBy", (select count(*) from sent) as notified from reaped`;
+}
