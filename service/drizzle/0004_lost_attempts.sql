@@ -1,7 +1,6 @@
 -- Attempts lost with their replica's lease (store/leases.ts): outcome 'lost'. Like
--- 'interrupted' it ends a task with no attempt left DROPPED (the service, not the handler,
--- could not finish it); unlike it, a retry waits for the backoff, so that a task that takes
--- its replica down with it cannot crash one replica after another in a tight loop.
+-- 'interrupted' it ends a task with no attempt left DROPPED: the service, not the handler,
+-- could not finish it.
 CREATE OR REPLACE FUNCTION "spool"."next_state"(outcome text, cancel_requested boolean, attempt integer, max_attempts integer)
 RETURNS "spool"."task_state"
 LANGUAGE sql STABLE PARALLEL SAFE

@@ -39,6 +39,9 @@ export class SpoolError extends Error {
 /** True when an error means the database cannot be reached right now (retrying may work). */
 export function isConnectionError(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
+  // drizzle wraps the driver's error (DrizzleQueryError): the cause tells.
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause !== undefined && cause !== error && isConnectionError(cause)) return true;
   const code = (error as { code?: unknown }).code;
   if (typeof code !== "string") return false;
   return (

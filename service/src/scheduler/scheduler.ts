@@ -68,6 +68,7 @@ export class Scheduler {
   readonly #recentCancels = new Map<string, number>();
   readonly #runsEnded = new Set<() => void>();
   #claiming = false;
+  #claimFailing = false;
   #again = false;
   #stopped = true;
   #timer: NodeJS.Timeout | undefined;
@@ -203,8 +204,11 @@ export class Scheduler {
           if (next !== undefined) this.wakeAt(next);
         }
       } while (this.#again && !this.#stopped);
+      this.#claimFailing = false;
     } catch (error) {
-      this.#o.log.warn({ err: SpoolError.from(error) }, "claiming tasks failed; retrying");
+      // Once per outage, not once per retry.
+      if (!this.#claimFailing) this.#o.log.warn({ err: SpoolError.from(error) }, "claiming tasks failed; retrying every second");
+      this.#claimFailing = true;
       this.wakeAt(Date.now() + retryAfterErrorMs);
     } finally {
       this.#claiming = false;

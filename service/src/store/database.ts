@@ -29,11 +29,20 @@ export interface ConnectOptions {
   applicationName?: string;
 }
 
+/** Seconds before reconnecting after `retries` failed attempts: 50 ms doubling, at most 1 s, jittered. */
+export function reconnectDelay(retries: number): number {
+  return Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2);
+}
+
 export function connect(url: string, options: ConnectOptions = {}): Database {
   const common = {
     prepare: true,
     onnotice: () => {},
     connect_timeout: 10,
+    // Reconnect delay (s) after the n-th failed attempt in a row. The driver's default grows
+    // to 20 s, which would leave the service idle long after Postgres is back (measured: 14 s
+    // after a 4 s outage); this one is at most ~1 s.
+    backoff: reconnectDelay,
     connection: {
       application_name: options.applicationName ?? "spool",
       // Plan every execution with its actual parameters. A generic plan cached while

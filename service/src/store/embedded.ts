@@ -22,7 +22,8 @@ export interface EmbeddedPostgres {
 
 const hookedEvents = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "exit", "message"] as const;
 
-export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedPostgres> {
+/** `port`: listen there (e.g. to restart a cluster where its clients expect it); default: a free one. */
+export async function startEmbeddedPostgres(dataDir: string, log: Logger, options: { port?: number } = {}): Promise<EmbeddedPostgres> {
   const root = resolve(dataDir);
   const clusterDir = join(root, "pg");
   await mkdir(root, { recursive: true, mode: 0o755 });
@@ -64,8 +65,8 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   }
   // A free port can be taken between our probe and Postgres binding it: try a few.
   let lastError: unknown;
-  for (let tries = 0; tries < 3; tries++) {
-    const port = await freePort();
+  for (let tries = 0; tries < (options.port === undefined ? 3 : 1); tries++) {
+    const port = options.port ?? (await freePort());
     const pg = make(port);
     try {
       await pg.start();

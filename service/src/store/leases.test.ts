@@ -29,7 +29,7 @@ async function runningTasks(owner: { id: string; name: string }, ttlMs: number, 
 }
 
 describe("leases", () => {
-  it("takes back the tasks of an expired lease: PENDING after a backoff if attempts remain, else DROPPED, each failure kept", async () => {
+  it("takes back the tasks of an expired lease: PENDING if attempts remain, else DROPPED, each failure kept", async () => {
     const lost = replica();
     const [retryable, last] = await runningTasks(lost, 200, 3, 1);
     expect(await reapExpiredLeases(database.sql)).toEqual([]);
@@ -43,7 +43,7 @@ describe("leases", () => {
     const requeued = await getTask(database.db, retryable!);
     expect(requeued).toMatchObject({ state: "pending", attempt: 1, error: { type: "LeaseExpired" } });
     expect(requeued!.error!.message).toContain(`replica ${lost.name} stopped renewing its lease`);
-    expect(requeued!.runAt.getTime()).toBeGreaterThan(Date.now() + 500); // backoff ~1 s +-25%
+    expect(requeued!.runAt.getTime()).toBeLessThanOrEqual(Date.now()); // a first lost attempt is retried at once
     expect(requeued!.failures).toEqual([{ attempt: 1, type: "LeaseExpired", message: requeued!.error!.message, at: expect.any(String) }]);
     expect(await getTask(database.db, last!)).toMatchObject({ state: "dropped", finishedAt: expect.any(Date) });
     // The expired row is gone, and nothing is reaped twice.
@@ -91,6 +91,24 @@ describe("leases", () => {
     const reaped = await reapExpiredLeases(database.sql);
     expect(reaped.map((r) => r.id).sort()).toEqual([released!, inserted!.task.id].sort());
     expect(reaped.every((r) => r.state === "pending" && r.lostBy === null)).toBe(true);
+  });
+
+  it("backs off before retrying a task that was lost more than once", async () => {
+    const first = replica();
+    const [id] = await runningTasks(first, 100, 3);
+    await sleep(150);
+    await reapExpiredLeases(database.sql);
+    const second = replica();
+    await renewLease(database.sql, second, 100);
+    expect(await claimTasks(database.sql, 1, second.id)).toMatchObject([{ id, attempt: 2 }]);
+    await sleep(150);
+    await reapExpiredLeases(database.sql);
+    const task = await getTask(database.db, id!);
+    expect(task!.runAt.getTime()).toBeGreaterThan(Date.now() + 500); // retry_delay(1): 1 s +-25%
+    expect(task!.failures.map((f) => [f.attempt, f.type])).toEqual([
+      [1, "LeaseExpired"],
+      [2, "LeaseExpired"],
+    ]);
   });
 
   it("ends CANCELLED a lost task whose cancel was requested", async () => {

@@ -8,8 +8,9 @@
 //   no live row (expired, deleted, or never there), in one statement:
 //   - fencing: each task goes back with owner = null, so nothing the old owner writes for
 //     that attempt is accepted any more (record-attempts.ts matches attempt and owner);
-//   - next state from spool.next_state('lost', ...): PENDING after the retry backoff if
-//     attempts remain, else DROPPED; CANCELLED if a cancel was requested. The attempt's
+//   - next state from spool.next_state('lost', ...): PENDING if attempts remain (due at once
+//     after a first lost attempt, then with the retry backoff), else DROPPED; CANCELLED if a
+//     cancel was requested. The attempt's
 //     error ({ type: LeaseExpired }) is stored and appended to failures;
 //   - rows being written right now are skipped (SKIP LOCKED) and seen by the next pass;
 //     reapers of several replicas never take the same task twice;
@@ -65,8 +66,12 @@ export async function reapExpiredLeases(sql: Sql): Promise<ReapedTask[]> {
         owner = null,
         finished_at = case when spool.next_state('lost', t.cancel_requested, t.attempt, t.max_attempts) = 'pending'
           then null else now() end,
-        run_at = case when spool.next_state('lost', t.cancel_requested, t.attempt, t.max_attempts) = 'pending'
-          then now() + spool.retry_delay(t.attempt) else t.run_at end
+        -- A first lost attempt is retried at once: that is the recovery time users wait for.
+        -- Later ones back off, so that a task that takes its replica down with it cannot
+        -- crash one replica after another in a tight loop.
+        run_at = case when spool.next_state('lost', t.cancel_requested, t.attempt, t.max_attempts) <> 'pending' then t.run_at
+          when t.attempt = 1 then now()
+          else now() + spool.retry_delay(t.attempt - 1) end
       from lost
       where t.id = lost.id and t.state = 'running'
       returning t.id, t.state, t.attempt, lost."lostBy", t.run_at
