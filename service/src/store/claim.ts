@@ -63,7 +63,8 @@ export async function nextDueTime(sql: Sql): Promise<number | undefined> {
 
 /**
  * unclaimTasks: gives back claimed tasks that never started here (e.g. the local backlog at
- * shutdown): PENDING again, due at once, and the attempt they had not used is returned.
+ * shutdown): PENDING again, in their old place in the queue (run_at unchanged, so due at
+ * once), and the attempt they had not used is returned.
  * Fenced like every attempt write: only tasks this owner still runs with these attempts.
  */
 export async function unclaimTasks(sql: Sql, owner: string, claims: readonly { id: string; attempt: number }[]): Promise<void> {
@@ -72,7 +73,7 @@ export async function unclaimTasks(sql: Sql, owner: string, claims: readonly { i
     with v as (
       select * from json_to_recordset(${sql.json(claims as never)}::json) as v(id uuid, attempt int)
     ), upd as (
-      update spool.tasks t set state = 'pending', attempt = t.attempt - 1, owner = null, run_at = now(),
+      update spool.tasks t set state = 'pending', attempt = t.attempt - 1, owner = null,
         started_at = case when t.attempt = 1 then null else t.started_at end
       from v where t.id = v.id and t.attempt = v.attempt and t.state = 'running' and t.owner = ${owner}
       returning t.id

@@ -8,8 +8,8 @@
 //   no live row (expired, deleted, or never there), in one statement:
 //   - fencing: each task goes back with owner = null, so nothing the old owner writes for
 //     that attempt is accepted any more (record-attempts.ts matches attempt and owner);
-//   - next state from spool.next_state('lost', ...): PENDING if attempts remain (due at once
-//     after a first lost attempt, then with the retry backoff), else DROPPED; CANCELLED if a
+//   - next state from spool.next_state('lost', ...): PENDING if attempts remain (in its old
+//     place in the queue after a first lost attempt, then after the retry backoff), else DROPPED; CANCELLED if a
 //     cancel was requested. The attempt's
 //     error ({ type: LeaseExpired }) is stored and appended to failures;
 //   - rows being written right now are skipped (SKIP LOCKED) and seen by the next pass;
@@ -66,11 +66,12 @@ export async function reapExpiredLeases(sql: Sql): Promise<ReapedTask[]> {
         owner = null,
         finished_at = case when spool.next_state('lost', t.cancel_requested, t.attempt, t.max_attempts) = 'pending'
           then null else now() end,
-        -- A first lost attempt is retried at once: that is the recovery time users wait for.
-        -- Later ones back off, so that a task that takes its replica down with it cannot
-        -- crash one replica after another in a tight loop.
+        -- A first lost attempt is retried at once, in its old place in the queue (run_at
+        -- unchanged): it was due, and recovery should not send it behind every task created
+        -- since. Later ones back off, so that a task that takes its replica down with it
+        -- cannot crash one replica after another in a tight loop.
         run_at = case when spool.next_state('lost', t.cancel_requested, t.attempt, t.max_attempts) <> 'pending' then t.run_at
-          when t.attempt = 1 then now()
+          when t.attempt = 1 then t.run_at
           else now() + spool.retry_delay(t.attempt - 1) end
       from lost
       where t.id = lost.id and t.state = 'running'

@@ -11,9 +11,10 @@
 //     CancelTask is either seen (the task ends CANCELLED) or waits;
 //   - next state: succeeded -> SUCCEEDED; cancelled, or any other outcome of a task whose
 //     cancel was requested -> CANCELLED (error carries the reason); failed or interrupted
-//     with attempts left -> PENDING (failed: after exponential backoff with jitter,
-//     spool.retry_delay(): 1 s * 2^(attempt-1) +-25%, at most 1 h; interrupted: at once); no attempts left ->
-//     FAILED, or DROPPED when interrupted (the service stopped, not the handler);
+//     with attempts left -> PENDING (failed: after spool.retry_delay(), an exponential
+//     backoff with jitter, 1 s * 2^(attempt-1) +-25%, at most 1 h; interrupted: at once,
+//     in its old place in the queue); no attempts left -> FAILED, or DROPPED when
+//     interrupted (the service stopped, not the handler);
 //   - result is kept only on success, error only when not successful, and each attempt that
 //     did not succeed appends { attempt, type, message, at } to failures; started_at becomes
 //     the time the attempt was handed to a thread, when given;
@@ -103,7 +104,7 @@ export async function recordAttempts(
           then null else now() end,
         run_at = case
           when spool.next_state(v.outcome, t.cancel_requested, t.attempt, t.max_attempts) <> 'pending' then t.run_at
-          when v.outcome = 'interrupted' then now()
+          when v.outcome = 'interrupted' then t.run_at -- its old place in the queue
           else now() + spool.retry_delay(t.attempt)
         end
       from v
