@@ -47,6 +47,14 @@ async function replica(url = database.url): Promise<{ service: ServiceProcess; c
   return { service, client };
 }
 
+/** Replica A runs a chaos.work task (it was alone when the task was claimed); B stands by. */
+async function runningOnOneOfTwo(input: { ms: number; retryMs: number; record: string }) {
+  const a = await replica();
+  const task = await a.client.createTask("chaos.work", input, { maxAttempts: 3 });
+  await until(a.client, task.id, (t) => t.state === "running");
+  return { a, b: await replica(), task };
+}
+
 const executions = (file: string): Execution[] =>
   readFileSync(file, "utf8")
     .split("\n")
@@ -60,11 +68,8 @@ async function health(service: ServiceProcess): Promise<string> {
 
 describe("a replica that dies", () => {
   it("has its task run again by another replica once its lease expires (SIGKILL)", async () => {
-    const a = await replica();
     const record = join(dir, "sigkill.jsonl");
-    const task = await a.client.createTask("chaos.work", { ms: 60_000, retryMs: 50, record }, { maxAttempts: 3 });
-    await until(a.client, task.id, (t) => t.state === "running");
-    const b = await replica();
+    const { a, b, task } = await runningOnOneOfTwo({ ms: 60_000, retryMs: 50, record });
 
     const killedAt = Date.now();
     await a.service.kill("SIGKILL");
@@ -83,11 +88,8 @@ describe("a replica that dies", () => {
   });
 
   it("cannot overwrite the newer attempt when it wakes up after a pause longer than its lease (SIGSTOP)", async () => {
-    const a = await replica();
     const record = join(dir, "sigstop.jsonl");
-    const task = await a.client.createTask("chaos.work", { ms: 2000, retryMs: 50, record }, { maxAttempts: 3 });
-    await until(a.client, task.id, (t) => t.state === "running");
-    const b = await replica();
+    const { a, b, task } = await runningOnOneOfTwo({ ms: 2000, retryMs: 50, record });
 
     a.service.child.kill("SIGSTOP");
     const done = await finished(b.client, task.id);

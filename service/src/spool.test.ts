@@ -151,6 +151,15 @@ describe("worker thread failures", () => {
     expect(task.error?.type).toBe("Timeout");
     expect(task.error?.message).toMatch(/timed out after 1000 ms; thread terminated/);
   });
+
+  it("retries a timed-out attempt while attempts remain, keeping each timeout in the history", async () => {
+    const task = await settled((await client.createTask("test.hang", null, { maxAttempts: 2, timeoutMs: 1000 })).id);
+    expect(task).toMatchObject({ state: "failed", attempt: 2, error: { type: "Timeout" } });
+    expect(task.failures.map((f) => [f.attempt, f.type])).toEqual([
+      [1, "Timeout"],
+      [2, "Timeout"],
+    ]);
+  });
 });
 
 describe("cancelling", () => {
