@@ -48,6 +48,7 @@ describe("reflection and health", () => {
       "spool.v1.TaskService/GetTask",
       "spool.v1.TaskService/ListTasks",
       "spool.v1.TaskService/StreamLogs",
+      "spool.v1.TaskService/WatchTask",
     ]);
   });
 
@@ -88,7 +89,7 @@ describe("logs", () => {
   it("streams live lines to the SDK, and resumes from a seq through buf curl", async () => {
     const task = await client.createTask("demo.sleep", { seconds: 3 });
     const live: { seq: number; message: string }[] = [];
-    for await (const line of client.logs(task.id, { follow: true })) live.push({ seq: line.seq, message: line.message });
+    for await (const line of client.streamLogs(task.id, { follow: true })) live.push({ seq: line.seq, message: line.message });
     expect(live).toEqual([
       { seq: 1, message: "slept 1 of 3 s" },
       { seq: 2, message: "slept 2 of 3 s" },

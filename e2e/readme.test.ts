@@ -21,7 +21,7 @@ const examples = readFileSync(`${root}README.md`, "utf8")
   .filter((line) => line.startsWith("npx buf curl "));
 
 it("has an example for every RPC", () => {
-  for (const method of ["CreateTask", "CreateTasks", "GetTask", "ListTasks", "StreamLogs", "CancelTask", "Health/Check", "--list-methods"]) {
+  for (const method of ["CreateTask", "CreateTasks", "GetTask", "ListTasks", "StreamLogs", "WatchTask", "CancelTask", "Health/Check", "--list-methods"]) {
     expect(examples.some((line) => line.includes(method))).toBe(true);
   }
 });

@@ -27,7 +27,7 @@ it("runs a TypeScript handler module from a SPOOL_TASKS folder", async () => {
   const task = await finished((await client.createTask("example.greet", { name: "Ada" })).id);
   expect(task).toMatchObject({ state: "succeeded", result: { greeting: "hello, Ada" } });
   const lines = [];
-  for await (const line of client.logs(task.id)) lines.push(line.message);
+  for await (const line of client.streamLogs(task.id)) lines.push(line.message);
   expect(lines).toEqual(["hello, Ada"]);
 });
 

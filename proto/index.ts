@@ -3,7 +3,7 @@
 // server reflection serves.
 import { fileURLToPath } from "node:url";
 
-export { LogEntry, LogLevel, Task, TaskError, TaskState } from "./gen/spool/v1/task.js";
+export { AttemptFailure, LogEntry, LogLevel, Progress, Task, TaskError, TaskState } from "./gen/spool/v1/task.js";
 export {
   CancelTaskRequest,
   CancelTaskResponse,
@@ -20,6 +20,8 @@ export {
   TaskServiceClient,
   TaskServiceService,
   type TaskServiceServer,
+  WatchTaskRequest,
+  WatchTaskResponse,
 } from "./gen/spool/v1/task_service.js";
 export { Duration } from "./gen/google/protobuf/duration.js";
 export { Timestamp } from "./gen/google/protobuf/timestamp.js";

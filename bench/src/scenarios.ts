@@ -87,7 +87,7 @@ export async function endToEnd(client: SpoolClient, count: number): Promise<Dist
   for (let i = 0; i < count; i++) {
     const t0 = now();
     const task = await client.createTask("bench.noop");
-    for await (const _ of client.logs(task.id, { follow: true })) void _;
+    for await (const _ of client.streamLogs(task.id, { follow: true })) void _;
     const done = await client.getTask(task.id);
     if (done.state !== "succeeded") throw new Error(`task ${task.id} ended ${done.state}`);
     samples.push(now() - t0);
@@ -110,7 +110,7 @@ async function followLines(client: SpoolClient, input: { lines: number; interval
   const delays: number[] = [];
   let first = Number.NaN;
   let last = Number.NaN;
-  for await (const line of client.logs(task.id, { follow: true })) {
+  for await (const line of client.streamLogs(task.id, { follow: true })) {
     const received = now();
     const stamp = Number(line.message.split(" ")[1]);
     if (Number.isNaN(first)) first = stamp;

@@ -1,5 +1,12 @@
 // SpoolClient: a typed client for spool.v1.TaskService over gRPC.
-import { credentials as grpcCredentials, Metadata, type CallOptions, type ChannelCredentials } from "@grpc/grpc-js";
+import {
+  credentials as grpcCredentials,
+  Metadata,
+  status,
+  type CallOptions,
+  type ChannelCredentials,
+  type ClientReadableStream,
+} from "@grpc/grpc-js";
 import {
   LogLevel as PbLogLevel,
   TaskServiceClient,
@@ -9,6 +16,7 @@ import {
   type Task as PbTask,
 } from "@spool/proto";
 import { SpoolError } from "./errors.js";
+import type { TaskDefinition } from "./task.js";
 import type {
   CreateTaskOptions,
   ListTasksOptions,
@@ -20,14 +28,28 @@ import type {
   TaskPage,
   TaskState,
 } from "./types.js";
+import { terminalStates } from "./types.js";
 
 export interface SpoolClientOptions {
-  /** Channel credentials; default insecure (plaintext), as on a loopback or inside a mesh. */
+  /** Channel credentials; overrides `tls`. Default: insecure (plaintext), as on loopback or inside a mesh. */
   credentials?: ChannelCredentials;
+  /** TLS: true trusts the system's roots; or give the PEM root certificates to trust. */
+  tls?: boolean | { rootCerts: Buffer };
   /** Sent as `authorization: Bearer <token>` on every call. */
   token?: string;
   /** Deadline of unary calls, in ms; default 30 s. */
   deadlineMs?: number;
+  /**
+   * How often an idempotent call (get, list, cancel, and creates that carry an idempotency
+   * key) is retried after UNAVAILABLE, with exponential backoff; default 4, 0 disables.
+   */
+  retries?: number;
+}
+
+export interface WaitOptions {
+  signal?: AbortSignal;
+  /** Give up after this many ms with a `deadline_exceeded` SpoolError. */
+  timeoutMs?: number;
 }
 
 const stateFromPb: Record<number, TaskState> = {
@@ -46,38 +68,81 @@ const levelFromPb: Record<number, LogLevel> = {
   [PbLogLevel.LOG_LEVEL_ERROR]: "error",
 };
 
-/** How often a followed log stream reconnects after UNAVAILABLE before giving up. */
-const maxLogResumes = 10;
+/** How often a stream (logs, watch) reconnects after UNAVAILABLE in a row before giving up. */
+const maxResumes = 10;
+const backoffMs = (failures: number) => Math.min(5000, 100 * 2 ** failures) * (0.75 + Math.random() / 2);
 
 export class SpoolClient {
   readonly #client: TaskServiceClient;
   readonly #metadata: Metadata;
   readonly #deadlineMs: number;
+  readonly #retries: number;
 
   /** @param address host:port of a Spool replica (or of a load balancer in front of several). */
   constructor(address: string, options: SpoolClientOptions = {}) {
-    this.#client = new TaskServiceClient(address, options.credentials ?? grpcCredentials.createInsecure());
+    this.#client = new TaskServiceClient(address, options.credentials ?? credentialsFor(options.tls));
     this.#metadata = new Metadata();
     if (options.token) this.#metadata.set("authorization", `Bearer ${options.token}`);
     this.#deadlineMs = options.deadlineMs ?? 30_000;
+    this.#retries = options.retries ?? 4;
   }
 
+  /** Creates a task. Retried after UNAVAILABLE only when it carries an idempotency key. */
   async createTask(kind: string, input?: unknown, options: CreateTaskOptions = {}): Promise<Task> {
-    return taskFromPb((await this.#unary("createTask", createRequest({ kind, input, ...options }))).task);
+    const request = createRequest({ kind, input, ...options });
+    return taskFromPb((await this.#unary("createTask", request, request.idempotencyKey !== "")).task);
   }
 
   /** Creates up to 1000 tasks in one call: all or none. Results are in the same order. */
   async createTasks(tasks: NewTaskSpec[]): Promise<Task[]> {
-    const response = await this.#unary("createTasks", { tasks: tasks.map(createRequest) });
+    const requests = tasks.map(createRequest);
+    const idempotent = requests.every((r) => r.idempotencyKey !== "");
+    const response = await this.#unary("createTasks", { tasks: requests }, idempotent);
     return response.results.map((result) => taskFromPb(result.task));
   }
 
-  async getTask(id: string): Promise<Task> {
-    return taskFromPb((await this.#unary("getTask", { id })).task);
+  /**
+   * Creates a task of this definition's kind and waits for its result, typed by the
+   * definition: `await client.run(sendEmail, { to })`. Rejects with a `task_failed`
+   * SpoolError (carrying the task) if it ends without success.
+   */
+  async run<Input, Output>(
+    definition: TaskDefinition<Input, Output>,
+    input: Input,
+    options: CreateTaskOptions & WaitOptions = {},
+  ): Promise<Output> {
+    const { signal, timeoutMs, ...create } = options;
+    const created = await this.createTask(definition.kind, input, create);
+    const task = await this.waitForTask(created.id, { signal, timeoutMs });
+    if (task.state === "succeeded") return task.result as Output;
+    throw new SpoolError(
+      "task_failed",
+      `task ${task.id} (${task.kind}) ended ${task.state.toUpperCase()}: ${task.error ? `${task.error.type}: ${task.error.message}` : "no error given"}`,
+      status.UNKNOWN,
+      { task },
+    );
   }
 
-  async listTasks(options: ListTasksOptions = {}): Promise<TaskPage> {
-    const response = await this.#unary("listTasks", {
+  async getTask(id: string): Promise<Task> {
+    return taskFromPb((await this.#unary("getTask", { id }, true)).task);
+  }
+
+  /**
+   * Every matching task, newest first, walking the pages as the loop goes on:
+   * `for await (const task of client.listTasks({ states: ["failed"] }))`.
+   */
+  async *listTasks(options: Omit<ListTasksOptions, "pageToken"> = {}): AsyncGenerator<Task> {
+    let pageToken: string | undefined;
+    do {
+      const page = await this.listTasksPage({ ...options, pageToken });
+      yield* page.tasks;
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+  }
+
+  /** One page of matching tasks, newest first; pass nextPageToken back for the next one. */
+  async listTasksPage(options: ListTasksOptions = {}): Promise<TaskPage> {
+    const request = {
       states: (options.states ?? []).map((s) => stateToPb[s]),
       kinds: options.kinds ?? [],
       queue: options.queue ?? "",
@@ -86,12 +151,14 @@ export class SpoolClient {
       createdBefore: options.createdBefore,
       pageSize: options.pageSize ?? 0,
       pageToken: options.pageToken ?? "",
-    });
+    };
+    const response = await this.#unary("listTasks", request, true);
     return { tasks: response.tasks.map(taskFromPb), nextPageToken: response.nextPageToken || undefined };
   }
 
+  /** Cancels a task (idempotent: a task that ended is returned unchanged). */
   async cancelTask(id: string, reason?: string): Promise<Task> {
-    return taskFromPb((await this.#unary("cancelTask", { id, reason: reason ?? "" })).task);
+    return taskFromPb((await this.#unary("cancelTask", { id, reason: reason ?? "" }, true)).task);
   }
 
   /**
@@ -99,40 +166,101 @@ export class SpoolClient {
    * ends; if the connection drops it reconnects after the last line it yielded, so nothing
    * is skipped or repeated.
    */
-  async *logs(taskId: string, options: LogOptions = {}): AsyncGenerator<LogEntry> {
+  async *streamLogs(taskId: string, options: LogOptions = {}): AsyncGenerator<LogEntry> {
     let afterSeq = options.afterSeq ?? 0;
-    let failures = 0;
-    for (;;) {
-      if (options.signal?.aborted) return;
-      const call = this.#client.streamLogs({ taskId, afterSeq, follow: options.follow ?? false }, this.#metadata);
-      const cancel = () => call.cancel();
-      options.signal?.addEventListener("abort", cancel, { once: true });
-      try {
-        for await (const message of call as AsyncIterable<{ entries: PbLogEntry[] }>) {
-          failures = 0;
-          for (const entry of message.entries) {
-            afterSeq = entry.seq;
-            yield logEntryFromPb(entry);
-          }
+    yield* this.#resumable(
+      () => this.#client.streamLogs({ taskId, afterSeq, follow: options.follow ?? false }, this.#metadata),
+      function* (message: { entries: PbLogEntry[] }) {
+        for (const entry of message.entries) {
+          afterSeq = entry.seq;
+          yield logEntryFromPb(entry);
         }
-        return;
-      } catch (error) {
-        if (options.signal?.aborted) return;
-        const spoolError = SpoolError.from(error);
-        if (!spoolError.retryable || ++failures > maxLogResumes) throw spoolError;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** failures)));
-      } finally {
-        options.signal?.removeEventListener("abort", cancel);
-        call.cancel();
-      }
-    }
+      },
+      options.signal,
+    );
+  }
+
+  /**
+   * The task now, then each time its state or progress changes, ending with it terminal.
+   * Reconnects by itself if the connection drops (a version already yielded is not repeated).
+   */
+  async *watchTask(id: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<Task> {
+    let last = "";
+    yield* this.#resumable(
+      () => this.#client.watchTask({ id }, this.#metadata),
+      function* (message: { task?: PbTask }) {
+        const task = taskFromPb(message.task);
+        const version = `${task.state}/${task.attempt}/${task.progress?.updatedAt.getTime() ?? ""}/${task.cancelRequested}`;
+        if (version === last) return;
+        last = version;
+        yield task;
+      },
+      options.signal,
+    );
+  }
+
+  /** Resolves with the task once it has ended (no polling: it watches the task). */
+  async waitForTask(id: string, options: WaitOptions = {}): Promise<Task> {
+    const signals = [options.signal, options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs)];
+    const signal = AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
+    let latest: Task | undefined;
+    for await (const task of this.watchTask(id, { signal })) latest = task;
+    if (latest && terminalStates.has(latest.state)) return latest;
+    if (options.signal?.aborted) throw new SpoolError("cancelled", `waiting for task ${id} was aborted`, status.CANCELLED);
+    throw new SpoolError("deadline_exceeded", `task ${id} did not end within ${options.timeoutMs} ms`, status.DEADLINE_EXCEEDED);
   }
 
   close(): void {
     this.#client.close();
   }
 
-  #unary<M extends "createTask" | "createTasks" | "getTask" | "listTasks" | "cancelTask">(
+  /** Runs a server stream, reconnecting after UNAVAILABLE; `open` is called again each time. */
+  async *#resumable<M, T>(
+    open: () => ClientReadableStream<M>,
+    unpack: (message: M) => Iterable<T>,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<T> {
+    let failures = 0;
+    for (;;) {
+      if (signal?.aborted) return;
+      const call = open();
+      const cancel = () => call.cancel();
+      signal?.addEventListener("abort", cancel, { once: true });
+      try {
+        for await (const message of call as AsyncIterable<M>) {
+          failures = 0;
+          yield* unpack(message);
+        }
+        return;
+      } catch (error) {
+        if (signal?.aborted) return;
+        const spoolError = SpoolError.from(error);
+        if (!spoolError.retryable || ++failures > maxResumes) throw spoolError;
+        await new Promise((resolve) => setTimeout(resolve, backoffMs(failures)));
+      } finally {
+        signal?.removeEventListener("abort", cancel);
+        call.cancel();
+      }
+    }
+  }
+
+  async #unary<M extends "createTask" | "createTasks" | "getTask" | "listTasks" | "cancelTask">(
+    method: M,
+    request: Parameters<TaskServiceClient[M]>[0],
+    idempotent: boolean,
+  ): Promise<UnaryResponse<M>> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#call(method, request);
+      } catch (error) {
+        const spoolError = SpoolError.from(error);
+        if (!idempotent || !spoolError.retryable || attempt >= this.#retries) throw spoolError;
+        await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
+      }
+    }
+  }
+
+  #call<M extends "createTask" | "createTasks" | "getTask" | "listTasks" | "cancelTask">(
     method: M,
     request: Parameters<TaskServiceClient[M]>[0],
   ): Promise<UnaryResponse<M>> {
@@ -149,6 +277,11 @@ export class SpoolClient {
       );
     });
   }
+}
+
+function credentialsFor(tls: SpoolClientOptions["tls"]): ChannelCredentials {
+  if (!tls) return grpcCredentials.createInsecure();
+  return grpcCredentials.createSsl(tls === true ? undefined : tls.rootCerts);
 }
 
 type UnaryResponse<M extends keyof TaskServiceClient> = TaskServiceClient[M] extends (
@@ -184,6 +317,9 @@ function taskFromPb(task: PbTask | undefined): Task {
     result: task.result ?? undefined,
     error: task.error ? { message: task.error.message, type: task.error.type, stack: task.error.stack || undefined } : undefined,
     failures: task.failures.map((f) => ({ attempt: f.attempt, type: f.type, message: f.message, finishedAt: f.finishedAt ?? new Date(0) })),
+    progress: task.progress
+      ? { fraction: task.progress.fraction, message: task.progress.message, attempt: task.progress.attempt, updatedAt: task.progress.updatedAt ?? new Date(0) }
+      : undefined,
     attempt: task.attempt,
     maxAttempts: task.maxAttempts,
     queue: task.queue,

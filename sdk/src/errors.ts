@@ -1,6 +1,7 @@
 // One error type for every failed call: a code a program can branch on, and the server's
 // message (which names the field or the reason).
 import { status, type ServiceError } from "@grpc/grpc-js";
+import type { Task } from "./types.js";
 
 export type SpoolErrorCode =
   | "cancelled"
@@ -18,7 +19,9 @@ export type SpoolErrorCode =
   | "internal"
   | "unavailable"
   | "data_loss"
-  | "unauthenticated";
+  | "unauthenticated"
+  /** Not a gRPC status: client.run() waited for a task that ended without success. */
+  | "task_failed";
 
 /** Codes after which the same call may succeed if simply tried again. */
 export const retryableCodes: ReadonlySet<SpoolErrorCode> = new Set(["unavailable"]);
@@ -31,10 +34,14 @@ export class SpoolError extends Error {
     message: string,
     /** The gRPC status code. */
     readonly grpcCode: status,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; task?: Task },
   ) {
     super(message, options);
+    this.task = options?.task;
   }
+
+  /** For `task_failed`: the task as it ended (its error, failures and logs tell why). */
+  readonly task: Task | undefined;
 
   get retryable(): boolean {
     return retryableCodes.has(this.code);

@@ -1,5 +1,5 @@
 // @spool/sdk: the typed client of Spool, and defineTask for handler authors.
-export { SpoolClient, type SpoolClientOptions } from "./client.js";
+export { SpoolClient, type SpoolClientOptions, type WaitOptions } from "./client.js";
 export { SpoolError, retryableCodes, type SpoolErrorCode } from "./errors.js";
 export { defineTask, isTaskDefinition } from "./task.js";
 export type { InputSchema, TaskContext, TaskDefinition, TaskLogger } from "./task.js";
@@ -15,5 +15,6 @@ export type {
   TaskError,
   AttemptFailure,
   TaskPage,
+  TaskProgress,
   TaskState,
 } from "./types.js";

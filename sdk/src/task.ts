@@ -23,6 +23,12 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** Lines logged here (and through console.*) are stored and streamed live. */
   readonly log: TaskLogger;
+  /**
+   * Reports how far the task got: `fraction` from 0 to 1 (clamped), and what it is doing.
+   * Shown on the task (`progress`) and sent to its watchers. Cheap to call often: reports
+   * are merged, the latest wins.
+   */
+  progress(fraction: number, message?: string): void;
 }
 
 /**

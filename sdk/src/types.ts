@@ -13,6 +13,16 @@ export interface TaskError {
   stack?: string | undefined;
 }
 
+/** A handler's report of how far it got (ctx.progress). */
+export interface TaskProgress {
+  /** From 0 to 1. */
+  fraction: number;
+  message: string;
+  /** The attempt that reported it. */
+  attempt: number;
+  updatedAt: Date;
+}
+
 /** An attempt that ended without success. */
 export interface AttemptFailure {
   attempt: number;
@@ -32,6 +42,8 @@ export interface Task<Output = unknown> {
   error: TaskError | undefined;
   /** Every attempt that ended without success, oldest first. */
   failures: AttemptFailure[];
+  /** The last progress report of the handler, if any. */
+  progress: TaskProgress | undefined;
   attempt: number;
   maxAttempts: number;
   queue: string;

@@ -38,7 +38,7 @@ describe("stopping", () => {
     const { client, stop } = await startTestSpool(database.url, { workers: 2, cancelGraceMs: 300 });
     const once = await client.createTask("demo.sleep", { seconds: 60 }, { maxAttempts: 1 });
     const retriable = await client.createTask("demo.spin", { ms: 60_000 }, { maxAttempts: 3 });
-    await eventually(async () => ((await client.listTasks({ states: ["running"] })).tasks.length === 2 ? true : undefined));
+    await eventually(async () => ((await client.listTasksPage({ states: ["running"] })).tasks.length === 2 ? true : undefined));
     await stop();
     const rows = await sql<{ id: string; state: string; attempt: number; type: string }[]>`
       select id, state, attempt, error->>'type' as type from spool.tasks where id in (${once.id}, ${retriable.id})`;
@@ -84,7 +84,7 @@ describe("stopping", () => {
     const before = openHandles();
     const { client, stop } = await startTestSpool(database.url, { workers: 3 });
     await client.createTask("demo.sleep", { seconds: 30 });
-    await eventually(async () => ((await client.listTasks({ states: ["running"] })).tasks.length === 1 ? true : undefined));
+    await eventually(async () => ((await client.listTasksPage({ states: ["running"] })).tasks.length === 1 ? true : undefined));
     expect(liveWorkerThreads()).toBe(3);
     await stop();
     await eventually(async () => (liveWorkerThreads() === 0 ? true : undefined), 5000, "threads to exit");

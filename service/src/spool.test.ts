@@ -73,7 +73,7 @@ describe("running tasks", () => {
     expect(task.failures).toEqual([{ attempt: 1, type: "Error", message: "attempt 1 fails", finishedAt: expect.any(Date) }]);
     expect(task.failures[0]!.finishedAt.getTime()).toBeLessThanOrEqual(task.startedAt!.getTime());
     const lines = [];
-    for await (const line of client.logs(task.id)) lines.push(line);
+    for await (const line of client.streamLogs(task.id)) lines.push(line);
     expect(lines.map((l) => [l.seq, l.attempt, l.message])).toEqual([
       [1, 1, "attempt 1"],
       [2, 2, "attempt 2"],
@@ -100,7 +100,7 @@ describe("running tasks", () => {
   it("captures console.* inside a task as log lines with levels", async () => {
     const task = await settled((await client.createTask("test.console")).id);
     const lines = [];
-    for await (const line of client.logs(task.id)) lines.push([line.level, line.message]);
+    for await (const line of client.streamLogs(task.id)) lines.push([line.level, line.message]);
     expect(lines).toEqual([
       ["info", "to stdout { a: 1 }"],
       ["info", "info line"],
@@ -120,7 +120,7 @@ describe("running tasks", () => {
   it("runs higher priorities first", async () => {
     // Occupy every thread, queue tasks of mixed priorities, then free the threads.
     const blockers = await Promise.all([1, 2, 3].map(() => client.createTask("demo.sleep", { seconds: 1 })));
-    await eventually(async () => ((await client.listTasks({ states: ["running"] })).tasks.length === 3 ? true : undefined));
+    await eventually(async () => ((await client.listTasksPage({ states: ["running"] })).tasks.length === 3 ? true : undefined));
     const low = await client.createTask("demo.echo", "low", { priority: -5 });
     const high = await client.createTask("demo.echo", "high", { priority: 10 });
     const mid = await client.createTask("demo.echo", "mid");
@@ -211,8 +211,8 @@ describe("validation", () => {
     [() => client.getTask(""), "invalid_argument", /^id: is required/],
     [() => client.getTask("01a20392-cd00-7774-b068-0f78454a8d14"), "not_found", /^task 01a20392-cd00-7774-b068-0f78454a8d14 not found/],
     [() => client.cancelTask("01a20392-cd00-7774-b068-0f78454a8d14"), "not_found", /not found/],
-    [() => client.listTasks({ pageSize: 5000 }), "invalid_argument", /^page_size: /],
-    [() => client.listTasks({ pageToken: "garbage" }), "invalid_argument", /^page_token: /],
+    [() => client.listTasksPage({ pageSize: 5000 }), "invalid_argument", /^page_size: /],
+    [() => client.listTasksPage({ pageToken: "garbage" }), "invalid_argument", /^page_token: /],
   ])("rejects bad input with a status naming the field (%#)", async (call, code, message) => {
     const error = await rejection(call());
     expect(error.code).toBe(code);
@@ -221,7 +221,7 @@ describe("validation", () => {
 
   it("rejects a log stream for an unknown task", async () => {
     const error = await rejection((async () => {
-      for await (const _ of client.logs("01a20392-cd00-7774-b068-0f78454a8d14")) void _;
+      for await (const _ of client.streamLogs("01a20392-cd00-7774-b068-0f78454a8d14")) void _;
     })());
     expect(error.code).toBe("not_found");
   });
@@ -245,7 +245,7 @@ describe("CreateTasks", () => {
     );
     expect(error.code).toBe("invalid_argument");
     expect(error.message).toMatch(/^tasks\[2\]\.kind: unknown kind "no.such.kind"/);
-    expect((await client.listTasks({ labels: { batch: "bad" } })).tasks).toEqual([]);
+    expect((await client.listTasksPage({ labels: { batch: "bad" } })).tasks).toEqual([]);
   });
 
   it("refuses an empty call and one over the limit", async () => {

@@ -9,6 +9,7 @@ import type { Config } from "./config.js";
 import type { TaskOperations } from "./domain/operations.js";
 import { streamLogs } from "./logs/log-stream.js";
 import { TaskWatchers } from "./logs/task-watchers.js";
+import { watchTask } from "./logs/watch-task.js";
 import { AttemptWriter } from "./scheduler/attempt-writer.js";
 import { LeaseKeeper } from "./scheduler/lease-keeper.js";
 import { Scheduler } from "./scheduler/scheduler.js";
@@ -131,6 +132,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       // does not exist; either way it is returned as it is.
       cancel: async (id, reason) => (await cancelTask(database.sql, id, reason)) ?? getTask(database.db, id),
       streamLogs: (request, sink) => streamLogs({ sql: database.sql, db: database.db, watchers }, request, sink),
+      watchTask: (id, sink) => watchTask({ db: database.db, watchers }, id, sink),
     };
 
     const api = await startApiServer({ host: config.host, port: config.port, ops, log: log.child({ component: "api" }) });

@@ -37,6 +37,9 @@ export function taskToPb(task: Task): PbTask {
       ? { message: task.error.message, type: task.error.type, stack: task.error.stack ?? "" }
       : undefined,
     failures: task.failures.map((f) => ({ attempt: f.attempt, type: f.type, message: f.message, finishedAt: new Date(f.at) })),
+    progress: task.progress
+      ? { fraction: task.progress.fraction, message: task.progress.message, attempt: task.progress.attempt, updatedAt: new Date(task.progress.at) }
+      : undefined,
     attempt: task.attempt,
     maxAttempts: task.maxAttempts,
     queue: task.queue,

@@ -8,7 +8,14 @@ import {
   type ServerWritableStream,
   type UntypedHandleCall,
 } from "@grpc/grpc-js";
-import type { LogEntry, StreamLogsRequest, StreamLogsResponse, TaskServiceServer } from "@spool/proto";
+import type {
+  LogEntry,
+  StreamLogsRequest,
+  StreamLogsResponse,
+  TaskServiceServer,
+  WatchTaskRequest,
+  WatchTaskResponse,
+} from "@spool/proto";
 import type { Logger } from "pino";
 import type { TaskOperations } from "../domain/operations.js";
 import type { LogLine, NewTask, Task } from "../domain/task.js";
@@ -78,30 +85,53 @@ export function taskService(ops: TaskOperations, log: Logger): TaskServiceServer
       return { task: taskToPb(await found(id, ops.cancel(id, cancelReasonFrom(request.reason)))) };
     }),
 
-    streamLogs: (call: ServerWritableStream<StreamLogsRequest, StreamLogsResponse>) => {
-      const reader = new AbortController();
-      call.on("cancelled", () => reader.abort());
-      call.on("error", () => reader.abort());
-      const write = async (lines: LogLine[]) => {
-        for (const entries of messagesOf(lines)) {
-          if (reader.signal.aborted) return;
-          if (!call.write({ entries })) {
-            await once(call, "drain", { signal: reader.signal }).catch(() => undefined);
-          }
-        }
-      };
-      Promise.resolve()
-        .then(() => ops.streamLogs(logRequestFrom(call.request), { write, signal: reader.signal }))
-        .then(
-          () => {
-            if (!reader.signal.aborted) call.end();
+    streamLogs: (call: ServerWritableStream<StreamLogsRequest, StreamLogsResponse>) =>
+      serverStream(log, "StreamLogs", call, async (send, signal) => {
+        const request = logRequestFrom(call.request);
+        await ops.streamLogs(request, {
+          signal,
+          write: async (lines: LogLine[]) => {
+            for (const entries of messagesOf(lines)) await send({ entries });
           },
-          (error: unknown) => {
-            if (!reader.signal.aborted) call.emit("error", reportError(log, "StreamLogs", error));
-          },
-        );
-    },
+        });
+      }),
+
+    watchTask: (call: ServerWritableStream<WatchTaskRequest, WatchTaskResponse>) =>
+      serverStream(log, "WatchTask", call, async (send, signal) => {
+        const id = taskIdFrom("id", call.request.id);
+        await ops.watchTask(id, { signal, write: (task: Task) => send({ task: taskToPb(task) }) });
+      }),
   };
+}
+
+/**
+ * Runs a server-streaming call: `run` sends messages through `send`, which waits while the
+ * client is slow to read (flow control) and does nothing once it has gone; the stream ends OK
+ * when `run` resolves and with the error's status when it rejects.
+ */
+function serverStream<Req, Res>(
+  log: Logger,
+  method: string,
+  call: ServerWritableStream<Req, Res>,
+  run: (send: (message: Res) => Promise<void>, signal: AbortSignal) => Promise<void>,
+): void {
+  const reader = new AbortController();
+  call.on("cancelled", () => reader.abort());
+  call.on("error", () => reader.abort());
+  const send = async (message: Res) => {
+    if (reader.signal.aborted) return;
+    if (!call.write(message)) await once(call, "drain", { signal: reader.signal }).catch(() => undefined);
+  };
+  Promise.resolve()
+    .then(() => run(send, reader.signal))
+    .then(
+      () => {
+        if (!reader.signal.aborted) call.end();
+      },
+      (error: unknown) => {
+        if (!reader.signal.aborted) call.emit("error", reportError(log, method, error));
+      },
+    );
 }
 
 /** A create's result as protobuf; a reused idempotency key must name a task of the same kind. */

@@ -17,6 +17,13 @@ export interface LogSink {
   signal: AbortSignal;
 }
 
+export interface TaskSink {
+  /** Resolves when the watcher can take more. */
+  write(task: Task): Promise<void>;
+  /** Aborted when the watcher goes away. */
+  signal: AbortSignal;
+}
+
 export interface TaskOperations {
   /** Kinds that have a handler. */
   readonly kinds: ReadonlySet<string>;
@@ -32,4 +39,6 @@ export interface TaskOperations {
   cancel(id: string, reason: string): Promise<Task | undefined>;
   /** Sends the task's log lines; rejects with not_found when there is no such task. */
   streamLogs(request: LogStreamRequest, sink: LogSink): Promise<void>;
+  /** Sends the task, then each change of it until it is terminal; not_found when none. */
+  watchTask(id: string, sink: TaskSink): Promise<void>;
 }

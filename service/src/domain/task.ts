@@ -26,6 +26,16 @@ export const failureTypes = {
   leaseExpired: "LeaseExpired",
 } as const;
 
+/** A handler's report of how far it got (ctx.progress). */
+export interface TaskProgress {
+  /** 0..1 */
+  fraction: number;
+  message: string;
+  attempt: number;
+  /** When it was reported (ISO 8601, as the database wrote it). */
+  at: string;
+}
+
 /** An attempt that ended without success. */
 export interface AttemptFailure {
   attempt: number;
@@ -46,6 +56,8 @@ export interface Task {
   error: TaskError | null;
   /** Every attempt that ended without success, oldest first. */
   failures: AttemptFailure[];
+  /** The last progress report, if any. */
+  progress: TaskProgress | null;
   attempt: number;
   maxAttempts: number;
   timeoutMs: number;

@@ -47,16 +47,16 @@ describe("StreamLogs", () => {
   it("replays every stored line in order, in pages, and resumes after a seq", async () => {
     const task = await a.client.createTask("demo.log", { lines: 2500 });
     await finished(a.client, task.id);
-    const all = await collect(a.client.logs(task.id));
+    const all = await collect(a.client.streamLogs(task.id));
     expect(all.map((l) => l.seq)).toEqual(Array.from({ length: 2500 }, (_, i) => i + 1));
     expect(all[0]).toMatchObject({ level: "info", message: "line 1 of 2500", attempt: 1 });
-    const rest = await collect(b.client.logs(task.id, { afterSeq: 1234 }));
+    const rest = await collect(b.client.streamLogs(task.id, { afterSeq: 1234 }));
     expect(rest.map((l) => l.seq)).toEqual(all.slice(1234).map((l) => l.seq));
   });
 
   it("follows live lines until the task ends, then ends by itself", async () => {
     const task = await a.client.createTask("demo.sleep", { seconds: 2.5 });
-    const lines = await collect(a.client.logs(task.id, { follow: true }));
+    const lines = await collect(a.client.streamLogs(task.id, { follow: true }));
     expect(lines.map((l) => l.message)).toEqual(["slept 1 of 3 s", "slept 2 of 3 s", "slept 3 of 3 s"]);
     expect((await a.client.getTask(task.id)).state).toBe("succeeded");
   });
@@ -66,12 +66,12 @@ describe("StreamLogs", () => {
     const { other } = await replicasOf(task.id);
     const first: LogEntry[] = [];
     // Read the first line from the replica that does not run the task, then drop the stream...
-    for await (const line of other.client.logs(task.id, { follow: true })) {
+    for await (const line of other.client.streamLogs(task.id, { follow: true })) {
       first.push(line);
       break;
     }
     // ...and resume there from the last seq received.
-    const rest = await collect(other.client.logs(task.id, { follow: true, afterSeq: first.at(-1)!.seq }));
+    const rest = await collect(other.client.streamLogs(task.id, { follow: true, afterSeq: first.at(-1)!.seq }));
     expect([...first, ...rest].map((l) => l.seq)).toEqual([1, 2, 3]);
     expect(rest.every((l) => l.seq > first.at(-1)!.seq)).toBe(true);
   });
@@ -79,13 +79,13 @@ describe("StreamLogs", () => {
   it("ends a followed stream of a task that has already ended after sending its lines", async () => {
     const task = await a.client.createTask("demo.log", { lines: 3 });
     await finished(a.client, task.id);
-    expect((await collect(b.client.logs(task.id, { follow: true }))).map((l) => l.seq)).toEqual([1, 2, 3]);
+    expect((await collect(b.client.streamLogs(task.id, { follow: true }))).map((l) => l.seq)).toEqual([1, 2, 3]);
   });
 
   it("does not hold a task back while a reader stalls, and delivers every line once it reads on", async () => {
     const total = 30_000;
     const task = await a.client.createTask("demo.log", { lines: total });
-    const lines = a.client.logs(task.id, { follow: true });
+    const lines = a.client.streamLogs(task.id, { follow: true });
     const first = await lines.next(); // the reader takes one line, then stalls
     expect(first.value).toMatchObject({ seq: 1 });
     expect(await finished(a.client, task.id)).toMatchObject({ state: "succeeded" });
@@ -102,7 +102,7 @@ describe("StreamLogs", () => {
   it("stops sending when the reader goes away", async () => {
     const task = await a.client.createTask("demo.sleep", { seconds: 30 });
     const reader = new AbortController();
-    const stream = collect(a.client.logs(task.id, { follow: true, signal: reader.signal }));
+    const stream = collect(a.client.streamLogs(task.id, { follow: true, signal: reader.signal }));
     await eventually(async () => ((await a.client.getTask(task.id)).state === "running" ? true : undefined));
     reader.abort();
     await stream;

@@ -66,7 +66,7 @@ export async function streamLogs(deps: LogStreamDeps, request: LogStreamRequest,
 }
 
 /** Waits for a poke, the reader leaving, or the fallback poll: says which ended the wait. */
-function waitForPoke(signal: AbortSignal, register: (resolve: () => void) => void): Promise<"poke" | "timeout"> {
+export function waitForPoke(signal: AbortSignal, register: (resolve: () => void) => void): Promise<"poke" | "timeout"> {
   return new Promise((resolve) => {
     const end = (why: "poke" | "timeout") => {
       clearTimeout(timer);

@@ -9,10 +9,17 @@ import type { Logger } from "pino";
 import { isConnectionError } from "../errors.js";
 import type { Sql } from "../store/database.js";
 import { GroupCommit } from "../store/group-commit.js";
-import { recordAttempts, type AttemptFinish, type FinishedTask, type NewLogLine } from "../store/record-attempts.js";
+import {
+  recordAttempts,
+  type AttemptFinish,
+  type FinishedTask,
+  type NewLogLine,
+  type NewProgress,
+} from "../store/record-attempts.js";
 
 type Item =
   | { type: "line"; line: NewLogLine }
+  | { type: "progress"; progress: NewProgress }
   | { type: "finish"; finish: AttemptFinish; resolve: (done: FinishedTask | undefined) => void };
 
 /** Most items in one flush. */
@@ -40,6 +47,11 @@ export class AttemptWriter {
 
   line(line: NewLogLine): void {
     this.#commit.push({ type: "line", line });
+  }
+
+  /** A progress report; of several for one task in a flush, the latest is stored. */
+  progress(progress: NewProgress): void {
+    this.#commit.push({ type: "progress", progress });
   }
 
   /**
@@ -77,11 +89,20 @@ export class AttemptWriter {
   async #write(batch: Item[]): Promise<FinishedTask[]> {
     const lines: NewLogLine[] = [];
     const finishes: AttemptFinish[] = [];
+    const progress = new Map<string, NewProgress>();
     for (const item of batch) {
       if (item.type === "line") lines.push(item.line);
+      else if (item.type === "progress") progress.set(item.progress.taskId, item.progress);
       else finishes.push(item.finish);
     }
-    return recordAttempts(this.#sql, this.#owner, lines, finishes);
+    // One statement updates a row once: the last report of a task that finishes in this
+    // flush goes with its outcome.
+    const withProgress = finishes.map((finish) => {
+      const last = progress.get(finish.id);
+      progress.delete(finish.id);
+      return last?.attempt === finish.attempt ? { ...finish, progress: last } : finish;
+    });
+    return recordAttempts(this.#sql, this.#owner, lines, withProgress, [...progress.values()]);
   }
 
   #settle(batch: Item[], finished: FinishedTask[]): void {
@@ -98,6 +119,10 @@ export class AttemptWriter {
     const [item] = batch as [Item];
     if (item.type === "line") {
       this.#log.error({ err: error, taskId: item.line.taskId, seq: item.line.seq }, "log line rejected by the database: dropped");
+      return;
+    }
+    if (item.type === "progress") {
+      this.#log.error({ err: error, taskId: item.progress.taskId }, "progress report rejected by the database: dropped");
       return;
     }
     const { finish } = item;

@@ -241,6 +241,7 @@ export class Scheduler {
       { taskId: claimed.id, attempt: claimed.attempt, kind: claimed.kind, input: claimed.input, timeoutMs: claimed.timeoutMs },
       {
         logs: (lines) => this.#logs(claimed.id, run, lines),
+        progress: (progress) => this.#o.writer.progress({ taskId: claimed.id, attempt: claimed.attempt, ...progress }),
         done: (outcome) => {
           this.#runMs.add(performance.now() - started);
           this.#runs.delete(claimed.id);

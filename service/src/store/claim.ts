@@ -8,9 +8,10 @@
 //     wait for each other;
 //   - each claimed task is RUNNING, owned by $2, with attempt incremented: the new attempt
 //     number is the fencing token that every later write of this attempt must present;
+//   - a `t:` notice with the claimed ids goes out in the same transaction (WatchTask);
 //   - the rows come back in claim order (compareClaims).
 import type { Sql } from "./database.js";
-import { channel } from "./notify.js";
+import { channel, idsPerPayload } from "./notify.js";
 
 export interface ClaimedTask {
   id: string;
@@ -34,21 +35,29 @@ export async function claimTasks(sql: Sql, limit: number, owner: string): Promis
   // `id = any(array(...))`, not a join with the picked rows: the planner does not trust a
   // CTE's small row count and would hash-join it with a scan of the whole table.
   const claimed = await sql<ClaimedTask[]>`
-    update spool.tasks t
-    set state = 'running', attempt = t.attempt + 1, started_at = now(), owner = ${owner}
-    where t.id = any(array(
-      select id from spool.tasks
-      where state = 'pending' and run_at <= now()
-      order by priority desc nulls last, run_at, id
-      limit ${limit}
-      for update skip locked
-    ))
-    returning t.id, t.kind, t.input, t.attempt, t.timeout_ms as "timeoutMs", t.priority,
-      (extract(epoch from t.run_at) * 1000)::float8 as "runAt",
-      case when t.attempt > 1
-        then (select coalesce(max(l.seq), 0) from spool.task_logs l where l.task_id = t.id)
-        else 0
-      end as "lastLogSeq"`;
+    with claimed as (
+      update spool.tasks t
+      set state = 'running', attempt = t.attempt + 1, started_at = now(), owner = ${owner}
+      where t.id = any(array(
+        select id from spool.tasks
+        where state = 'pending' and run_at <= now()
+        order by priority desc nulls last, run_at, id
+        limit ${limit}
+        for update skip locked
+      ))
+      returning t.id, t.kind, t.input, t.attempt, t.timeout_ms as "timeoutMs", t.priority,
+        (extract(epoch from t.run_at) * 1000)::float8 as "runAt",
+        case when t.attempt > 1
+          then (select coalesce(max(l.seq), 0) from spool.task_logs l where l.task_id = t.id)
+          else 0
+        end as "lastLogSeq"
+    ), sent as (
+      -- WatchTask followers, on any replica, learn that these tasks now run.
+      select pg_notify(${channel}, 't:' || string_agg(id::text, ','))
+      from (select id, (row_number() over ()) / ${idsPerPayload} as chunk from claimed) c
+      group by chunk
+    )
+    select claimed.* from claimed, (select count(*) from sent) s`;
   // UPDATE ... RETURNING keeps no order.
   return claimed.sort(compareClaims);
 }

@@ -62,6 +62,7 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
       result: null,
       error: null,
       failures: [],
+      progress: null,
       attempt: 0,
       maxAttempts: task.maxAttempts,
       timeoutMs: task.timeoutMs,

@@ -64,7 +64,8 @@ describe("leases", () => {
       [{ id: id!, attempt: 1, outcome: "succeeded", result: "stale" }],
     );
     expect(stale).toEqual([]);
-    expect(await getTask(database.db, id!)).toMatchObject({ state: "pending", result: null });
+    await recordAttempts(database.sql, lost.id, [], [], [{ taskId: id!, attempt: 1, fraction: 0.9, message: "stale", time: Date.now() }]);
+    expect(await getTask(database.db, id!)).toMatchObject({ state: "pending", result: null, progress: null });
     expect(await database.sql`select 1 from spool.task_logs where task_id = ${id!}`).toHaveLength(0);
     expect(await renewLease(database.sql, lost, 10_000)).toBe(true); // had to be created again
     expect(await renewLease(database.sql, lost, 10_000)).toBe(false);

@@ -17,6 +17,7 @@ const taskFields = {
   result: tasks.result,
   error: sql<TaskError | null>`${tasks.error}`,
   failures: tasks.failures,
+  progress: tasks.progress,
   attempt: tasks.attempt,
   maxAttempts: tasks.maxAttempts,
   timeoutMs: tasks.timeoutMs,

@@ -18,8 +18,9 @@
 //   - result is kept only on success, error only when not successful, and each attempt that
 //     did not succeed appends { attempt, type, message, at } to failures; started_at becomes
 //     the time the attempt was handed to a thread, when given;
+//   - progress reports (fenced like the rest) replace the task's progress;
 //   - wake-ups go out in the same transaction: `l:` with the tasks that got lines, `t:` with
-//     the tasks that changed state, `w:` with the earliest retry (notify.ts).
+//     the tasks that changed state or progress, `w:` with the earliest retry (notify.ts).
 import type { LogLevel, TaskError, TaskState } from "../domain/task.js";
 import type { Sql } from "./database.js";
 import { channel, idsPerPayload } from "./notify.js";
@@ -34,6 +35,15 @@ export interface NewLogLine {
   time: number;
 }
 
+export interface NewProgress {
+  taskId: string;
+  attempt: number;
+  fraction: number;
+  message: string;
+  /** Epoch ms when the handler reported it. */
+  time: number;
+}
+
 export type AttemptOutcome = "succeeded" | "failed" | "cancelled" | "interrupted";
 
 export interface AttemptFinish {
@@ -44,6 +54,8 @@ export interface AttemptFinish {
   error?: TaskError | undefined;
   /** Epoch ms when the attempt started running. */
   startedAt?: number | undefined;
+  /** A last progress report that came with the outcome. */
+  progress?: NewProgress | undefined;
 }
 
 export interface FinishedTask {
@@ -58,6 +70,7 @@ export async function recordAttempts(
   owner: string,
   lines: readonly NewLogLine[],
   finishes: readonly AttemptFinish[],
+  progress: readonly NewProgress[] = [],
 ): Promise<FinishedTask[]> {
   const outcomes = {
     ids: finishes.map((f) => f.id),
@@ -66,6 +79,7 @@ export async function recordAttempts(
     results: finishes.map((f) => (f.result === undefined || f.result === null ? null : JSON.stringify(f.result))),
     errors: finishes.map((f) => (f.error ? JSON.stringify(f.error) : null)),
     started: finishes.map((f) => f.startedAt ?? null),
+    progress: finishes.map((f) => (f.progress ? JSON.stringify(progressJson(f.progress)) : null)),
   };
   // The error the attempt ends with (null on success): a fragment, used twice.
   const attemptError = sql`case spool.next_state(v.outcome, t.cancel_requested, t.attempt, t.max_attempts)
@@ -87,8 +101,9 @@ export async function recordAttempts(
     ), v as (
       select * from unnest(
         ${outcomes.ids}::uuid[], ${outcomes.attempts}::int[], ${outcomes.outcomes}::text[],
-        ${outcomes.results as string[]}::text[], ${outcomes.errors as string[]}::text[], ${outcomes.started as number[]}::float8[]
-      ) as v(id, attempt, outcome, result_json, error_json, started_ms)
+        ${outcomes.results as string[]}::text[], ${outcomes.errors as string[]}::text[], ${outcomes.started as number[]}::float8[],
+        ${outcomes.progress as string[]}::text[]
+      ) as v(id, attempt, outcome, result_json, error_json, started_ms, progress_json)
     ), done as (
       -- spool.next_state (migration 0002) decides from the row this UPDATE locks, so a
       -- CancelTask that committed meanwhile is seen.
@@ -99,6 +114,7 @@ export async function recordAttempts(
         failures = case when v.outcome = 'succeeded' then t.failures
           else t.failures || spool.failure_entry(t.attempt, ${attemptError}) end,
         owner = null,
+        progress = coalesce(v.progress_json::jsonb, t.progress),
         started_at = coalesce(to_timestamp(v.started_ms / 1000.0), t.started_at),
         finished_at = case when spool.next_state(v.outcome, t.cancel_requested, t.attempt, t.max_attempts) = 'pending'
           then null else now() end,
@@ -110,13 +126,25 @@ export async function recordAttempts(
       from v
       where t.id = v.id and t.attempt = v.attempt and t.state = 'running' and t.owner = ${owner}
       returning t.id, t.state, (extract(epoch from t.run_at) * 1000)::float8 as "runAt"
+    ), reported as (
+      -- Never a task of this flush's outcomes (AttemptWriter): one statement, one update a row.
+      update spool.tasks t set progress = jsonb_build_object(
+        'fraction', p.f, 'message', p.m, 'attempt', p.a, 'at', to_timestamp(p.ms / 1000.0))
+      from unnest(
+        ${progress.map((p) => p.taskId)}::uuid[], ${progress.map((p) => p.attempt)}::int[],
+        ${progress.map((p) => p.fraction)}::float8[], ${progress.map((p) => p.message)}::text[],
+        ${progress.map((p) => p.time)}::float8[]
+      ) as p(id, a, f, m, ms)
+      where t.id = p.id and t.attempt = p.a and t.state = 'running' and t.owner = ${owner}
+      returning t.id
     ), notices as (
       select 'l:' || string_agg(id::text, ',') as payload
       from (select id, (row_number() over ()) / ${idsPerPayload} as chunk from (select distinct task_id as id from lines) d) c
       group by chunk
       union all
       select 't:' || string_agg(id::text, ',')
-      from (select id, (row_number() over ()) / ${idsPerPayload} as chunk from done) c
+      from (select id, (row_number() over ()) / ${idsPerPayload} as chunk
+        from (select id from done union all select id from reported) changed) c
       group by chunk
       union all
       select 'w:' || min("runAt")::bigint from done where state = 'pending' having count(*) > 0
@@ -127,6 +155,11 @@ export async function recordAttempts(
     select (select count(*) from sent) as notified,
       coalesce((select json_agg(json_build_object('id', id, 'state', state, 'runAt', "runAt")) from done), '[]') as finished`;
   return row!.finished;
+}
+
+/** A progress report as tasks.progress stores it. */
+function progressJson(p: NewProgress) {
+  return { fraction: p.fraction, message: p.message, attempt: p.attempt, at: new Date(p.time).toISOString() };
 }
 
 /** The running attempts this replica owns (to interrupt them all at shutdown). */

@@ -53,6 +53,8 @@ export const tasks = spool.table(
      * Appended only on failure, so a task that succeeds at once never writes it.
      */
     failures: jsonb("failures").$type<AttemptFailureRow[]>().notNull().default([]),
+    /** The last ctx.progress() report: { fraction, message, attempt, at }; null if none. */
+    progress: jsonb("progress").$type<ProgressRow>(),
     /** Attempts started; also the fencing token of the running attempt. */
     attempt: integer("attempt").notNull().default(0),
     maxAttempts: integer("max_attempts").notNull(),
@@ -146,6 +148,14 @@ export const replicas = spool.table(
   },
   (t) => [check("replicas_expiry_after_renewal", sql`${t.expiresAt} > ${t.renewedAt}`)],
 );
+
+export interface ProgressRow {
+  fraction: number;
+  message: string;
+  attempt: number;
+  /** ISO time it was reported. */
+  at: string;
+}
 
 export interface AttemptFailureRow {
   attempt: number;

@@ -27,8 +27,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * demo.sleep {seconds, fail?}: counts the seconds, logging each, checks for cancellation
- * every second, and fails at the end if told to.
+ * demo.sleep {seconds, fail?}: counts the seconds, logging and reporting progress each,
+ * checks for cancellation every second, and fails at the end if told to.
  */
 export const demoSleep = defineTask({
   kind: "demo.sleep",
@@ -39,6 +39,7 @@ export const demoSleep = defineTask({
       ctx.signal.throwIfAborted();
       await sleep(Math.min(1000, (seconds - (second - 1)) * 1000), ctx.signal);
       ctx.log.info(`slept ${second} of ${Math.ceil(seconds)} s`);
+      ctx.progress(second / Math.ceil(seconds), `slept ${second} of ${Math.ceil(seconds)} s`);
     }
     if (fail) throw new Error(`demo.sleep failed after ${seconds} s, as asked`);
     return { slept: seconds };

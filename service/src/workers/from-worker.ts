@@ -13,10 +13,18 @@ export interface ThreadLogLine {
   time: number;
 }
 
+export interface ThreadProgress {
+  fraction: number;
+  message: string;
+  /** Epoch ms when it was reported. */
+  time: number;
+}
+
 export type FromWorker =
   | { type: "ready"; kinds: string[] }
   | { type: "startup-failed"; error: SerializedError }
   | { type: "logs"; runId: number; lines: ThreadLogLine[] }
+  | { type: "progress"; runId: number; progress: ThreadProgress }
   | { type: "done"; runId: number; result: unknown }
   | { type: "failed"; runId: number; error: SerializedError };
 

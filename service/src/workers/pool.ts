@@ -9,7 +9,7 @@
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { failureTypes, type TaskError } from "../domain/task.js";
-import type { FromWorker, SerializedError, ThreadLogLine } from "./from-worker.js";
+import type { FromWorker, SerializedError, ThreadLogLine, ThreadProgress } from "./from-worker.js";
 import type { AbortReason, ThreadData, ToWorker } from "./to-worker.js";
 
 export interface Job {
@@ -39,6 +39,7 @@ export type Outcome =
 /** Where a run reports; both are called on the pool's (main) thread. */
 export interface RunSink {
   logs(lines: ThreadLogLine[]): void;
+  progress(progress: ThreadProgress): void;
   done(outcome: Outcome): void;
 }
 
@@ -203,6 +204,10 @@ export class WorkerPool {
     if (!run || run.runId !== message.runId) return; // a line from a run that already ended
     if (message.type === "logs") {
       run.sink.logs(message.lines);
+      return;
+    }
+    if (message.type === "progress") {
+      run.sink.progress(message.progress);
       return;
     }
     const outcome: Outcome =

@@ -4,7 +4,7 @@
 import { format } from "node:util";
 import { parentPort, workerData } from "node:worker_threads";
 import type { TaskContext, TaskDefinition, TaskLogger } from "@spool/sdk/task";
-import { serializeError, type FromWorker, type ThreadLogLine } from "./from-worker.js";
+import { serializeError, type FromWorker, type ThreadLogLine, type ThreadProgress } from "./from-worker.js";
 import { loadHandlers } from "./handlers.js";
 import type { ThreadData, ToWorker } from "./to-worker.js";
 
@@ -21,6 +21,8 @@ interface Run {
   runId: number;
   controller: AbortController;
   lines: ThreadLogLine[];
+  /** The latest progress report not yet posted. */
+  progress: ThreadProgress | undefined;
   flushScheduled: boolean;
 }
 
@@ -28,9 +30,30 @@ let current: Run | undefined;
 
 function flush(run: Run): void {
   run.flushScheduled = false;
-  if (run.lines.length === 0) return;
-  post({ type: "logs", runId: run.runId, lines: run.lines });
-  run.lines = [];
+  if (run.lines.length > 0) {
+    post({ type: "logs", runId: run.runId, lines: run.lines });
+    run.lines = [];
+  }
+  if (run.progress) {
+    post({ type: "progress", runId: run.runId, progress: run.progress });
+    run.progress = undefined;
+  }
+}
+
+function scheduleFlush(run: Run): void {
+  if (run.flushScheduled) return;
+  run.flushScheduled = true;
+  setImmediate(() => flush(run));
+}
+
+/** Longest progress message kept. */
+const maxProgressMessage = 1000;
+
+function reportProgress(run: Run, fraction: number, message: string | undefined): void {
+  const clamped = Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;
+  const text = String(message ?? "");
+  run.progress = { fraction: clamped, message: text.slice(0, maxProgressMessage), time: Date.now() };
+  scheduleFlush(run);
 }
 
 function record(run: Run, level: ThreadLogLine["level"], args: unknown[]): void {
@@ -39,12 +62,8 @@ function record(run: Run, level: ThreadLogLine["level"], args: unknown[]): void 
     message = `${message.slice(0, maxLineLength)}... [${message.length - maxLineLength} characters cut]`;
   }
   run.lines.push({ level, message, time: Date.now() });
-  if (run.lines.length >= linesPerMessage) {
-    flush(run);
-  } else if (!run.flushScheduled) {
-    run.flushScheduled = true;
-    setImmediate(() => flush(run));
-  }
+  if (run.lines.length >= linesPerMessage) flush(run);
+  else scheduleFlush(run);
 }
 
 // console.* inside a task becomes part of its log; outside a task it prints as usual.
@@ -78,7 +97,7 @@ function asJson(value: unknown): unknown {
 }
 
 async function run(handlers: Map<string, TaskDefinition>, message: Extract<ToWorker, { type: "run" }>): Promise<void> {
-  const active: Run = { runId: message.runId, controller: new AbortController(), lines: [], flushScheduled: false };
+  const active: Run = { runId: message.runId, controller: new AbortController(), lines: [], progress: undefined, flushScheduled: false };
   current = active;
   let outcome: FromWorker;
   try {
@@ -89,6 +108,7 @@ async function run(handlers: Map<string, TaskDefinition>, message: Extract<ToWor
       attempt: message.attempt,
       signal: active.controller.signal,
       log: loggerFor(active),
+      progress: (fraction, text) => reportProgress(active, fraction, text),
     };
     const result = asJson(await handler.run(message.input, ctx));
     outcome = { type: "done", runId: message.runId, result };

@@ -220,11 +220,28 @@ export interface Task {
    * the task ended FAILED, CANCELLED or DROPPED).
    */
   failures: AttemptFailure[];
+  /**
+   * What the running attempt last reported through ctx.progress; unset if it reported
+   * nothing. Kept after the task ends.
+   */
+  progress: Progress | undefined;
 }
 
 export interface Task_LabelsEntry {
   key: string;
   value: string;
+}
+
+/** Progress is a handler's own report of how far it got. */
+export interface Progress {
+  /** From 0 to 1. */
+  fraction: number;
+  /** What it is doing, e.g. "imported 1200 of 5000 rows". */
+  message: string;
+  /** The attempt that reported it. */
+  attempt: number;
+  /** When it was reported. */
+  updatedAt: Date | undefined;
 }
 
 /** AttemptFailure is the history entry of one attempt that did not succeed. */
@@ -377,6 +394,7 @@ function createBaseTask(): Task {
     startedAt: undefined,
     finishedAt: undefined,
     failures: [],
+    progress: undefined,
   };
 }
 
@@ -438,6 +456,9 @@ export const Task: MessageFns<Task> = {
     }
     for (const v of message.failures) {
       AttemptFailure.encode(v!, writer.uint32(154).fork()).join();
+    }
+    if (message.progress !== undefined) {
+      Progress.encode(message.progress, writer.uint32(162).fork()).join();
     }
     return writer;
   },
@@ -610,6 +631,14 @@ export const Task: MessageFns<Task> = {
             message.failures.push(AttemptFailure.decode(reader, reader.uint32()));
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.progress = Progress.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -686,6 +715,7 @@ export const Task: MessageFns<Task> = {
       failures: globalThis.Array.isArray(object?.failures)
         ? object.failures.map((e: any) => AttemptFailure.fromJSON(e))
         : [],
+      progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
     };
   },
 
@@ -754,6 +784,9 @@ export const Task: MessageFns<Task> = {
     if (message.failures?.length) {
       obj.failures = message.failures.map((e) => AttemptFailure.toJSON(e));
     }
+    if (message.progress !== undefined) {
+      obj.progress = Progress.toJSON(message.progress);
+    }
     return obj;
   },
 
@@ -793,6 +826,9 @@ export const Task: MessageFns<Task> = {
     message.startedAt = object.startedAt ?? undefined;
     message.finishedAt = object.finishedAt ?? undefined;
     message.failures = object.failures?.map((e) => AttemptFailure.fromPartial(e)) || [];
+    message.progress = (object.progress !== undefined && object.progress !== null)
+      ? Progress.fromPartial(object.progress)
+      : undefined;
     return message;
   },
 };
@@ -878,6 +914,127 @@ export const Task_LabelsEntry: MessageFns<Task_LabelsEntry> = {
     const message = createBaseTask_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseProgress(): Progress {
+  return { fraction: 0, message: "", attempt: 0, updatedAt: undefined };
+}
+
+export const Progress: MessageFns<Progress> = {
+  encode(message: Progress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fraction !== 0) {
+      writer.uint32(9).double(message.fraction);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.attempt !== 0) {
+      writer.uint32(24).int32(message.attempt);
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Progress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.fraction = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.attempt = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Progress {
+    return {
+      fraction: isSet(object.fraction) ? globalThis.Number(object.fraction) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Progress): unknown {
+    const obj: any = {};
+    if (message.fraction !== 0) {
+      obj.fraction = floatToJson(message.fraction);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.attempt !== 0) {
+      obj.attempt = Math.round(message.attempt);
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Progress>): Progress {
+    return Progress.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Progress>): Progress {
+    const message = createBaseProgress();
+    message.fraction = object.fraction ?? 0;
+    message.message = object.message ?? "";
+    message.attempt = object.attempt ?? 0;
+    message.updatedAt = object.updatedAt ?? undefined;
     return message;
   },
 };
@@ -1135,6 +1292,10 @@ export const LogEntry: MessageFns<LogEntry> = {
     return message;
   },
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

@@ -190,6 +190,18 @@ export interface CancelTaskResponse {
   task: Task | undefined;
 }
 
+/** WatchTaskRequest names the task to watch. */
+export interface WatchTaskRequest {
+  /** Task id. */
+  id: string;
+}
+
+/** WatchTaskResponse carries the task after a change. */
+export interface WatchTaskResponse {
+  /** The task as stored after the change. */
+  task: Task | undefined;
+}
+
 function createBaseCreateTaskRequest(): CreateTaskRequest {
   return {
     kind: "",
@@ -1639,6 +1651,140 @@ export const CancelTaskResponse: MessageFns<CancelTaskResponse> = {
   },
 };
 
+function createBaseWatchTaskRequest(): WatchTaskRequest {
+  return { id: "" };
+}
+
+export const WatchTaskRequest: MessageFns<WatchTaskRequest> = {
+  encode(message: WatchTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchTaskRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: WatchTaskRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WatchTaskRequest>): WatchTaskRequest {
+    return WatchTaskRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchTaskRequest>): WatchTaskRequest {
+    const message = createBaseWatchTaskRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseWatchTaskResponse(): WatchTaskResponse {
+  return { task: undefined };
+}
+
+export const WatchTaskResponse: MessageFns<WatchTaskResponse> = {
+  encode(message: WatchTaskResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.task !== undefined) {
+      Task.encode(message.task, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchTaskResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchTaskResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.task = Task.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchTaskResponse {
+    return { task: isSet(object.task) ? Task.fromJSON(object.task) : undefined };
+  },
+
+  toJSON(message: WatchTaskResponse): unknown {
+    const obj: any = {};
+    if (message.task !== undefined) {
+      obj.task = Task.toJSON(message.task);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WatchTaskResponse>): WatchTaskResponse {
+    return WatchTaskResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchTaskResponse>): WatchTaskResponse {
+    const message = createBaseWatchTaskResponse();
+    message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
+    return message;
+  },
+};
+
 /**
  * TaskService creates background tasks, runs them on worker threads, and lets callers follow
  * and cancel them. Any replica answers any call.
@@ -1718,6 +1864,20 @@ export const TaskServiceService = {
     responseSerialize: (value: CancelTaskResponse): Buffer => Buffer.from(CancelTaskResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelTaskResponse => CancelTaskResponse.decode(value),
   },
+  /**
+   * WatchTask sends the task as it is now, then again each time its state or progress
+   * changes, and ends OK after sending it in a terminal state. Fast successive changes may be
+   * merged: every message is the latest version, and the last one is the final task.
+   */
+  watchTask: {
+    path: "/spool.v1.TaskService/WatchTask" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchTaskRequest): Buffer => Buffer.from(WatchTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchTaskRequest => WatchTaskRequest.decode(value),
+    responseSerialize: (value: WatchTaskResponse): Buffer => Buffer.from(WatchTaskResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchTaskResponse => WatchTaskResponse.decode(value),
+  },
 } as const;
 
 export interface TaskServiceServer extends UntypedServiceImplementation {
@@ -1746,6 +1906,12 @@ export interface TaskServiceServer extends UntypedServiceImplementation {
    * already ended is returned unchanged.
    */
   cancelTask: handleUnaryCall<CancelTaskRequest, CancelTaskResponse>;
+  /**
+   * WatchTask sends the task as it is now, then again each time its state or progress
+   * changes, and ends OK after sending it in a terminal state. Fast successive changes may be
+   * merged: every message is the latest version, and the last one is the final task.
+   */
+  watchTask: handleServerStreamingCall<WatchTaskRequest, WatchTaskResponse>;
 }
 
 export interface TaskServiceClient extends Client {
@@ -1849,6 +2015,17 @@ export interface TaskServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelTaskResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * WatchTask sends the task as it is now, then again each time its state or progress
+   * changes, and ends OK after sending it in a terminal state. Fast successive changes may be
+   * merged: every message is the latest version, and the last one is the final task.
+   */
+  watchTask(request: WatchTaskRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchTaskResponse>;
+  watchTask(
+    request: WatchTaskRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchTaskResponse>;
 }
 
 export const TaskServiceClient = makeGenericClientConstructor(

@@ -1,0 +1,122 @@
+// The SDK against the built service: typed runs, watching, waiting, paging and retries.
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { defineTask, SpoolClient, SpoolError, type Task } from "@spool/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTestDatabase } from "../service/src/test-support/database.js";
+import { greet } from "./fixtures/tasks/greet.js";
+import { killAll, startService, type ServiceProcess } from "./support/service.js";
+
+const database = useTestDatabase();
+const env = () => ({
+  DATABASE_URL: database.url,
+  SPOOL_WORKERS: "3",
+  SPOOL_TASKS: fileURLToPath(new URL("./fixtures/tasks", import.meta.url)),
+});
+let service: ServiceProcess;
+let client: SpoolClient;
+
+beforeAll(async () => {
+  service = await startService(env());
+  client = new SpoolClient(service.address);
+});
+afterAll(async () => {
+  client?.close();
+  await killAll();
+});
+
+/** The built-in demo.sleep, typed for the client (only its kind is used on this side). */
+const demoSleep = defineTask<{ seconds: number; fail?: boolean }, null>({ kind: "demo.sleep", run: () => null });
+
+describe("client.run", () => {
+  it("creates a task of a definition's kind and resolves with its typed result", async () => {
+    const result: { greeting: string } = await client.run(greet, { name: "Ada" });
+    expect(result).toEqual({ greeting: "hello, Ada" });
+  });
+
+  it("rejects with a task_failed SpoolError that carries the ended task", async () => {
+    const error = await client.run(demoSleep, { seconds: 0.1, fail: true }, { maxAttempts: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SpoolError);
+    expect(error).toMatchObject({ code: "task_failed", task: { state: "failed", error: { message: "demo.sleep failed after 0.1 s, as asked" } } });
+    expect((error as SpoolError).message).toMatch(/ended FAILED: Error: demo.sleep failed/);
+  });
+
+  it("checks the input against the definition at compile time", () => {
+    // Never called: tsc -p e2e fails if the SDK stops rejecting this.
+    const _wrongInput = () =>
+      // @ts-expect-error name must be a string
+      client.run(greet, { name: 42 });
+    expect(typeof _wrongInput).toBe("function");
+  });
+});
+
+describe("watching and waiting", () => {
+  it("watches a task through its states and progress, ending with it terminal", async () => {
+    const task = await client.createTask("demo.sleep", { seconds: 2 });
+    const seen: Task[] = [];
+    for await (const version of client.watchTask(task.id)) seen.push(version);
+    const states = seen.map((t) => t.state);
+    expect(states[0]).toMatch(/pending|running/);
+    expect(states).toContain("running");
+    expect(states.at(-1)).toBe("succeeded");
+    const fractions = seen.flatMap((t) => (t.progress ? [t.progress.fraction] : []));
+    expect(fractions).toContain(0.5);
+    expect(fractions.at(-1)).toBe(1);
+    expect(seen.at(-1)!.progress).toMatchObject({ fraction: 1, message: "slept 2 of 2 s", attempt: 1 });
+  });
+
+  it("waits for the end without polling, and gives up at its timeout or signal", async () => {
+    const quick = await client.createTask("demo.echo", "done");
+    expect(await client.waitForTask(quick.id)).toMatchObject({ state: "succeeded", result: "done" });
+
+    const slow = await client.createTask("demo.sleep", { seconds: 30 });
+    await expect(client.waitForTask(slow.id, { timeoutMs: 300 })).rejects.toMatchObject({ code: "deadline_exceeded" });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    await expect(client.waitForTask(slow.id, { signal: controller.signal })).rejects.toMatchObject({ code: "cancelled" });
+    await client.cancelTask(slow.id);
+    expect(await client.waitForTask(slow.id)).toMatchObject({ state: "cancelled" });
+  });
+
+  it("answers NOT_FOUND for an unknown task, and INVALID_ARGUMENT for a malformed id", async () => {
+    await expect(client.waitForTask("01a20392-cd00-7774-b068-0f78454a8d14")).rejects.toMatchObject({ code: "not_found" });
+    await expect(client.waitForTask("nope")).rejects.toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/^id: /) });
+  });
+});
+
+describe("listTasks", () => {
+  it("walks every page as an async iterable", async () => {
+    const batch = `b${Date.now()}`;
+    const created = await client.createTasks(Array.from({ length: 7 }, (_, i) => ({ kind: "demo.echo", input: i, labels: { batch } })));
+    const listed: string[] = [];
+    for await (const task of client.listTasks({ labels: { batch }, pageSize: 2 })) listed.push(task.id);
+    expect(listed).toEqual(created.map((t) => t.id).reverse()); // newest first
+  });
+});
+
+describe("retries", () => {
+  it("retries idempotent calls after UNAVAILABLE until the service is up, and never a create without a key", async () => {
+    const port = await freePort();
+    const early = new SpoolClient(`127.0.0.1:${port}`, { retries: 10 });
+    const get = early.getTask("01a20392-cd00-7774-b068-0f78454a8d14").catch((e: unknown) => e);
+    const keyed = early.createTask("demo.echo", "keyed", { idempotencyKey: `k${Date.now()}` });
+    const unkeyed = early.createTask("demo.echo", "unkeyed").catch((e: unknown) => e);
+    expect(await unkeyed).toMatchObject({ code: "unavailable" }); // it may have reached a server: not retried
+    await startService({ ...env(), SPOOL_PORT: String(port) });
+    // They reached the service: NOT_FOUND is its own answer, and the keyed task exists.
+    expect(await get).toMatchObject({ code: "not_found" });
+    expect(await early.waitForTask((await keyed).id)).toMatchObject({ state: "succeeded", result: "keyed" });
+    early.close();
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
