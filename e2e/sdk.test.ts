@@ -50,6 +50,25 @@ describe("client.run", () => {
   });
 });
 
+describe("input schemas", () => {
+  it("refuses an input its kind's schema rejects, naming the field path, and stores a good one as parsed", async () => {
+    await expect(client.createTask("example.welcome", { email: "not an address" })).rejects.toMatchObject({
+      code: "invalid_argument",
+      message: expect.stringMatching(/^input\.email: /),
+    });
+    await expect(
+      client.createTasks([
+        { kind: "demo.echo", input: 1 },
+        { kind: "example.welcome", input: { email: "a@example.com", tags: ["ok", ""] } },
+      ]),
+    ).rejects.toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/^tasks\[1\]\.input\.tags\[1\]: /) });
+
+    const task = await client.createTask("example.welcome", { email: "a@example.com" });
+    expect(task.input).toEqual({ email: "a@example.com", plan: "free", tags: [] });
+    expect(await client.waitForTask(task.id)).toMatchObject({ state: "succeeded", result: { email: "a@example.com", plan: "free" } });
+  });
+});
+
 describe("watching and waiting", () => {
   it("watches a task through its states and progress, ending with it terminal", async () => {
     const task = await client.createTask("demo.sleep", { seconds: 2 });

@@ -6,6 +6,7 @@ import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { startApiServer, type ApiServer } from "./api/server.js";
 import type { Config } from "./config.js";
+import { InputSchemas } from "./domain/input-schemas.js";
 import type { TaskOperations } from "./domain/operations.js";
 import { streamLogs } from "./logs/log-stream.js";
 import { TaskWatchers } from "./logs/task-watchers.js";
@@ -83,6 +84,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       maxPrefetch: config.prefetch,
     });
     const creator = new TaskCreator(database.sql);
+    const schemas = await InputSchemas.load([builtInModule, ...config.taskModules]);
     const watchers = new TaskWatchers();
     const live = scheduler;
 
@@ -125,6 +127,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       get kinds() {
         return pool.kinds;
       },
+      checkInput: (kind, input, field) => schemas.check(kind, input, field),
       create: (tasks) => creator.create(tasks),
       get: (id) => getTask(database.db, id),
       list: (filter, beforeId, limit) => listTasks(database.db, filter, beforeId, limit),

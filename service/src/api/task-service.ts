@@ -53,13 +53,19 @@ export function taskService(ops: TaskOperations, log: Logger): TaskServiceServer
 
   return {
     createTask: unary("CreateTask", async (request) => {
-      const newTask = newTaskFromPb(request, ops.kinds);
+      const parsed = newTaskFromPb(request, ops.kinds);
+      const newTask = { ...parsed, input: await ops.checkInput(parsed.kind, parsed.input, "input") };
       const [result] = await ops.create([newTask]);
       return createdToPb(newTask, result!);
     }),
 
     createTasks: unary("CreateTasks", async (request) => {
-      const newTasks = newTasksFromPb(request.tasks, ops.kinds);
+      const newTasks = await Promise.all(
+        newTasksFromPb(request.tasks, ops.kinds).map(async (task, i) => ({
+          ...task,
+          input: await ops.checkInput(task.kind, task.input, `tasks[${i}].input`),
+        })),
+      );
       const results = await ops.create(newTasks);
       return { results: results.map((result, i) => createdToPb(newTasks[i]!, result, `tasks[${i}].`)) };
     }),

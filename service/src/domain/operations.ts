@@ -28,6 +28,11 @@ export interface TaskOperations {
   /** Kinds that have a handler. */
   readonly kinds: ReadonlySet<string>;
   /**
+   * The input to store for a task of this kind: checked against the kind's input schema, if
+   * it declares one (rejects with invalid_argument naming `field` and the path).
+   */
+  checkInput(kind: string, input: unknown, field: string): Promise<unknown>;
+  /**
    * Stores tasks, all or none; for a known idempotency key, returns the task holding it
    * instead (created: false). Results are in the order of the tasks.
    */
