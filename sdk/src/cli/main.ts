@@ -1,0 +1,257 @@
+#!/usr/bin/env node
+// `spool`: Spool from a terminal. Human output (tables, colour on a terminal) by default;
+// `--json` prints one JSON document per line for scripts. Exit codes: 0 ok (or the task
+// SUCCEEDED), 1 the command failed (bad flags, service unreachable, not found...), and for
+// commands that wait for a task: 2 FAILED, 3 CANCELLED, 4 DROPPED.
+import { Command, InvalidArgumentError, Option } from "commander";
+import { SpoolClient } from "../client.js";
+import { SpoolError } from "../errors.js";
+import { terminalStates, type CreateTaskOptions, type Task, type TaskState } from "../types.js";
+import { exitCodeFor, Output } from "./format.js";
+
+interface GlobalOptions {
+  address: string;
+  tls: boolean;
+  token?: string;
+  json: boolean;
+}
+
+const out = new Output();
+const program = new Command("spool")
+  .description("Create, follow and cancel Spool tasks.")
+  .addOption(new Option("--address <host:port>", "Spool service address").env("SPOOL_ADDRESS").default("127.0.0.1:50051"))
+  .option("--tls", "connect with TLS (system root certificates)", false)
+  .addOption(new Option("--token <token>", "bearer token sent with every call").env("SPOOL_TOKEN"))
+  .option("--json", "print JSON (one document per line) instead of text", false)
+  .showHelpAfterError()
+  .configureOutput({ outputError: (text, write) => write(out.style("red", text)) });
+
+function connect(command: Command): { client: SpoolClient; options: GlobalOptions } {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  return { client: new SpoolClient(options.address, { tls: options.tls, token: options.token }), options };
+}
+
+/** Runs an action with a client, closes it, and turns errors into a message and exit code 1. */
+function action<A extends unknown[]>(run: (client: SpoolClient, options: GlobalOptions, ...args: A) => Promise<number | void>) {
+  return async (...args: unknown[]) => {
+    const command = args.at(-1) as Command;
+    const { client, options } = connect(command);
+    try {
+      process.exitCode = (await run(client, options, ...(args.slice(0, -1) as A))) ?? 0;
+    } catch (error) {
+      const spoolError = SpoolError.from(error);
+      if (options.json) process.stderr.write(`${JSON.stringify({ error: { code: spoolError.code, message: spoolError.message } })}\n`);
+      else process.stderr.write(out.style("red", `error: ${spoolError.code}: ${spoolError.message}\n`));
+      process.exitCode = 1;
+    } finally {
+      client.close();
+    }
+  };
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+program
+  .command("create")
+  .description("create a task")
+  .argument("<kind>", "task kind, e.g. demo.sleep")
+  .option("--input <json>", "input, as JSON", parseJson)
+  .option("--queue <queue>", "queue (default: default)")
+  .option("--priority <n>", "priority, -1000..1000: higher runs first", parseInteger)
+  .option("--at <time>", "run at: an ISO 8601 time, or +30s, +5m, +2h from now", parseTime)
+  .option("--max-attempts <n>", "most attempts (default 3)", parseInteger)
+  .option("--timeout <duration>", "per-attempt timeout, e.g. 30s, 5m, 1500ms", parseDuration)
+  .option("--idempotency-key <key>", "a repeated key returns the existing task")
+  .option("--label <key=value>", "a label (repeatable)", collect)
+  .option("--wait", "wait for the task to end; the exit code tells how it ended", false)
+  .action(
+    action(async (client, global, kind: string, options: CreateCommandOptions) => {
+      const create: CreateTaskOptions = {
+        queue: options.queue,
+        priority: options.priority,
+        runAt: options.at,
+        maxAttempts: options.maxAttempts,
+        timeoutMs: options.timeout,
+        idempotencyKey: options.idempotencyKey,
+        labels: parseLabels(options.label),
+      };
+      const task = await client.createTask(kind, options.input, create);
+      if (!options.wait) {
+        if (global.json) out.json(task);
+        else out.line(`${task.id} ${out.state(task.state)}`);
+        return;
+      }
+      if (!global.json) out.line(out.style("dim", `created ${task.id}, waiting for it to end...`));
+      const ended = await client.waitForTask(task.id);
+      printTask(ended, global);
+      return exitCodeFor(ended.state);
+    }),
+  );
+
+program
+  .command("get")
+  .description("show a task")
+  .argument("<id>", "task id")
+  .action(action(async (client, global, id: string) => printTask(await client.getTask(id), global)));
+
+program
+  .command("list")
+  .description("list tasks, newest first")
+  .option("--state <state>", "only this state (repeatable)", collect)
+  .option("--kind <kind>", "only this kind (repeatable)", collect)
+  .option("--queue <queue>", "only this queue")
+  .option("--label <key=value>", "only tasks with this label (repeatable)", collect)
+  .option("--limit <n>", "at most this many tasks", parseInteger, 50)
+  .action(
+    action(async (client, global, options: ListCommandOptions) => {
+      const states = (options.state ?? []).map(parseState);
+      const tasks: Task[] = [];
+      const filter = { states, kinds: options.kind, queue: options.queue, labels: parseLabels(options.label) };
+      for await (const task of client.listTasks({ ...filter, pageSize: Math.min(options.limit, 1000) })) {
+        if (tasks.length >= options.limit) break;
+        tasks.push(task);
+      }
+      if (global.json) return tasks.forEach((task) => out.json(task));
+      if (tasks.length === 0) return out.line(out.style("dim", "no tasks"));
+      out.table(
+        ["ID", "KIND", "STATE", "ATTEMPT", "QUEUE", "CREATED", "PROGRESS"],
+        tasks.map((t) => [
+          t.id,
+          t.kind,
+          out.state(t.state),
+          `${t.attempt}/${t.maxAttempts}`,
+          t.queue,
+          t.createdAt.toISOString(),
+          t.progress && !terminalStates.has(t.state) ? `${Math.round(t.progress.fraction * 100)}% ${t.progress.message}` : "",
+        ]),
+      );
+    }),
+  );
+
+program
+  .command("logs")
+  .description("print a task's log")
+  .argument("<id>", "task id")
+  .option("-f, --follow", "keep printing new lines until the task ends", false)
+  .option("--after <seq>", "only lines after this seq", parseInteger, 0)
+  .action(
+    action(async (client, global, id: string, options: { follow: boolean; after: number }) => {
+      for await (const entry of client.streamLogs(id, { follow: options.follow, afterSeq: options.after })) {
+        if (global.json) out.json(entry);
+        else out.logLine(entry);
+      }
+    }),
+  );
+
+program
+  .command("cancel")
+  .description("cancel a task: pending ends at once; running gets its AbortSignal, then its thread is terminated")
+  .argument("<id>", "task id")
+  .option("--reason <reason>", "why (stored as the task's error message)")
+  .action(
+    action(async (client, global, id: string, options: { reason?: string }) => {
+      const task = await client.cancelTask(id, options.reason);
+      if (global.json) return out.json(task);
+      const note = task.state === "running" ? " (cancel requested: it stops within the grace period)" : "";
+      out.line(`${task.id} ${out.state(task.state)}${note}`);
+    }),
+  );
+
+program
+  .command("watch")
+  .description("follow a task's state and progress until it ends; the exit code tells how it ended")
+  .argument("<id>", "task id")
+  .action(
+    action(async (client, global, id: string) => {
+      let last: Task | undefined;
+      for await (const task of client.watchTask(id)) {
+        if (global.json) out.json(task);
+        else if (!last || last.state !== task.state || last.attempt !== task.attempt) {
+          if (last?.progress && !global.json) out.endStatus();
+          out.line(`${new Date().toISOString()} ${out.state(task.state)} attempt ${task.attempt} of ${task.maxAttempts}`);
+        }
+        if (!global.json && task.progress && task.state === "running") out.status(`${out.bar(task.progress.fraction)} ${task.progress.message}`);
+        last = task;
+      }
+      if (!last) return 1;
+      if (!global.json) {
+        if (last.progress && last.state !== "running") out.endStatus();
+        printTask(last, global);
+      }
+      return exitCodeFor(last.state);
+    }),
+  );
+
+interface CreateCommandOptions {
+  input?: unknown;
+  queue?: string;
+  priority?: number;
+  at?: Date;
+  maxAttempts?: number;
+  timeout?: number;
+  idempotencyKey?: string;
+  label?: string[];
+  wait: boolean;
+}
+
+interface ListCommandOptions {
+  state?: string[];
+  kind?: string[];
+  queue?: string;
+  label?: string[];
+  limit: number;
+}
+
+function printTask(task: Task, global: GlobalOptions): void {
+  if (global.json) out.json(task);
+  else out.task(task);
+}
+
+function parseJson(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch (error) {
+    throw new InvalidArgumentError(`not JSON: ${(error as Error).message}`);
+  }
+}
+
+function parseInteger(value: string): number {
+  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError("not an integer");
+  return Number(value);
+}
+
+const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+function parseDuration(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value);
+  if (!match) throw new InvalidArgumentError("not a duration: use e.g. 1500ms, 30s, 5m, 2h");
+  return Math.round(Number(match[1]) * units[match[2]!]!);
+}
+
+function parseTime(value: string): Date {
+  if (value.startsWith("+")) return new Date(Date.now() + parseDuration(value.slice(1)));
+  const time = new Date(value);
+  if (Number.isNaN(time.getTime())) throw new InvalidArgumentError("not a time: use ISO 8601 (2026-01-31T09:00:00Z) or +30s, +5m");
+  return time;
+}
+
+const states: readonly TaskState[] = ["pending", "running", "succeeded", "failed", "cancelled", "dropped"];
+
+function parseState(value: string): TaskState {
+  const state = value.toLowerCase() as TaskState;
+  if (!states.includes(state)) throw new SpoolError("invalid_argument", `--state: "${value}" is not one of ${states.join(", ")}`, 3);
+  return state;
+}
+
+function parseLabels(pairs: string[] | undefined): Record<string, string> | undefined {
+  if (!pairs) return undefined;
+  const labels: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf("=");
+    if (at <= 0) throw new SpoolError("invalid_argument", `--label: "${pair}" is not key=value`, 3);
+    labels[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return labels;
+}
+
+await program.parseAsync();
