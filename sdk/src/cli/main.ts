@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // `spool`: Spool from a terminal. Human output (tables, colour on a terminal) by default;
 // `--json` prints one JSON document per line for scripts. Exit codes: 0 ok (or the task
 // SUCCEEDED), 1 the command failed (bad flags, service unreachable, not found...), and for
