@@ -1,0 +1,133 @@
+// The `spool` command line as a real process (sdk/bin/spool.js, as npm links it) against the
+// built service.
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTestDatabase } from "../service/src/test-support/database.js";
+import { killAll, startService, type ServiceProcess } from "./support/service.js";
+
+const bin = fileURLToPath(new URL("../sdk/bin/spool.js", import.meta.url));
+const database = useTestDatabase();
+let service: ServiceProcess;
+
+beforeAll(async () => {
+  service = await startService({ DATABASE_URL: database.url, SPOOL_WORKERS: "3", SPOOL_CANCEL_GRACE_MS: "500" });
+});
+afterAll(() => killAll());
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function spool(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { env: { PATH: process.env.PATH ?? "", SPOOL_ADDRESS: service.address, ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const jsonLines = (stdout: string) =>
+  stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, any>);
+
+describe("spool", () => {
+  it("has --help for itself and every command", async () => {
+    const help = await spool(["--help"]);
+    expect(help.code).toBe(0);
+    for (const command of ["create", "get", "list", "logs", "cancel", "watch"]) expect(help.stdout).toContain(command);
+    const create = await spool(["create", "--help"]);
+    expect(create.stdout).toMatch(/--input <json>[\s\S]*--wait/);
+  });
+
+  it("creates a task, prints it as JSON, and gets it back", async () => {
+    const created = await spool(["create", "demo.echo", "--input", '{"a":1}', "--label", "team=cli", "--json"]);
+    expect(created.code).toBe(0);
+    const [task] = jsonLines(created.stdout);
+    expect(task).toMatchObject({ kind: "demo.echo", input: { a: 1 }, labels: { team: "cli" } });
+    const got = await spool(["get", task!.id, "--json"]);
+    expect(jsonLines(got.stdout)[0]).toMatchObject({ id: task!.id, kind: "demo.echo" });
+    const human = await spool(["get", task!.id]);
+    expect(human.stdout).toMatch(new RegExp(`id\\s+${task!.id}`));
+    expect(human.stdout).toMatch(/kind\s+demo\.echo/);
+  });
+
+  it("waits with --wait and exits with how the task ended", async () => {
+    const ok = await spool(["create", "demo.sleep", "--input", '{"seconds":0.3}', "--wait"]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/state\s+SUCCEEDED/);
+    expect(ok.stdout).toMatch(/progress\s+.*100%/);
+    const failed = await spool(["create", "demo.sleep", "--input", '{"seconds":0.1,"fail":true}', "--max-attempts", "1", "--wait", "--json"]);
+    expect(failed.code).toBe(2);
+    expect(jsonLines(failed.stdout).at(-1)).toMatchObject({ state: "failed", error: { message: "demo.sleep failed after 0.1 s, as asked" } });
+  });
+
+  it("lists tasks as a table, or as JSON lines, filtered", async () => {
+    const label = `l${Date.now()}`;
+    for (const i of [1, 2, 3]) await spool(["create", "demo.echo", "--input", String(i), "--label", `run=${label}`]);
+    const table = await spool(["list", "--label", `run=${label}`]);
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^ID\s+KIND\s+STATE\s+ATTEMPT\s+QUEUE\s+CREATED/);
+    expect(lines).toHaveLength(4);
+    const json = await spool(["list", "--label", `run=${label}`, "--json", "--limit", "2"]);
+    expect(jsonLines(json.stdout).map((t) => t.input)).toEqual([3, 2]);
+  });
+
+  it("prints and follows a task's log, and resumes after a seq", async () => {
+    const [task] = jsonLines((await spool(["create", "demo.log", "--input", '{"lines":5}', "--json"])).stdout);
+    const followed = await spool(["logs", task!.id, "-f"]);
+    expect(followed.code).toBe(0);
+    expect(followed.stdout.trim().split("\n")).toHaveLength(5);
+    expect(followed.stdout).toMatch(/^\s+1 \S+ INFO /);
+    const rest = await spool(["logs", task!.id, "--after", "3", "--json"]);
+    expect(jsonLines(rest.stdout).map((l) => l.seq)).toEqual([4, 5]);
+  });
+
+  it("cancels a running task, and watch follows it to CANCELLED with exit code 3", async () => {
+    const [task] = jsonLines((await spool(["create", "demo.sleep", "--input", '{"seconds":30}', "--json"])).stdout);
+    const watching = spool(["watch", task!.id]);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const cancelled = await spool(["cancel", task!.id, "--reason", "not needed"]);
+    expect(cancelled.code).toBe(0);
+    expect(cancelled.stdout).toContain(task!.id);
+    const watched = await watching;
+    expect(watched.code).toBe(3);
+    expect(watched.stdout).toMatch(/RUNNING attempt 1 of 3/);
+    expect(watched.stdout).toMatch(/CANCELLED/);
+    expect(watched.stdout).toMatch(/error\s+Cancelled: not needed/);
+  });
+
+  it("shows progress while watching", async () => {
+    const [task] = jsonLines((await spool(["create", "demo.sleep", "--input", '{"seconds":2}', "--json"])).stdout);
+    const watched = await spool(["watch", task!.id]);
+    expect(watched.code).toBe(0);
+    expect(watched.stdout).toMatch(/50% slept 1 of 2 s/);
+    expect(watched.stdout).toMatch(/SUCCEEDED/);
+  });
+
+  it("says what is wrong, on stderr with exit code 1, for bad input and an unreachable service", async () => {
+    const unknownKind = await spool(["create", "no.such.kind"]);
+    expect(unknownKind).toMatchObject({ code: 1, stdout: "" });
+    expect(unknownKind.stderr).toMatch(/invalid_argument: kind: unknown kind "no.such.kind"/);
+    const badJson = await spool(["create", "demo.echo", "--input", "{nope"]);
+    expect(badJson.code).toBe(1);
+    expect(badJson.stderr).toMatch(/--input <json>.*not JSON/);
+    const badState = await spool(["list", "--state", "bogus"]);
+    expect(badState).toMatchObject({ code: 1 });
+    expect(badState.stderr).toMatch(/--state: "bogus" is not one of pending/);
+    const notFound = await spool(["get", "01a20392-cd00-7774-b068-0f78454a8d14", "--json"]);
+    expect(notFound.code).toBe(1);
+    expect(JSON.parse(notFound.stderr)).toMatchObject({ error: { code: "not_found" } });
+    const nobody = await spool(["cancel", "01a20392-cd00-7774-b068-0f78454a8d14", "--address", "127.0.0.1:1"]);
+    expect(nobody.code).toBe(1);
+    expect(nobody.stderr).toMatch(/unavailable/);
+  });
+});
