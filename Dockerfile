@@ -10,14 +10,16 @@ COPY proto/package.json proto/
 COPY sdk/package.json sdk/
 COPY service/package.json service/
 COPY e2e/package.json e2e/
+COPY bench/package.json bench/
+COPY examples/package.json examples/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.base.json ./
 COPY proto proto
 COPY sdk sdk
 COPY service service
-RUN npm run build \
+RUN npx tsc -b proto sdk service \
  && npm prune --omit=dev --no-audit --no-fund \
- && rm -rf e2e service/src/test-support
+ && rm -rf e2e bench examples service/src/test-support
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
