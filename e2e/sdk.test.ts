@@ -103,6 +103,27 @@ describe("watching and waiting", () => {
   });
 });
 
+describe("streamLogs", () => {
+  it("resumes by itself after the replica serving it dies, with no gap and no duplicate", async () => {
+    const task = await client.createTask("demo.sleep", { seconds: 5 });
+    for await (const version of client.watchTask(task.id)) if (version.state === "running") break;
+    // A second replica on a port of its own serves the stream; the task runs on the first.
+    const port = await freePort();
+    let serving = await startService({ ...env(), SPOOL_PORT: String(port) });
+    const follower = new SpoolClient(`127.0.0.1:${port}`);
+    const seqs: number[] = [];
+    for await (const line of follower.streamLogs(task.id, { follow: true })) {
+      seqs.push(line.seq);
+      if (line.seq === 2) {
+        await serving.kill("SIGKILL");
+        serving = await startService({ ...env(), SPOOL_PORT: String(port) });
+      }
+    }
+    expect(seqs).toEqual([1, 2, 3, 4, 5]);
+    follower.close();
+  });
+});
+
 describe("listTasks", () => {
   it("walks every page as an async iterable", async () => {
     const batch = `b${Date.now()}`;
