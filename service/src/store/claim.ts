@@ -11,7 +11,7 @@
 //   - a `t:` notice with the claimed ids goes out in the same transaction (WatchTask);
 //   - the rows come back in claim order (compareClaims).
 import type { Sql } from "./database.js";
-import { channel, idsPerPayload } from "./notify.js";
+import { channel, idPayloads } from "./notify.js";
 
 export interface ClaimedTask {
   id: string;
@@ -53,9 +53,7 @@ export async function claimTasks(sql: Sql, limit: number, owner: string): Promis
         end as "lastLogSeq"
     ), sent as (
       -- WatchTask followers, on any replica, learn that these tasks now run.
-      select pg_notify(${channel}, 't:' || string_agg(id::text, ','))
-      from (select id, (row_number() over ()) / ${idsPerPayload} as chunk from claimed) c
-      group by chunk
+      select pg_notify(${channel}, payload) from (${idPayloads(sql, "t:", "claimed")}) p
     )
     select claimed.* from claimed, (select count(*) from sent) s`;
   // UPDATE ... RETURNING keeps no order.

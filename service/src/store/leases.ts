@@ -9,15 +9,15 @@
 //   - fencing: each task goes back with owner = null, so nothing the old owner writes for
 //     that attempt is accepted any more (record-attempts.ts matches attempt and owner);
 //   - next state from spool.next_state('lost', ...): PENDING if attempts remain (in its old
-//     place in the queue after a first lost attempt, then after the retry backoff), else DROPPED; CANCELLED if a
-//     cancel was requested. The attempt's
-//     error ({ type: LeaseExpired }) is stored and appended to failures;
+//     place in the queue after a first lost attempt, then after the retry backoff), else
+//     DROPPED; CANCELLED if a cancel was requested. The attempt's error ({ type:
+//     LeaseExpired }) is stored and appended to failures;
 //   - rows being written right now are skipped (SKIP LOCKED) and seen by the next pass;
 //     reapers of several replicas never take the same task twice;
 //   - the `t:` and `w:` wake-ups go out in the same transaction.
 import { failureTypes } from "../domain/task.js";
 import type { Sql } from "./database.js";
-import { channel, idsPerPayload } from "./notify.js";
+import { channel, idPayloads } from "./notify.js";
 
 /** Creates or renews the lease; true when the row had to be (re)created. */
 export async function renewLease(sql: Sql, replica: { id: string; name: string }, ttlMs: number): Promise<boolean> {
@@ -77,9 +77,7 @@ export async function reapExpiredLeases(sql: Sql): Promise<ReapedTask[]> {
       where t.id = lost.id and t.state = 'running'
       returning t.id, t.state, t.attempt, lost."lostBy", t.run_at
     ), notices as (
-      select 't:' || string_agg(id::text, ',') as payload
-      from (select id, (row_number() over ()) / ${idsPerPayload} as chunk from reaped) c
-      group by chunk
+      ${idPayloads(sql, "t:", "reaped")}
       union all
       select 'w:' || (extract(epoch from min(run_at)) * 1000)::bigint from reaped where state = 'pending' having count(*) > 0
     ), sent as (

@@ -5,7 +5,7 @@
 //   c:<id>                cancel was requested for this running task
 // A payload stays under Postgres's 8000-byte limit: senders split id lists into chunks of
 // idsPerPayload.
-import type { Pool } from "./database.js";
+import type { Pool, Sql } from "./database.js";
 
 export const channel = "spool";
 
@@ -16,7 +16,18 @@ export type Notice =
   | { type: "cancel"; id: string };
 
 /** Ids per message: 36 characters and a comma each, well under 8000 bytes. */
-export const idsPerPayload = 150;
+const idsPerPayload = 150;
+
+/**
+ * A SQL fragment that selects the payloads (`payload`) announcing the ids of `source`: a
+ * CTE name or a parenthesised subquery with an `id` column, written by our own statements
+ * (it is inlined). At most idsPerPayload ids per payload; no row when there is no id.
+ */
+export function idPayloads(sql: Sql, prefix: "t:" | "l:", source: string) {
+  return sql`select ${prefix}::text || string_agg(id::text, ',') as payload
+    from (select id, (row_number() over ()) / ${idsPerPayload} as chunk from ${sql.unsafe(source)}) c
+    group by chunk`;
+}
 
 export function decodeNotice(payload: string): Notice | undefined {
   const body = payload.slice(2);

@@ -23,7 +23,7 @@
 //     the tasks that changed state or progress, `w:` with the earliest retry (notify.ts).
 import type { LogLevel, TaskError, TaskState } from "../domain/task.js";
 import type { Sql } from "./database.js";
-import { channel, idsPerPayload } from "./notify.js";
+import { channel, idPayloads } from "./notify.js";
 
 export interface NewLogLine {
   taskId: string;
@@ -138,14 +138,9 @@ export async function recordAttempts(
       where t.id = p.id and t.attempt = p.a and t.state = 'running' and t.owner = ${owner}
       returning t.id
     ), notices as (
-      select 'l:' || string_agg(id::text, ',') as payload
-      from (select id, (row_number() over ()) / ${idsPerPayload} as chunk from (select distinct task_id as id from lines) d) c
-      group by chunk
+      ${idPayloads(sql, "l:", "(select distinct task_id as id from lines) d")}
       union all
-      select 't:' || string_agg(id::text, ',')
-      from (select id, (row_number() over ()) / ${idsPerPayload} as chunk
-        from (select id from done union all select id from reported) changed) c
-      group by chunk
+      ${idPayloads(sql, "t:", "(select id from done union all select id from reported) changed")}
       union all
       select 'w:' || min("runAt")::bigint from done where state = 'pending' having count(*) > 0
     ), sent as (
