@@ -30,8 +30,9 @@ export class LeaseKeeper {
   #timer: NodeJS.Timeout | undefined;
   #tick: Promise<void> = Promise.resolve();
   #stopped = false;
-  /** Since when (performance.now()) renewals have succeeded without a break; undefined while failing. */
-  #reachableSince: number | undefined;
+  /** Whether the last renewal reached the database. */
+  #reachable = false;
+  /** performance.now() before which this replica does not reap (one lease period after an outage). */
   #reapAfter = 0;
 
   constructor(options: LeaseKeeperOptions) {
@@ -41,7 +42,7 @@ export class LeaseKeeper {
   /** Takes the lease and reaps once; throws if the database cannot be reached. */
   async start(): Promise<void> {
     await renewLease(this.#o.sql, this.#o.replica, this.#o.ttlMs);
-    this.#reachableSince = performance.now();
+    this.#reachable = true;
     await this.#reap();
     this.#schedule();
   }
@@ -65,10 +66,10 @@ export class LeaseKeeper {
   async #renewAndReap(): Promise<void> {
     try {
       const recreated = await withTimeout(renewLease(this.#o.sql, this.#o.replica, this.#o.ttlMs), this.#o.ttlMs / 2);
-      if (this.#reachableSince === undefined) {
+      if (!this.#reachable) {
         this.#o.log.info("database reachable again");
-        this.#reachableSince = performance.now();
-        this.#reapAfter = this.#reachableSince + this.#o.ttlMs;
+        this.#reachable = true;
+        this.#reapAfter = performance.now() + this.#o.ttlMs;
       }
       this.#o.onHealth(true);
       if (recreated) {
@@ -76,10 +77,8 @@ export class LeaseKeeper {
         this.#o.onLost(await ownedAttempts(this.#o.sql, this.#o.replica.id));
       }
     } catch (error) {
-      if (this.#reachableSince !== undefined) {
-        this.#o.log.warn({ err: SpoolError.from(error) }, "could not renew the lease: database unreachable");
-      }
-      this.#reachableSince = undefined;
+      if (this.#reachable) this.#o.log.warn({ err: SpoolError.from(error) }, "could not renew the lease: database unreachable");
+      this.#reachable = false;
       this.#o.onHealth(false);
       return;
     }
