@@ -10,19 +10,16 @@ export interface LogStreamRequest {
   follow: boolean;
 }
 
-export interface LogSink {
+/** The reader of a server stream. */
+export interface Sink<T> {
   /** Resolves when the reader can take more. */
-  write(lines: LogLine[]): Promise<void>;
+  write(item: T): Promise<void>;
   /** Aborted when the reader goes away. */
   signal: AbortSignal;
 }
 
-export interface TaskSink {
-  /** Resolves when the watcher can take more. */
-  write(task: Task): Promise<void>;
-  /** Aborted when the watcher goes away. */
-  signal: AbortSignal;
-}
+export type LogSink = Sink<LogLine[]>;
+export type TaskSink = Sink<Task>;
 
 export interface TaskOperations {
   /** Kinds that have a handler. */
