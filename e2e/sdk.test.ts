@@ -1,8 +1,8 @@
 // The SDK against the built service: typed runs, watching, waiting, paging and retries.
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { defineTask, SpoolClient, SpoolError, type Task } from "@spool/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../service/src/store/embedded.js";
 import { useTestDatabase } from "../service/src/test-support/database.js";
 import { greet } from "./fixtures/tasks/greet.js";
 import { killAll, startService, type ServiceProcess } from "./support/service.js";
@@ -149,14 +149,3 @@ describe("retries", () => {
     early.close();
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
