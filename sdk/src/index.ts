@@ -3,7 +3,7 @@ export { SpoolClient, type SpoolClientOptions, type WaitOptions } from "./client
 export { SpoolError, retryableCodes, type SpoolErrorCode } from "./errors.js";
 export { defineTask, isTaskDefinition } from "./task.js";
 export type { InputSchema, TaskContext, TaskDefinition, TaskLogger } from "./task.js";
-export { terminalStates } from "./types.js";
+export { taskStates, terminalStates } from "./types.js";
 export type {
   CreateTaskOptions,
   ListTasksOptions,

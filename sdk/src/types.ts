@@ -1,6 +1,7 @@
 // The SDK's own types: what callers see instead of the generated messages.
 
-export type TaskState = "pending" | "running" | "succeeded" | "failed" | "cancelled" | "dropped";
+export const taskStates = ["pending", "running", "succeeded", "failed", "cancelled", "dropped"] as const;
+export type TaskState = (typeof taskStates)[number];
 
 export const terminalStates: ReadonlySet<TaskState> = new Set(["succeeded", "failed", "cancelled", "dropped"]);
 

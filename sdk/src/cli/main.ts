@@ -5,7 +5,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { SpoolClient } from "../client.js";
 import { SpoolError } from "../errors.js";
-import { terminalStates, type CreateTaskOptions, type Task, type TaskState } from "../types.js";
+import { taskStates, terminalStates, type CreateTaskOptions, type Task, type TaskState } from "../types.js";
 import { exitCodeFor, Output } from "./format.js";
 
 interface GlobalOptions {
@@ -234,11 +234,9 @@ function parseTime(value: string): Date {
   return time;
 }
 
-const states: readonly TaskState[] = ["pending", "running", "succeeded", "failed", "cancelled", "dropped"];
-
 function parseState(value: string): TaskState {
   const state = value.toLowerCase() as TaskState;
-  if (!states.includes(state)) throw new SpoolError("invalid_argument", `--state: "${value}" is not one of ${states.join(", ")}`, 3);
+  if (!taskStates.includes(state)) throw new SpoolError("invalid_argument", `--state: "${value}" is not one of ${taskStates.join(", ")}`, 3);
   return state;
 }
 
