@@ -25,6 +25,7 @@ export {
 } from "./gen/spool/v1/task_service.js";
 export { Duration } from "./gen/google/protobuf/duration.js";
 export { Timestamp } from "./gen/google/protobuf/timestamp.js";
+export * from "./convert.js";
 
 /** FileDescriptorSet (binary) of spool.v1 and the well-known types it imports. */
 export const spoolDescriptorSetPath = fileURLToPath(new URL("../gen/spool.binpb", import.meta.url));

@@ -8,9 +8,12 @@ import {
   type ClientReadableStream,
 } from "@grpc/grpc-js";
 import {
-  LogLevel as PbLogLevel,
+  durationFromMs,
+  levelFromPb,
+  msFromDuration,
+  stateFromPb,
+  stateToPb,
   TaskServiceClient,
-  TaskState as PbTaskState,
   type CreateTaskRequest,
   type LogEntry as PbLogEntry,
   type Task as PbTask,
@@ -21,7 +24,6 @@ import type {
   CreateTaskOptions,
   ListTasksOptions,
   LogEntry,
-  LogLevel,
   LogOptions,
   NewTaskSpec,
   Task,
@@ -51,22 +53,6 @@ export interface WaitOptions {
   /** Give up after this many ms with a `deadline_exceeded` SpoolError. */
   timeoutMs?: number;
 }
-
-const stateFromPb: Record<number, TaskState> = {
-  [PbTaskState.TASK_STATE_PENDING]: "pending",
-  [PbTaskState.TASK_STATE_RUNNING]: "running",
-  [PbTaskState.TASK_STATE_SUCCEEDED]: "succeeded",
-  [PbTaskState.TASK_STATE_FAILED]: "failed",
-  [PbTaskState.TASK_STATE_CANCELLED]: "cancelled",
-  [PbTaskState.TASK_STATE_DROPPED]: "dropped",
-};
-const stateToPb = Object.fromEntries(Object.entries(stateFromPb).map(([pb, s]) => [s, Number(pb)])) as Record<TaskState, PbTaskState>;
-const levelFromPb: Record<number, LogLevel> = {
-  [PbLogLevel.LOG_LEVEL_DEBUG]: "debug",
-  [PbLogLevel.LOG_LEVEL_INFO]: "info",
-  [PbLogLevel.LOG_LEVEL_WARN]: "warn",
-  [PbLogLevel.LOG_LEVEL_ERROR]: "error",
-};
 
 /** How often a stream (logs, watch) reconnects after UNAVAILABLE in a row before giving up. */
 const maxResumes = 10;
@@ -143,7 +129,7 @@ export class SpoolClient {
   /** One page of matching tasks, newest first; pass nextPageToken back for the next one. */
   async listTasksPage(options: ListTasksOptions = {}): Promise<TaskPage> {
     const request = {
-      states: (options.states ?? []).map((s) => stateToPb[s]),
+      states: (options.states ?? []).map(stateToPb),
       kinds: options.kinds ?? [],
       queue: options.queue ?? "",
       labels: options.labels ?? {},
@@ -169,10 +155,10 @@ export class SpoolClient {
   async *streamLogs(taskId: string, options: LogOptions = {}): AsyncGenerator<LogEntry> {
     let afterSeq = options.afterSeq ?? 0;
     yield* this.#resumable(
-      () => this.#client.streamLogs({ taskId, afterSeq, follow: options.follow ?? false }, this.#metadata),
+      () => this.#client.streamLogs({ taskId, afterSeq: BigInt(afterSeq), follow: options.follow ?? false }, this.#metadata),
       function* (message: { entries: PbLogEntry[] }) {
         for (const entry of message.entries) {
-          afterSeq = entry.seq;
+          afterSeq = Number(entry.seq);
           yield logEntryFromPb(entry);
         }
       },
@@ -301,7 +287,7 @@ function createRequest(spec: NewTaskSpec): CreateTaskRequest {
     priority: spec.priority ?? 0,
     runAt: spec.runAt,
     maxAttempts: spec.maxAttempts ?? 0,
-    timeout: spec.timeoutMs === undefined ? undefined : { seconds: Math.floor(spec.timeoutMs / 1000), nanos: (spec.timeoutMs % 1000) * 1e6 },
+    timeout: spec.timeoutMs === undefined ? undefined : durationFromMs(spec.timeoutMs),
     idempotencyKey: spec.idempotencyKey ?? "",
     labels: spec.labels ?? {},
   };
@@ -312,7 +298,7 @@ function taskFromPb(task: PbTask | undefined): Task {
   return {
     id: task.id,
     kind: task.kind,
-    state: stateFromPb[task.state] ?? "pending",
+    state: stateFromPb(task.state) ?? "pending",
     input: task.input ?? null,
     result: task.result ?? undefined,
     error: task.error ? { message: task.error.message, type: task.error.type, stack: task.error.stack || undefined } : undefined,
@@ -326,7 +312,7 @@ function taskFromPb(task: PbTask | undefined): Task {
     priority: task.priority,
     labels: task.labels,
     cancelRequested: task.cancelRequested,
-    timeoutMs: task.timeout ? task.timeout.seconds * 1000 + Math.trunc(task.timeout.nanos / 1e6) : 0,
+    timeoutMs: task.timeout ? msFromDuration(task.timeout) : 0,
     idempotencyKey: task.idempotencyKey || undefined,
     createdAt: task.createdAt ?? new Date(0),
     runAt: task.runAt ?? new Date(0),
@@ -337,9 +323,9 @@ function taskFromPb(task: PbTask | undefined): Task {
 
 function logEntryFromPb(entry: PbLogEntry): LogEntry {
   return {
-    seq: entry.seq,
+    seq: Number(entry.seq),
     time: entry.time ?? new Date(0),
-    level: levelFromPb[entry.level] ?? "info",
+    level: levelFromPb(entry.level) ?? "info",
     message: entry.message,
     attempt: entry.attempt,
   };

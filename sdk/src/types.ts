@@ -1,11 +1,14 @@
 // The SDK's own types: what callers see instead of the generated messages.
 
-export const taskStates = ["pending", "running", "succeeded", "failed", "cancelled", "dropped"] as const;
-export type TaskState = (typeof taskStates)[number];
+import { taskStateNames, type LogLevelName, type TaskStateName } from "@spool/proto";
+
+/** Every task state, in life order (the names are shared with the service: @spool/proto). */
+export const taskStates = taskStateNames;
+export type TaskState = TaskStateName;
 
 export const terminalStates: ReadonlySet<TaskState> = new Set(["succeeded", "failed", "cancelled", "dropped"]);
 
-export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogLevel = LogLevelName;
 
 export interface TaskError {
   message: string;

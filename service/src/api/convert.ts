@@ -1,36 +1,13 @@
-// Domain values to protobuf messages and back, for the few types that differ.
-import { LogLevel, TaskState, type LogEntry, type Task as PbTask } from "@spool/proto";
-import type { LogLine, Task, TaskState as DomainState } from "../domain/task.js";
-
-const stateToPb: Record<DomainState, TaskState> = {
-  pending: TaskState.TASK_STATE_PENDING,
-  running: TaskState.TASK_STATE_RUNNING,
-  succeeded: TaskState.TASK_STATE_SUCCEEDED,
-  failed: TaskState.TASK_STATE_FAILED,
-  cancelled: TaskState.TASK_STATE_CANCELLED,
-  dropped: TaskState.TASK_STATE_DROPPED,
-};
-
-export const stateFromPb = new Map<number, DomainState>(
-  Object.entries(stateToPb).map(([domain, pb]) => [pb, domain as DomainState]),
-);
-
-const levelToPb = {
-  debug: LogLevel.LOG_LEVEL_DEBUG,
-  info: LogLevel.LOG_LEVEL_INFO,
-  warn: LogLevel.LOG_LEVEL_WARN,
-  error: LogLevel.LOG_LEVEL_ERROR,
-} as const;
-
-export function durationFromMs(ms: number): { seconds: number; nanos: number } {
-  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
-}
+// Domain values to protobuf messages, for the few types that differ. The state, level and
+// duration mappings themselves are shared with the SDK (@spool/proto's convert.ts).
+import { durationFromMs, levelToPb, stateToPb, type LogEntry, type Task as PbTask } from "@spool/proto";
+import type { LogLine, Task } from "../domain/task.js";
 
 export function taskToPb(task: Task): PbTask {
   return {
     id: task.id,
     kind: task.kind,
-    state: stateToPb[task.state],
+    state: stateToPb(task.state),
     input: task.input ?? undefined,
     result: task.result ?? undefined,
     error: task.error
@@ -56,5 +33,5 @@ export function taskToPb(task: Task): PbTask {
 }
 
 export function logLineToPb(line: LogLine): LogEntry {
-  return { seq: line.seq, time: line.time, level: levelToPb[line.level], message: line.message, attempt: line.attempt };
+  return { seq: BigInt(line.seq), time: line.time, level: levelToPb(line.level), message: line.message, attempt: line.attempt };
 }

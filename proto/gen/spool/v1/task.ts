@@ -259,7 +259,7 @@ export interface AttemptFailure {
 /** LogEntry is one line a task logged, through ctx.log or console. */
 export interface LogEntry {
   /** Position of the line in the task's log: strictly increasing, starting at 1. */
-  seq: number;
+  seq: bigint;
   /** When the handler logged it. */
   time:
     | Date
@@ -1161,12 +1161,15 @@ export const AttemptFailure: MessageFns<AttemptFailure> = {
 };
 
 function createBaseLogEntry(): LogEntry {
-  return { seq: 0, time: undefined, level: 0, message: "", attempt: 0 };
+  return { seq: 0n, time: undefined, level: 0, message: "", attempt: 0 };
 }
 
 export const LogEntry: MessageFns<LogEntry> = {
   encode(message: LogEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.seq !== 0) {
+    if (message.seq !== 0n) {
+      if (BigInt.asIntN(64, message.seq) !== message.seq) {
+        throw new globalThis.Error("value provided for field message.seq of type int64 too large");
+      }
       writer.uint32(8).int64(message.seq);
     }
     if (message.time !== undefined) {
@@ -1202,7 +1205,7 @@ export const LogEntry: MessageFns<LogEntry> = {
               break;
             }
 
-            message.seq = longToNumber(reader.int64());
+            message.seq = reader.int64() as bigint;
             continue;
           }
           case 2: {
@@ -1251,7 +1254,7 @@ export const LogEntry: MessageFns<LogEntry> = {
 
   fromJSON(object: any): LogEntry {
     return {
-      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      seq: isSet(object.seq) ? BigInt(object.seq) : 0n,
       time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
       level: isSet(object.level) ? logLevelFromJSON(object.level) : 0,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
@@ -1261,8 +1264,8 @@ export const LogEntry: MessageFns<LogEntry> = {
 
   toJSON(message: LogEntry): unknown {
     const obj: any = {};
-    if (message.seq !== 0) {
-      obj.seq = Math.round(message.seq);
+    if (message.seq !== 0n) {
+      obj.seq = message.seq.toString();
     }
     if (message.time !== undefined) {
       obj.time = message.time.toISOString();
@@ -1284,7 +1287,7 @@ export const LogEntry: MessageFns<LogEntry> = {
   },
   fromPartial(object: DeepPartial<LogEntry>): LogEntry {
     const message = createBaseLogEntry();
-    message.seq = object.seq ?? 0;
+    message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.time = object.time ?? undefined;
     message.level = object.level ?? 0;
     message.message = object.message ?? "";
@@ -1297,23 +1300,23 @@ function floatToJson(value: number | null | undefined): number | string | null |
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+export type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends { $case: string } ? { [K in keyof Omit<T, "$case">]?: DeepPartial<T[K]> } & { $case: T["$case"] }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
 
 function toTimestamp(date: Date): Timestamp {
-  const seconds = Math.trunc(date.getTime() / 1_000);
+  const seconds = BigInt(Math.trunc(date.getTime() / 1_000));
   const nanos = (date.getTime() % 1_000) * 1_000_000;
   return { seconds, nanos };
 }
 
 function fromTimestamp(t: Timestamp): Date {
-  let millis = (t.seconds || 0) * 1_000;
+  let millis = (globalThis.Number(t.seconds.toString()) || 0) * 1_000;
   millis += (t.nanos || 0) / 1_000_000;
   return new globalThis.Date(millis);
 }
@@ -1326,17 +1329,6 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
-}
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
 }
 
 function isObject(value: any): boolean {

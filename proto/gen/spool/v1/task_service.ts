@@ -156,7 +156,7 @@ export interface StreamLogsRequest {
    * Send only lines with seq greater than this; 0 sends the whole log. A client that
    * reconnects with the last seq it received gets no gap and no duplicate.
    */
-  afterSeq: number;
+  afterSeq: bigint;
   /**
    * Keep the stream open and send new lines as they are logged, until the task is terminal
    * and every line has been sent. Without it, the stream ends after the stored lines.
@@ -1322,7 +1322,7 @@ export const ListTasksResponse: MessageFns<ListTasksResponse> = {
 };
 
 function createBaseStreamLogsRequest(): StreamLogsRequest {
-  return { taskId: "", afterSeq: 0, follow: false };
+  return { taskId: "", afterSeq: 0n, follow: false };
 }
 
 export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
@@ -1330,7 +1330,10 @@ export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
     if (message.taskId !== "") {
       writer.uint32(10).string(message.taskId);
     }
-    if (message.afterSeq !== 0) {
+    if (message.afterSeq !== 0n) {
+      if (BigInt.asIntN(64, message.afterSeq) !== message.afterSeq) {
+        throw new globalThis.Error("value provided for field message.afterSeq of type int64 too large");
+      }
       writer.uint32(16).int64(message.afterSeq);
     }
     if (message.follow !== false) {
@@ -1365,7 +1368,7 @@ export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
               break;
             }
 
-            message.afterSeq = longToNumber(reader.int64());
+            message.afterSeq = reader.int64() as bigint;
             continue;
           }
           case 3: {
@@ -1396,10 +1399,10 @@ export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
         ? globalThis.String(object.task_id)
         : "",
       afterSeq: isSet(object.afterSeq)
-        ? globalThis.Number(object.afterSeq)
+        ? BigInt(object.afterSeq)
         : isSet(object.after_seq)
-        ? globalThis.Number(object.after_seq)
-        : 0,
+        ? BigInt(object.after_seq)
+        : 0n,
       follow: isSet(object.follow) ? globalThis.Boolean(object.follow) : false,
     };
   },
@@ -1409,8 +1412,8 @@ export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
     if (message.taskId !== "") {
       obj.taskId = message.taskId;
     }
-    if (message.afterSeq !== 0) {
-      obj.afterSeq = Math.round(message.afterSeq);
+    if (message.afterSeq !== 0n) {
+      obj.afterSeq = message.afterSeq.toString();
     }
     if (message.follow !== false) {
       obj.follow = message.follow;
@@ -1424,7 +1427,7 @@ export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
   fromPartial(object: DeepPartial<StreamLogsRequest>): StreamLogsRequest {
     const message = createBaseStreamLogsRequest();
     message.taskId = object.taskId ?? "";
-    message.afterSeq = object.afterSeq ?? 0;
+    message.afterSeq = (object.afterSeq !== undefined && object.afterSeq !== null) ? BigInt(object.afterSeq) : 0n;
     message.follow = object.follow ?? false;
     return message;
   },
@@ -2037,23 +2040,23 @@ export const TaskServiceClient = makeGenericClientConstructor(
   serviceName: string;
 };
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+export type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends { $case: string } ? { [K in keyof Omit<T, "$case">]?: DeepPartial<T[K]> } & { $case: T["$case"] }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
 
 function toTimestamp(date: Date): Timestamp {
-  const seconds = Math.trunc(date.getTime() / 1_000);
+  const seconds = BigInt(Math.trunc(date.getTime() / 1_000));
   const nanos = (date.getTime() % 1_000) * 1_000_000;
   return { seconds, nanos };
 }
 
 function fromTimestamp(t: Timestamp): Date {
-  let millis = (t.seconds || 0) * 1_000;
+  let millis = (globalThis.Number(t.seconds.toString()) || 0) * 1_000;
   millis += (t.nanos || 0) / 1_000_000;
   return new globalThis.Date(millis);
 }
@@ -2066,17 +2069,6 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
-}
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
 }
 
 function isObject(value: any): boolean {

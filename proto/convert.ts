@@ -1,0 +1,51 @@
+// The mapping between the wire types and the plain values both the SDK and the service use:
+// task states and log levels as string unions, durations as milliseconds, int64 as numbers.
+// One place, so the two sides can never disagree.
+import type { Duration } from "./gen/google/protobuf/duration.js";
+import { LogLevel, TaskState } from "./gen/spool/v1/task.js";
+
+export const taskStateNames = ["pending", "running", "succeeded", "failed", "cancelled", "dropped"] as const;
+export type TaskStateName = (typeof taskStateNames)[number];
+export type LogLevelName = "debug" | "info" | "warn" | "error";
+
+const statesToPb: Record<TaskStateName, TaskState> = {
+  pending: TaskState.TASK_STATE_PENDING,
+  running: TaskState.TASK_STATE_RUNNING,
+  succeeded: TaskState.TASK_STATE_SUCCEEDED,
+  failed: TaskState.TASK_STATE_FAILED,
+  cancelled: TaskState.TASK_STATE_CANCELLED,
+  dropped: TaskState.TASK_STATE_DROPPED,
+};
+const statesFromPb = new Map<number, TaskStateName>(Object.entries(statesToPb).map(([name, pb]) => [pb, name as TaskStateName]));
+
+const levelsToPb: Record<LogLevelName, LogLevel> = {
+  debug: LogLevel.LOG_LEVEL_DEBUG,
+  info: LogLevel.LOG_LEVEL_INFO,
+  warn: LogLevel.LOG_LEVEL_WARN,
+  error: LogLevel.LOG_LEVEL_ERROR,
+};
+const levelsFromPb = new Map<number, LogLevelName>(Object.entries(levelsToPb).map(([name, pb]) => [pb, name as LogLevelName]));
+
+export const stateToPb = (state: TaskStateName): TaskState => statesToPb[state];
+/** The state a wire value names; undefined for TASK_STATE_UNSPECIFIED and unknown values. */
+export const stateFromPb = (state: number): TaskStateName | undefined => statesFromPb.get(state);
+export const levelToPb = (level: LogLevelName): LogLevel => levelsToPb[level];
+export const levelFromPb = (level: number): LogLevelName | undefined => levelsFromPb.get(level);
+
+/** A whole number of ms as a Duration. */
+export function durationFromMs(ms: number): Duration {
+  return { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 };
+}
+
+/**
+ * A Duration in ms (sub-ms nanos dropped). Any int64 seconds is accepted: the caller checks
+ * the range (the result may be far beyond Number.MAX_SAFE_INTEGER, or negative).
+ */
+export function msFromDuration(duration: Duration): number {
+  return Number(duration.seconds) * 1000 + Math.trunc(duration.nanos / 1_000_000);
+}
+
+/** An int64 from the wire as a number; undefined beyond 2^53 (where numbers lose integers). */
+export function safeNumber(value: bigint): number | undefined {
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : undefined;
+}
