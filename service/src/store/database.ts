@@ -6,6 +6,7 @@ import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import * as schema from "./schema.js";
+import { timestampType } from "./timestamp-parser.js";
 
 /** The connection pool: what opens transactions and listens. */
 export type Pool = postgres.Sql;
@@ -51,6 +52,8 @@ export function connect(url: string, options: ConnectOptions = {}): Database {
       // autoanalyze: measured, 1.2 s instead of 8 ms per flush. Batched statements make the
       // planning cost small.
       plan_cache_mode: "force_custom_plan",
+      // Timestamps come back as "...+00", which timestamps.ts reads exactly.
+      TimeZone: "UTC",
     },
   };
   const sql = postgres(url, {
@@ -59,6 +62,7 @@ export function connect(url: string, options: ConnectOptions = {}): Database {
     types: {
       // int8 (seq, counts) as JS numbers: they stay far below 2^53.
       bigint: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) },
+      date: timestampType,
     },
   });
   // drizzle gets a client of its own: it replaces its client's timestamp parsers with

@@ -6,16 +6,17 @@ import {
   bigint,
   boolean,
   check,
+  customType,
   index,
   integer,
   jsonb,
   pgSchema,
   primaryKey,
   text,
-  timestamp,
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
+import { parseTimestamp } from "./timestamp-parser.js";
 
 export const spool = pgSchema("spool");
 
@@ -30,7 +31,12 @@ export const taskState = spool.enum("task_state", [
 
 export const logLevel = spool.enum("log_level", ["debug", "info", "warn", "error"]);
 
-const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+/** timestamptz read exactly (timestamps.ts): drizzle's own mapping misreads years 0001-0099. */
+const timestamptz = customType<{ data: Date; driverData: string }>({
+  dataType: () => "timestamp with time zone",
+  fromDriver: (value) => (typeof value === "string" ? parseTimestamp(value) : value),
+  toDriver: (value) => value.toISOString(),
+});
 
 export const tasks = spool.table(
   "tasks",
@@ -142,8 +148,8 @@ export const replicas = spool.table(
     id: uuid("id").primaryKey(),
     /** host:pid, for operators. */
     name: text("name").notNull(),
-    startedAt: timestamptz("started_at").notNull().defaultNow(),
-    renewedAt: timestamptz("renewed_at").notNull().defaultNow(),
+    startedAt: timestamptz("started_at").notNull().default(sql`now()`),
+    renewedAt: timestamptz("renewed_at").notNull().default(sql`now()`),
     expiresAt: timestamptz("expires_at").notNull(),
   },
   (t) => [check("replicas_expiry_after_renewal", sql`${t.expiresAt} > ${t.renewedAt}`)],
