@@ -56,6 +56,12 @@ class Average {
   }
 }
 
+/**
+ * Longest delay Node's timers take: a longer one is clamped to 1 ms (with a
+ * TimeoutOverflowWarning), which turned one task due in a month into a claim loop. A timer
+ * for a later task fires at this bound, finds nothing due, and is set again.
+ */
+export const maxTimerDelayMs = 2 ** 31 - 1;
 /** How long a cancel for a task not (yet) running here is remembered. */
 const cancelMemoryMs = 30_000;
 const retryAfterErrorMs = 1000;
@@ -115,7 +121,7 @@ export class Scheduler {
     this.#timer = setTimeout(() => {
       this.#timerAt = Number.POSITIVE_INFINITY;
       this.wake();
-    }, delay);
+    }, Math.min(delay, maxTimerDelayMs));
     this.#timer.unref();
   }
 
