@@ -2,7 +2,12 @@
 // insertTasks statement, one commit and one wake-up (group commit). An idle service still
 // answers a lone call after a single round trip. A call's tasks always share one statement,
 // so a CreateTasks call is all or none.
+//
+// A batch the database refuses for a reason other than an outage is tried again one call at a
+// time, so that a row Postgres cannot take fails only the call that sent it, never the
+// neighbours that happened to share its statement.
 import type { NewTask } from "../domain/task.js";
+import { isConnectionError } from "../errors.js";
 import type { Sql } from "./database.js";
 import { GroupCommit } from "./group-commit.js";
 import { insertTasks, type Inserted } from "./insert-tasks.js";
@@ -20,25 +25,27 @@ export class TaskCreator {
   readonly #commit: GroupCommit<PendingCreate>;
 
   constructor(sql: Sql) {
-    this.#commit = new GroupCommit(
-      async (batch) => {
-        try {
-          const inserted = await insertTasks(
-            sql,
-            batch.flatMap((p) => p.tasks),
-          );
-          let offset = 0;
-          for (const p of batch) {
-            p.resolve(inserted.slice(offset, offset + p.tasks.length));
-            offset += p.tasks.length;
-          }
-        } catch (error) {
-          for (const p of batch) p.reject(error);
-        }
-      },
-      maxTasksPerStatement,
-      (p) => p.tasks.length,
-    );
+    this.#commit = new GroupCommit((batch) => this.#insert(sql, batch), maxTasksPerStatement, (p) => p.tasks.length);
+  }
+
+  async #insert(sql: Sql, batch: PendingCreate[]): Promise<void> {
+    try {
+      const inserted = await insertTasks(
+        sql,
+        batch.flatMap((p) => p.tasks),
+      );
+      let offset = 0;
+      for (const p of batch) {
+        p.resolve(inserted.slice(offset, offset + p.tasks.length));
+        offset += p.tasks.length;
+      }
+    } catch (error) {
+      if (batch.length > 1 && !isConnectionError(error)) {
+        for (const p of batch) await this.#insert(sql, [p]);
+        return;
+      }
+      for (const p of batch) p.reject(error);
+    }
   }
 
   /** Stores the tasks, all or none; resolves once committed (and schedulers were woken). */
