@@ -36,6 +36,40 @@ export class SpoolError extends Error {
   }
 }
 
+/**
+ * A value as error messages and logs quote it: JSON-quoted, cut to `max` characters, so a
+ * hostile 100 KB kind or id is never echoed back (the caller knows what it sent).
+ */
+export function quote(value: string, max = 64): string {
+  const shown = value.length > max ? `${value.slice(0, max)}...` : value;
+  const more = value.length > max ? ` (${value.length} characters)` : "";
+  return `${JSON.stringify(shown)}${more}`;
+}
+
+/** Longest error message a caller gets or the service log writes; beyond it, the text is cut. */
+export const maxErrorMessageLength = 1000;
+
+/** Cuts a message to `max` characters, saying so. */
+export function cut(text: string, max = maxErrorMessageLength): string {
+  return text.length > max ? `${text.slice(0, max)}... [${text.length - max} characters cut]` : text;
+}
+
+/**
+ * An error as the service log records it: bounded in size (a failed query's message can
+ * quote every parameter: a 100,000-entry filter once made a 9.6 MB log line).
+ */
+export function errorForLog(error: unknown): { type: string; message: string; code?: unknown; stack?: string | undefined } {
+  if (!(error instanceof Error)) return { type: typeof error, message: cut(String(error)) };
+  const cause = (error as { cause?: unknown }).cause;
+  const code = (error as { code?: unknown }).code ?? (cause as { code?: unknown } | undefined)?.code;
+  return {
+    type: error.name,
+    message: cut(error.message),
+    code,
+    stack: error.stack === undefined ? undefined : cut(error.stack, 4000),
+  };
+}
+
 /** True when an error means the database cannot be reached right now (retrying may work). */
 export function isConnectionError(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;

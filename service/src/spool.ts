@@ -20,7 +20,7 @@ import { startEmbeddedPostgres } from "./store/embedded.js";
 import { listen } from "./store/notify.js";
 import { getTask, listTasks } from "./store/read-tasks.js";
 import { TaskCreator } from "./store/task-creator.js";
-import { builtInModule } from "./workers/handlers.js";
+import { builtInModule, loadHandlers } from "./workers/handlers.js";
 import { WorkerPool } from "./workers/pool.js";
 
 export interface Spool {
@@ -84,7 +84,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       maxPrefetch: config.prefetch,
     });
     const creator = new TaskCreator(database.sql);
-    const schemas = await InputSchemas.load([builtInModule, ...config.taskModules]);
+    const schemas = InputSchemas.of(await loadHandlers([builtInModule, ...config.taskModules]));
     const watchers = new TaskWatchers();
     const live = scheduler;
 

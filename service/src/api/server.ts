@@ -8,6 +8,7 @@ import { healthDescriptorSetPath, spoolDescriptorSetPath, TaskServiceService } f
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import type { TaskOperations } from "../domain/operations.js";
+import { guardDecoding } from "./decode-guard.js";
 import { taskService } from "./task-service.js";
 
 export const taskServiceName = "spool.v1.TaskService";
@@ -34,7 +35,7 @@ export async function startApiServer(options: {
     "grpc.keepalive_timeout_ms": 20_000,
     "grpc.keepalive_permit_without_calls": 1,
   });
-  server.addService(TaskServiceService, taskService(options.ops, options.log));
+  server.addService(guardDecoding(TaskServiceService), taskService(options.ops, options.log));
 
   const health = new HealthImplementation({ "": "NOT_SERVING", [taskServiceName]: "NOT_SERVING" });
   health.addToServer(server);

@@ -1,6 +1,6 @@
 // The one table from domain error codes to gRPC status codes.
 import { status, type ServiceError, Metadata } from "@grpc/grpc-js";
-import { SpoolError, type SpoolErrorCode } from "../errors.js";
+import { cut, SpoolError, type SpoolErrorCode } from "../errors.js";
 
 const statusOf: Record<SpoolErrorCode, status> = {
   invalid_argument: status.INVALID_ARGUMENT,
@@ -12,9 +12,13 @@ const statusOf: Record<SpoolErrorCode, status> = {
   internal: status.INTERNAL,
 };
 
-/** Any error as a gRPC error; internal details stay in the server log. */
+/**
+ * Any error as a gRPC error; internal details stay in the server log. The message is cut to
+ * maxErrorMessageLength: a status echoing a huge input never reached grpc-js clients, and
+ * every later call on the channel hung.
+ */
 export function toServiceError(error: unknown): Partial<ServiceError> & { code: status; details: string } {
   const spoolError = SpoolError.from(error);
-  const details = spoolError.code === "internal" ? "internal error" : spoolError.message;
+  const details = spoolError.code === "internal" ? "internal error" : cut(spoolError.message);
   return { code: statusOf[spoolError.code], details, message: details, metadata: new Metadata() };
 }

@@ -19,8 +19,9 @@ import type {
 import type { Logger } from "pino";
 import type { TaskOperations } from "../domain/operations.js";
 import type { LogLine, NewTask, Task } from "../domain/task.js";
-import { SpoolError } from "../errors.js";
+import { errorForLog, SpoolError } from "../errors.js";
 import { logLineToPb, taskToPb } from "./convert.js";
+import { decodingProblem } from "./decode-guard.js";
 import { toServiceError } from "./status.js";
 import {
   cancelReasonFrom,
@@ -32,6 +33,9 @@ import {
   taskIdFrom,
 } from "./validate.js";
 
+/** Where a value too deep to decode sits, by method: only inputs nest. */
+const deepFields: Record<string, string> = { CreateTask: "input", CreateTasks: "tasks[].input" };
+
 /** Log entries per StreamLogs message stop growing past this many bytes of text. */
 const maxMessageBytes = 1024 * 1024;
 
@@ -39,6 +43,8 @@ export function taskService(ops: TaskOperations, log: Logger): TaskServiceServer
   const unary =
     <Req, Res>(method: string, handle: (request: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>): handleUnaryCall<Req, Res> =>
     (call, callback) => {
+      const problem = decodingProblem(call.request, deepFields[method]);
+      if (problem) return callback(reportError(log, method, problem));
       handle(call.request, call).then(
         (response) => callback(null, response),
         (error: unknown) => callback(reportError(log, method, error)),
@@ -129,7 +135,11 @@ function serverStream<Req, Res>(
     if (!call.write(message)) await once(call, "drain", { signal: reader.signal }).catch(() => undefined);
   };
   Promise.resolve()
-    .then(() => run(send, reader.signal))
+    .then(() => {
+      const problem = decodingProblem(call.request);
+      if (problem) throw problem;
+      return run(send, reader.signal);
+    })
     .then(
       () => {
         if (!reader.signal.aborted) call.end();
@@ -169,7 +179,7 @@ function* messagesOf(lines: LogLine[]): Generator<LogEntry[]> {
 
 function reportError(log: Logger, method: string, error: unknown) {
   const serviceError = toServiceError(error);
-  if (serviceError.code === status.INTERNAL) log.error({ err: error, method }, "request failed");
-  else if (serviceError.code === status.UNAVAILABLE) log.warn({ err: error, method }, "request failed: database unavailable");
+  if (serviceError.code === status.INTERNAL) log.error({ err: errorForLog(error), method }, "request failed");
+  else if (serviceError.code === status.UNAVAILABLE) log.warn({ err: errorForLog(error), method }, "request failed: database unavailable");
   return serviceError;
 }

@@ -1,14 +1,27 @@
 // Request validation: protobuf requests become domain values, or a SpoolError
 // (INVALID_ARGUMENT) whose message names the field and what is wrong with it.
 import { createHash } from "node:crypto";
-import { TaskState as PbTaskState, type CreateTaskRequest, type ListTasksRequest, type StreamLogsRequest } from "@spool/proto";
+import {
+  msFromDuration,
+  safeNumber,
+  stateFromPb,
+  taskStateNames,
+  TaskState as PbTaskState,
+  type CreateTaskRequest,
+  type Duration,
+  type ListTasksRequest,
+  type StreamLogsRequest,
+} from "@spool/proto";
+import { findJsonProblem, hasUnstorableText } from "../domain/json-values.js";
+import type { LogStreamRequest } from "../domain/operations.js";
 import { taskDefaults, type NewTask, type TaskFilter, type TaskState } from "../domain/task.js";
-import { SpoolError } from "../errors.js";
-import { isTaskId } from "../store/task-id.js";
-import { stateFromPb } from "./convert.js";
+import { maxTimestampMs, minTimestampMs } from "../domain/timestamps.js";
+import { quote, SpoolError } from "../errors.js";
+import { isTaskId } from "../domain/task-id.js";
 
 export const limits = {
   inputBytes: 1024 * 1024,
+  kindLength: 200,
   idempotencyKeyLength: 200,
   labels: 32,
   labelValueLength: 255,
@@ -20,6 +33,8 @@ export const limits = {
   tasksPerCall: 1000,
   pageSize: 1000,
   defaultPageSize: 50,
+  kindsPerFilter: 100,
+  pageTokenLength: 200,
 } as const;
 
 const queuePattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -29,33 +44,56 @@ const invalid = SpoolError.invalidArgument;
 
 /** Postgres stores no NUL character in text or jsonb: refused here, so it never fails a batch. */
 function refuseNul(field: string, text: string): void {
-  if (text.includes("\u0000")) throw invalid(field, "must not contain the NUL character (\\u0000)");
+  if (hasUnstorableText(text)) throw invalid(field, "must not contain a NUL character or an unpaired surrogate");
 }
 
-/** True if a string (value or key) anywhere in the JSON value holds a NUL character. */
-function holdsNul(value: unknown): boolean {
-  if (typeof value === "string") return value.includes("\u0000");
-  if (Array.isArray(value)) return value.some(holdsNul);
-  if (typeof value === "object" && value !== null) {
-    return Object.entries(value).some(([key, item]) => key.includes("\u0000") || holdsNul(item));
+/** A timestamp a caller sent: refused unless within protobuf's (and so Spool's) range. */
+function validTime(field: string, time: Date | undefined): Date | undefined {
+  if (time === undefined) return undefined;
+  const ms = time.getTime();
+  if (!(ms >= minTimestampMs && ms <= maxTimestampMs)) {
+    throw invalid(field, "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z");
   }
-  return false;
+  return time;
+}
+
+function validKind(field: string, kind: string, kinds: ReadonlySet<string>): string {
+  if (!kind) throw invalid(field, "is required");
+  if (!kinds.has(kind)) {
+    const known = [...kinds].sort();
+    const shown = known.length > 20 ? `${known.slice(0, 20).join(", ")}, ... (${known.length} in all)` : known.join(", ");
+    throw invalid(field, `unknown kind ${quote(kind)}; registered kinds: ${shown}`);
+  }
+  return kind;
+}
+
+/** The input as stored: any JSON value within the size and depth limits (json-values.ts). */
+function validInput(value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  const problem = findJsonProblem(value);
+  if (problem) throw invalid(`input${problem.path}`, problem.problem);
+  const bytes = Buffer.byteLength(JSON.stringify(value));
+  if (bytes > limits.inputBytes) throw invalid("input", `is ${bytes} bytes as JSON; at most ${limits.inputBytes}`);
+  return value;
+}
+
+function validTimeout(duration: Duration | undefined): number {
+  if (!duration) return taskDefaults.timeoutMs;
+  const { seconds, nanos } = duration;
+  const ms = msFromDuration(duration);
+  if (nanos <= -1e9 || nanos >= 1e9 || (seconds > 0n && nanos < 0) || (seconds < 0n && nanos > 0)) {
+    throw invalid("timeout", "is not a valid duration (nanos out of range or of the wrong sign)");
+  }
+  if (!(ms >= limits.minTimeoutMs && ms <= limits.maxTimeoutMs)) throw invalid("timeout", "must be from 1s to 24h");
+  return ms;
 }
 
 export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<string>): NewTask {
-  if (!request.kind) throw invalid("kind", "is required");
-  if (!kinds.has(request.kind)) {
-    throw invalid("kind", `unknown kind "${request.kind}"; registered kinds: ${[...kinds].sort().join(", ")}`);
-  }
-  const inputJson = request.input === undefined ? "" : JSON.stringify(request.input);
-  const inputBytes = Buffer.byteLength(inputJson);
-  if (inputBytes > limits.inputBytes) {
-    throw invalid("input", `is ${inputBytes} bytes as JSON; at most ${limits.inputBytes}`);
-  }
-  if (holdsNul(request.input)) throw invalid("input", "must not contain the NUL character (\\u0000)");
+  const kind = validKind("kind", request.kind, kinds);
+  const input = validInput(request.input);
   const queue = request.queue || taskDefaults.queue;
   if (!queuePattern.test(queue)) {
-    throw invalid("queue", `"${queue}" must be 1 to 64 letters, digits, '.', '_' or '-'`);
+    throw invalid("queue", `${quote(queue)} must be 1 to 64 letters, digits, '.', '_' or '-'`);
   }
   if (Math.abs(request.priority) > limits.priority) {
     throw invalid("priority", `${request.priority} is out of range ${-limits.priority}..${limits.priority}`);
@@ -64,24 +102,18 @@ export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<str
   if (maxAttempts < 1 || maxAttempts > limits.maxAttempts) {
     throw invalid("max_attempts", `${maxAttempts} is out of range 1..${limits.maxAttempts}`);
   }
-  let timeoutMs: number = taskDefaults.timeoutMs;
-  if (request.timeout) {
-    timeoutMs = request.timeout.seconds * 1000 + Math.trunc(request.timeout.nanos / 1e6);
-    if (!(timeoutMs >= limits.minTimeoutMs && timeoutMs <= limits.maxTimeoutMs)) {
-      throw invalid("timeout", `must be from 1s to 24h`);
-    }
-  }
-  if (request.runAt && Number.isNaN(request.runAt.getTime())) throw invalid("run_at", "is not a valid timestamp");
+  const timeoutMs = validTimeout(request.timeout);
+  const runAt = validTime("run_at", request.runAt);
   refuseNul("idempotency_key", request.idempotencyKey);
   if (request.idempotencyKey.length > limits.idempotencyKeyLength) {
     throw invalid("idempotency_key", `is ${request.idempotencyKey.length} characters; at most ${limits.idempotencyKeyLength}`);
   }
   return {
-    kind: request.kind,
-    input: request.input ?? null,
+    kind,
+    input,
     queue,
     priority: request.priority,
-    runAt: request.runAt,
+    runAt,
     maxAttempts,
     timeoutMs,
     idempotencyKey: request.idempotencyKey || undefined,
@@ -89,7 +121,6 @@ export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<str
   };
 }
 
-/** The tasks of a CreateTasks call; a bad one is named by its index ("tasks[3].kind: ..."). */
 export function newTasksFromPb(requests: CreateTaskRequest[], kinds: ReadonlySet<string>): NewTask[] {
   if (requests.length === 0 || requests.length > limits.tasksPerCall) {
     throw invalid("tasks", `holds ${requests.length} tasks; 1 to ${limits.tasksPerCall} per call`);
@@ -108,12 +139,13 @@ function validLabels(field: string, labels: Record<string, string>): Record<stri
   const entries = Object.entries(labels);
   if (entries.length > limits.labels) throw invalid(field, `has ${entries.length} labels; at most ${limits.labels}`);
   for (const [key, value] of entries) {
-    refuseNul(`${field}["${key}"]`, value);
+    const at = `${field}[${quote(key)}]`;
     if (!labelKeyPattern.test(key)) {
-      throw invalid(`${field}["${key}"]`, "key must start with a letter or digit and hold at most 63 letters, digits, '.', '_', '/' or '-'");
+      throw invalid(at, "key must start with a letter or digit and hold at most 63 letters, digits, '.', '_', '/' or '-'");
     }
+    refuseNul(at, value);
     if (value.length > limits.labelValueLength) {
-      throw invalid(`${field}["${key}"]`, `value is ${value.length} characters; at most ${limits.labelValueLength}`);
+      throw invalid(at, `value is ${value.length} characters; at most ${limits.labelValueLength}`);
     }
   }
   return labels;
@@ -121,7 +153,7 @@ function validLabels(field: string, labels: Record<string, string>): Record<stri
 
 export function taskIdFrom(field: string, value: string): string {
   if (!value) throw invalid(field, "is required");
-  if (!isTaskId(value)) throw invalid(field, `"${value}" is not a task id (a UUID)`);
+  if (!isTaskId(value)) throw invalid(field, `${quote(value)} is not a task id (a UUID)`);
   return value.toLowerCase();
 }
 
@@ -133,11 +165,12 @@ export function cancelReasonFrom(reason: string): string {
   return reason || "cancelled by request";
 }
 
-export function logRequestFrom(request: StreamLogsRequest) {
-  if (!Number.isSafeInteger(request.afterSeq) || request.afterSeq < 0) {
-    throw invalid("after_seq", `${request.afterSeq} must be 0 or more`);
+export function logRequestFrom(request: StreamLogsRequest): LogStreamRequest {
+  const afterSeq = safeNumber(request.afterSeq);
+  if (afterSeq === undefined || afterSeq < 0) {
+    throw invalid("after_seq", `${request.afterSeq} is out of range 0..${Number.MAX_SAFE_INTEGER}`);
   }
-  return { taskId: taskIdFrom("task_id", request.taskId), afterSeq: request.afterSeq, follow: request.follow };
+  return { taskId: taskIdFrom("task_id", request.taskId), afterSeq, follow: request.follow };
 }
 
 export interface ListQuery {
@@ -149,24 +182,27 @@ export interface ListQuery {
 }
 
 export function listQueryFrom(request: ListTasksRequest): ListQuery {
+  if (request.states.length > taskStateNames.length) {
+    throw invalid("states", `holds ${request.states.length} states; there are ${taskStateNames.length}`);
+  }
   const states = request.states.map((state, i): TaskState => {
-    const domain = stateFromPb.get(state);
+    const domain = stateFromPb(state);
     if (!domain) throw invalid(`states[${i}]`, `${PbTaskState[state] ?? state} is not a state to filter on`);
     return domain;
   });
   if (request.queue && !queuePattern.test(request.queue)) {
-    throw invalid("queue", `"${request.queue}" must be 1 to 64 letters, digits, '.', '_' or '-'`);
+    throw invalid("queue", `${quote(request.queue)} must be 1 to 64 letters, digits, '.', '_' or '-'`);
+  }
+  if (request.kinds.length > limits.kindsPerFilter) {
+    throw invalid("kinds", `holds ${request.kinds.length} kinds; at most ${limits.kindsPerFilter}`);
   }
   request.kinds.forEach((kind, i) => {
     if (!kind) throw invalid(`kinds[${i}]`, "is empty");
+    if (kind.length > limits.kindLength) throw invalid(`kinds[${i}]`, `is ${kind.length} characters; at most ${limits.kindLength}`);
     refuseNul(`kinds[${i}]`, kind);
   });
-  for (const [field, time] of [
-    ["created_after", request.createdAfter],
-    ["created_before", request.createdBefore],
-  ] as const) {
-    if (time && Number.isNaN(time.getTime())) throw invalid(field, "is not a valid timestamp");
-  }
+  const createdAfter = validTime("created_after", request.createdAfter);
+  const createdBefore = validTime("created_before", request.createdBefore);
   if (request.pageSize < 0 || request.pageSize > limits.pageSize) {
     throw invalid("page_size", `${request.pageSize} is out of range 1..${limits.pageSize}`);
   }
@@ -175,8 +211,8 @@ export function listQueryFrom(request: ListTasksRequest): ListQuery {
     kinds: request.kinds,
     queue: request.queue || undefined,
     labels: validLabels("labels", request.labels),
-    createdAfter: request.createdAfter,
-    createdBefore: request.createdBefore,
+    createdAfter,
+    createdBefore,
   };
   const filterHash = hashFilter(filter);
   return {
@@ -204,6 +240,7 @@ export function pageTokenFor(lastId: string, filterHash: string): string {
 }
 
 function parsePageToken(token: string, filterHash: string): string {
+  if (token.length > limits.pageTokenLength) throw invalid("page_token", "is not a token this service issued");
   const [id, hash] = Buffer.from(token, "base64url").toString().split(".");
   if (!id || !isTaskId(id)) throw invalid("page_token", "is not a token this service issued");
   if (hash !== filterHash) throw invalid("page_token", "was issued for other filters; start again without it");

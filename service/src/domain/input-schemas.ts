@@ -3,9 +3,8 @@
 // against it before storing the task. A bad input is INVALID_ARGUMENT naming the field path
 // (`input.items[2].sku: ...`); a good one is stored as the schema returns it (defaults
 // applied, values coerced), so the handler gets what its type says.
-import type { InputSchema } from "@spool/sdk/task";
+import type { InputSchema, TaskDefinition } from "@spool/sdk/task";
 import { SpoolError } from "../errors.js";
-import { loadHandlers } from "../workers/handlers.js";
 
 export class InputSchemas {
   readonly #schemas: ReadonlyMap<string, InputSchema<unknown>>;
@@ -14,10 +13,10 @@ export class InputSchemas {
     this.#schemas = schemas;
   }
 
-  /** Loads the handler modules (in this thread too) for the schemas they declare. */
-  static async load(modules: readonly string[]): Promise<InputSchemas> {
+  /** The schemas the task definitions declare (the handler modules, loaded in this thread too). */
+  static of(definitions: ReadonlyMap<string, TaskDefinition>): InputSchemas {
     const schemas = new Map<string, InputSchema<unknown>>();
-    for (const [kind, definition] of await loadHandlers(modules)) {
+    for (const [kind, definition] of definitions) {
       if (definition.input) schemas.set(kind, definition.input as InputSchema<unknown>);
     }
     return new InputSchemas(schemas);

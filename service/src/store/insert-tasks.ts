@@ -12,7 +12,7 @@ import type { NewTask, Task } from "../domain/task.js";
 import type { Sql } from "./database.js";
 import { channel } from "./notify.js";
 import { taskColumns } from "./task-columns.js";
-import { newTaskId } from "./task-id.js";
+import { newTaskId } from "../domain/task-id.js";
 
 export interface Inserted {
   task: Task;

@@ -5,7 +5,7 @@ import type { Task, TaskError, TaskFilter, TaskState } from "../domain/task.js";
 import type { Db } from "./database.js";
 import { unionAll } from "drizzle-orm/pg-core";
 import { tasks } from "./schema.js";
-import { firstTaskIdAt } from "./task-id.js";
+import { firstTaskIdAt } from "../domain/task-id.js";
 
 const taskFields = {
   id: tasks.id,
