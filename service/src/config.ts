@@ -23,6 +23,7 @@ const schema = z.object({
   SPOOL_PREFETCH: integer(0, 10_000).default(500),
   SPOOL_LEASE_RENEW_MS: integer(50, 600_000).default(2000),
   SPOOL_LEASE_TTL_MS: integer(100, 3_600_000).default(10_000),
+  SPOOL_LOG_BYTES_PER_ATTEMPT: integer(64 * 1024, 2 ** 31 - 1).default(64 * 1024 * 1024),
   SPOOL_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 }).refine((c) => c.SPOOL_LEASE_TTL_MS >= 2 * c.SPOOL_LEASE_RENEW_MS, {
   path: ["SPOOL_LEASE_TTL_MS"],
@@ -50,6 +51,8 @@ export interface Config {
   leaseRenewMs: number;
   leaseTtlMs: number;
   logLevel: string;
+  /** Log text one attempt may store; beyond it lines are dropped and counted. */
+  logBytesPerAttempt: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
@@ -77,5 +80,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     leaseRenewMs: c.SPOOL_LEASE_RENEW_MS,
     leaseTtlMs: c.SPOOL_LEASE_TTL_MS,
     logLevel: c.SPOOL_LOG_LEVEL,
+    logBytesPerAttempt: c.SPOOL_LOG_BYTES_PER_ATTEMPT,
   };
 }

@@ -89,12 +89,42 @@ describe("running tasks", () => {
     ]);
   });
 
-  it("fails a task whose result is not JSON, and one whose result Postgres cannot store", async () => {
+  it("fails a task whose result is not JSON, too large or too deep; stores one with a NUL, replaced", async () => {
     const bad = await settled((await client.createTask("test.bad-result", null, { maxAttempts: 1 })).id);
     expect(bad.error).toMatchObject({ type: "TypeError" });
     expect(bad.error?.message).toContain("not JSON-serializable");
     const nul = await settled((await client.createTask("test.nul-result", null, { maxAttempts: 1 })).id);
-    expect(nul.error).toMatchObject({ type: "ResultNotStored" });
+    expect(nul).toMatchObject({ state: "succeeded", result: "a\uFFFDb" });
+    const large = await settled((await client.createTask("test.big-result", { mb: 2 }, { maxAttempts: 1 })).id);
+    expect(large.error).toMatchObject({ type: "ResultTooLarge", message: expect.stringMatching(/^the handler's result is \d+ bytes as JSON; at most 1048576$/) });
+    const deep = await settled((await client.createTask("test.big-result", { depth: 40 }, { maxAttempts: 1 })).id);
+    expect(deep.error).toMatchObject({ type: "ResultTooDeep" });
+    const fine = await settled((await client.createTask("test.big-result", { depth: 32 }, { maxAttempts: 1 })).id);
+    expect(fine.state).toBe("succeeded");
+  });
+
+  it("ends a task whose error holds a NUL (it once stayed RUNNING forever), replacing the character", async () => {
+    const task = await settled((await client.createTask("test.nul-error", null, { maxAttempts: 1 })).id);
+    expect(task).toMatchObject({ state: "failed", error: { type: "RangeError", message: "bad\uFFFDbyte" } });
+    expect(task.failures[0]).toMatchObject({ type: "RangeError", message: "bad\uFFFDbyte" });
+  });
+
+  it("stores every string a handler hands back, with NUL and unpaired surrogates replaced", async () => {
+    const task = await settled((await client.createTask("test.unstorable-text")).id);
+    expect(task).toMatchObject({
+      state: "succeeded",
+      result: { "key\uFFFD": ["value\uFFFD", "lone \uFFFD", "pair 😀"] },
+      progress: { fraction: 0.5, message: "progress\uFFFD" },
+    });
+    const lines = [];
+    for await (const line of client.streamLogs(task.id)) lines.push(line.message);
+    expect(lines).toEqual(["log\uFFFDline", "console \uFFFD line"]);
+  });
+
+  it("cuts an error's message and stack to their ceilings", async () => {
+    const task = await settled((await client.createTask("test.huge-error", null, { maxAttempts: 1 })).id);
+    expect(task.error?.message).toMatch(/^m{8192}\.\.\. \[991808 characters cut\]$/);
+    expect(task.error?.stack).toMatch(/^s{16384}\.\.\. \[983616 characters cut\]$/);
   });
 
   it("captures console.* inside a task as log lines with levels", async () => {
@@ -135,7 +165,8 @@ describe("worker thread failures", () => {
   it.each([
     ["test.exit", "WorkerCrashed", /exited with code 7/],
     ["test.oom", "WorkerCrashed", /memory/i],
-    ["test.throw-late", "WorkerCrashed", /thrown from a timer/],
+    // Thrown from a timer of the running task: that task fails with the error it threw.
+    ["test.throw-late", "Error", /thrown from a timer/],
   ])("%s fails only its own task, and the pool keeps serving", async (kind, type, message) => {
     const task = await settled((await client.createTask(kind, null, { maxAttempts: 1 })).id);
     expect(task.state).toBe("failed");

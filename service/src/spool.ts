@@ -32,8 +32,13 @@ export interface Spool {
   stop(): Promise<void>;
 }
 
-/** Lines waiting to be stored above which a task's new lines are dropped (and counted). */
-const maxQueuedLines = 200_000;
+/**
+ * Log text a worker thread may have posted and not yet stored before its logging blocks, and
+ * how long it blocks before it drops lines instead (workers/log-credit.ts). With the default
+ * pool this bounds log text in memory to workers x 1 MiB.
+ */
+const logWindowBytes = 1024 * 1024;
+const logMaxWaitMs = 5000;
 /** How long open calls (followed log streams) may go on once draining is done. */
 const serverCloseGraceMs = 2000;
 
@@ -65,6 +70,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       modules: [builtInModule, ...config.taskModules],
       graceMs: config.cancelGraceMs,
       maxHeapMb: config.workerMaxHeapMb,
+      logLimits: { budgetBytes: config.logBytesPerAttempt, windowBytes: logWindowBytes, maxWaitMs: logMaxWaitMs },
       log: log.child({ component: "pool" }),
       onIdle: () => scheduler?.wake(),
     });
@@ -80,7 +86,6 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       owner: replicaId,
       log: log.child({ component: "scheduler" }),
       pollIntervalMs: config.pollIntervalMs,
-      maxQueuedLines,
       maxPrefetch: config.prefetch,
     });
     const creator = new TaskCreator(database.sql);

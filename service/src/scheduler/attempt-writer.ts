@@ -6,7 +6,7 @@
 // While the database is unreachable the flush is retried with backoff and nothing is lost;
 // an item the database rejects for itself (not an outage) is isolated and dealt with alone.
 import type { Logger } from "pino";
-import { isConnectionError } from "../errors.js";
+import { cut, errorForLog, isConnectionError } from "../errors.js";
 import type { Sql } from "../store/database.js";
 import { GroupCommit } from "../store/group-commit.js";
 import {
@@ -18,12 +18,18 @@ import {
 } from "../store/record-attempts.js";
 
 type Item =
-  | { type: "line"; line: NewLogLine }
+  | { type: "lines"; lines: NewLogLine[]; bytes: number; stored: () => void }
   | { type: "progress"; progress: NewProgress }
   | { type: "finish"; finish: AttemptFinish; resolve: (done: FinishedTask | undefined) => void };
 
-/** Most items in one flush. */
-const maxBatch = 5000;
+/**
+ * Most weight in one flush: a line weighs its text plus a fixed cost, so a flush holds up to
+ * ~5,000 short lines or ~4 MiB of long ones (a count alone let 64 KiB lines build 300 MB
+ * statements). An outcome or a progress report weighs as much as a short line.
+ */
+const maxBatchWeight = 4 * 1024 * 1024;
+const lineWeight = 800;
+const weigh = (item: Item) => (item.type === "lines" ? item.bytes + lineWeight * item.lines.length : lineWeight);
 const maxRetryDelayMs = 5000;
 
 export class AttemptWriter {
@@ -37,16 +43,16 @@ export class AttemptWriter {
     this.#sql = sql;
     this.#owner = owner;
     this.#log = log;
-    this.#commit = new GroupCommit((batch) => this.#flush(batch), maxBatch);
+    this.#commit = new GroupCommit((batch) => this.#flush(batch), maxBatchWeight, weigh);
   }
 
-  /** Items not yet handed to a flush: the caller throttles lines on it. */
-  get queued(): number {
-    return this.#commit.queued;
-  }
-
-  line(line: NewLogLine): void {
-    this.#commit.push({ type: "line", line });
+  /**
+   * Lines of one run, stored in order with everything pushed before them; `stored` is called
+   * once they are written, or given up (refused by the database, or the writer closed).
+   */
+  lines(lines: NewLogLine[], stored: () => void): void {
+    const bytes = lines.reduce((sum, line) => sum + line.message.length, 0);
+    this.#commit.push({ type: "lines", lines, bytes, stored });
   }
 
   /** A progress report; of several for one task in a flush, the latest is stored. */
@@ -91,7 +97,7 @@ export class AttemptWriter {
     const finishes: AttemptFinish[] = [];
     const progress = new Map<string, NewProgress>();
     for (const item of batch) {
-      if (item.type === "line") lines.push(item.line);
+      if (item.type === "lines") lines.push(...item.lines);
       else if (item.type === "progress") progress.set(item.progress.taskId, item.progress);
       else finishes.push(item.finish);
     }
@@ -107,7 +113,10 @@ export class AttemptWriter {
 
   #settle(batch: Item[], finished: FinishedTask[]): void {
     const byId = new Map(finished.map((f) => [f.id, f]));
-    for (const item of batch) if (item.type === "finish") item.resolve(byId.get(item.finish.id));
+    for (const item of batch) {
+      if (item.type === "finish") item.resolve(byId.get(item.finish.id));
+      else if (item.type === "lines") item.stored();
+    }
   }
 
   /** The database refused the batch: write its items one by one to find the culprit. */
@@ -117,24 +126,32 @@ export class AttemptWriter {
       return;
     }
     const [item] = batch as [Item];
-    if (item.type === "line") {
-      this.#log.error({ err: error, taskId: item.line.taskId, seq: item.line.seq }, "log line rejected by the database: dropped");
+    if (item.type === "lines") {
+      const [first] = item.lines;
+      this.#log.error({ err: errorForLog(error), taskId: first?.taskId, seq: first?.seq, lines: item.lines.length }, "log lines rejected by the database: dropped");
+      item.stored();
       return;
     }
     if (item.type === "progress") {
-      this.#log.error({ err: error, taskId: item.progress.taskId }, "progress report rejected by the database: dropped");
+      this.#log.error({ err: errorForLog(error), taskId: item.progress.taskId }, "progress report rejected by the database: dropped");
       return;
     }
     const { finish } = item;
-    if (finish.outcome === "succeeded") {
-      // Typically a result Postgres cannot hold (e.g. a \u0000 in a string): fail the attempt
-      // with the reason rather than lose it.
-      const message = `the result could not be stored: ${(error as Error).message}`;
-      this.#log.error({ err: error, taskId: finish.id }, message);
-      await this.#flush([{ ...item, finish: { ...finish, outcome: "failed", result: undefined, error: { type: "ResultNotStored", message } } }]);
+    // The thread makes every outcome storable (workers/run-output.ts); should the database
+    // still refuse one, the attempt must not stay RUNNING with its lease live: it fails with a
+    // plain error that can always be stored, or, if even that is refused, is left to the reaper.
+    const fallback: AttemptFinish = {
+      id: finish.id,
+      attempt: finish.attempt,
+      outcome: finish.outcome === "succeeded" ? "failed" : finish.outcome,
+      error: { type: finish.outcome === "succeeded" ? "ResultNotStored" : "OutcomeNotStored", message: `the database refused the attempt's outcome: ${cut((error as Error).message, 500)}` },
+      startedAt: finish.startedAt,
+    };
+    this.#log.error({ err: errorForLog(error), taskId: finish.id }, "attempt outcome rejected by the database: storing a plain failure instead");
+    if (item.finish.error?.type === "ResultNotStored" || item.finish.error?.type === "OutcomeNotStored") {
+      item.resolve(undefined);
       return;
     }
-    this.#log.error({ err: error, taskId: finish.id }, "attempt outcome rejected by the database");
-    item.resolve(undefined);
+    await this.#flush([{ ...item, finish: fallback }]);
   }
 }

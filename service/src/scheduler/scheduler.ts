@@ -7,7 +7,8 @@
 //   tasks that run for seconds (other replicas may take them), up to `maxPrefetch` for tasks
 //   that take microseconds (one round trip per task would cap throughput).
 // - It turns each run's lines into numbered log lines and its outcome into an attempt
-//   finish, both through the AttemptWriter.
+//   finish, both through the AttemptWriter. It drops nothing: each thread bounds what it has
+//   in flight (workers/log-credit.ts), so what reaches here is bounded too.
 // - It routes cancels to the pool, and at shutdown interrupts every run and gives back what
 //   it claimed.
 // It knows neither gRPC nor the inside of a worker thread.
@@ -30,8 +31,6 @@ export interface SchedulerOptions {
   log: Logger;
   /** Fallback poll, in case a wake-up notice was missed. */
   pollIntervalMs: number;
-  /** Log lines waiting for the database above which new lines are dropped (and counted). */
-  maxQueuedLines: number;
   /** Most tasks claimed here beyond the free threads (the local queue). */
   maxPrefetch: number;
 }
@@ -39,7 +38,6 @@ export interface SchedulerOptions {
 interface RunState {
   attempt: number;
   nextSeq: number;
-  droppedLines: number;
   /** Epoch ms when it was handed to a thread. */
   startedAt: number;
 }
@@ -240,13 +238,13 @@ export class Scheduler {
   }
 
   #dispatch(claimed: ClaimedTask): void {
-    const run: RunState = { attempt: claimed.attempt, nextSeq: claimed.lastLogSeq + 1, droppedLines: 0, startedAt: Date.now() };
+    const run: RunState = { attempt: claimed.attempt, nextSeq: claimed.lastLogSeq + 1, startedAt: Date.now() };
     const started = performance.now();
     this.#runs.set(claimed.id, run);
     this.#o.pool.run(
       { taskId: claimed.id, attempt: claimed.attempt, kind: claimed.kind, input: claimed.input, timeoutMs: claimed.timeoutMs },
       {
-        logs: (lines) => this.#logs(claimed.id, run, lines),
+        logs: (lines, stored) => this.#logs(claimed.id, run, lines, stored),
         progress: (progress) => this.#o.writer.progress({ taskId: claimed.id, attempt: claimed.attempt, ...progress }),
         done: (outcome) => {
           this.#runMs.add(performance.now() - started);
@@ -262,26 +260,17 @@ export class Scheduler {
     if (this.#recentCancels.delete(claimed.id)) this.#o.pool.abort(claimed.id, "cancelled", "cancelled by request");
   }
 
-  #logs(taskId: string, run: RunState, lines: ThreadLogLine[]): void {
-    const writer = this.#o.writer;
-    for (const line of lines) {
-      if (writer.queued >= this.#o.maxQueuedLines) {
-        run.droppedLines++;
-        continue;
-      }
-      if (run.droppedLines > 0) {
-        writer.line({
-          taskId,
-          attempt: run.attempt,
-          seq: run.nextSeq++,
-          level: "warn",
-          message: `${run.droppedLines} log lines dropped: the task logged faster than they could be stored`,
-          time: line.time,
-        });
-        run.droppedLines = 0;
-      }
-      writer.line({ taskId, attempt: run.attempt, seq: run.nextSeq++, level: line.level, message: line.message, time: line.time });
-    }
+  /** Numbers the run's lines (one sequence per task, across attempts) and hands them to the writer. */
+  #logs(taskId: string, run: RunState, lines: ThreadLogLine[], stored: () => void): void {
+    const numbered = lines.map((line) => ({
+      taskId,
+      attempt: run.attempt,
+      seq: run.nextSeq++,
+      level: line.level,
+      message: line.message,
+      time: line.time,
+    }));
+    this.#o.writer.lines(numbered, stored);
   }
 
   async #finish(taskId: string, finish: AttemptFinish): Promise<void> {
@@ -296,7 +285,7 @@ const shutdownError = { type: failureTypes.shutdown, message: "the service shut 
 
 function toFinish(claimed: ClaimedTask, outcome: Outcome): AttemptFinish {
   const base = { id: claimed.id, attempt: claimed.attempt };
-  if (outcome.status === "succeeded") return { ...base, outcome: "succeeded", result: outcome.result };
+  if (outcome.status === "succeeded") return { ...base, outcome: "succeeded", resultJson: outcome.resultJson };
   if (outcome.aborted === "cancelled") return { ...base, outcome: "cancelled", error: outcome.error };
   if (outcome.aborted === "shutdown") {
     return { ...base, outcome: "interrupted", error: { ...shutdownError, stack: outcome.error.stack } };

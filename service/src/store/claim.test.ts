@@ -84,13 +84,13 @@ describe("fencing", () => {
     expect(claim).toMatchObject({ id, attempt: 2 });
 
     // Late writes of attempt 1 change nothing...
-    expect(await finishAttempts(first, [{ id, attempt: 1, outcome: "succeeded", result: "stale" }])).toEqual([]);
+    expect(await finishAttempts(first, [{ id, attempt: 1, outcome: "succeeded", resultJson: JSON.stringify("stale") }])).toEqual([]);
     await insertLogs(first, [{ taskId: id, attempt: 1, seq: 1, level: "info", message: "stale", time: Date.now() }]);
     // ...nor can another owner write for attempt 2.
-    expect(await finishAttempts(first, [{ id, attempt: 2, outcome: "succeeded", result: "stale" }])).toEqual([]);
+    expect(await finishAttempts(first, [{ id, attempt: 2, outcome: "succeeded", resultJson: JSON.stringify("stale") }])).toEqual([]);
 
     await insertLogs(second, [{ taskId: id, attempt: 2, seq: 1, level: "info", message: "fresh", time: Date.now() }]);
-    const [done] = await finishAttempts(second, [{ id, attempt: 2, outcome: "succeeded", result: "fresh" }]);
+    const [done] = await finishAttempts(second, [{ id, attempt: 2, outcome: "succeeded", resultJson: JSON.stringify("fresh") }]);
     expect(done).toMatchObject({ id, state: "succeeded" });
     expect(await getTask(database.db, id)).toMatchObject({ state: "succeeded", result: "fresh", attempt: 2 });
     expect((await readLogs(database.sql, id, 0, 10)).map((l) => l.message)).toEqual(["fresh"]);
@@ -137,7 +137,7 @@ describe("recordAttempts", () => {
         ],
         [
           { id: retried!.task.id, attempt: 1, outcome: "failed", error: { type: "Error", message: "boom" } },
-          { id: ended!.task.id, attempt: 1, outcome: "succeeded", result: { ok: true } },
+          { id: ended!.task.id, attempt: 1, outcome: "succeeded", resultJson: JSON.stringify({ ok: true }) },
         ],
       );
       expect(Object.fromEntries(finished.map((f) => [f.id, f.state]))).toEqual({

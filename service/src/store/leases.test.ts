@@ -61,7 +61,7 @@ describe("leases", () => {
       database.sql,
       lost.id,
       [{ taskId: id!, attempt: 1, seq: 1, level: "info", message: "late", time: Date.now() }],
-      [{ id: id!, attempt: 1, outcome: "succeeded", result: "stale" }],
+      [{ id: id!, attempt: 1, outcome: "succeeded", resultJson: JSON.stringify("stale") }],
     );
     expect(stale).toEqual([]);
     await recordAttempts(database.sql, lost.id, [], [], [{ taskId: id!, attempt: 1, fraction: 0.9, message: "stale", time: Date.now() }]);

@@ -50,7 +50,8 @@ export interface AttemptFinish {
   id: string;
   attempt: number;
   outcome: AttemptOutcome;
-  result?: unknown;
+  /** The result as JSON text (succeeded only). */
+  resultJson?: string | undefined;
   error?: TaskError | undefined;
   /** Epoch ms when the attempt started running. */
   startedAt?: number | undefined;
@@ -76,7 +77,7 @@ export async function recordAttempts(
     ids: finishes.map((f) => f.id),
     attempts: finishes.map((f) => f.attempt),
     outcomes: finishes.map((f) => f.outcome),
-    results: finishes.map((f) => (f.result === undefined || f.result === null ? null : JSON.stringify(f.result))),
+    results: finishes.map((f) => (f.resultJson === undefined || f.resultJson === "null" ? null : f.resultJson)),
     errors: finishes.map((f) => (f.error ? JSON.stringify(f.error) : null)),
     started: finishes.map((f) => f.startedAt ?? null),
     progress: finishes.map((f) => (f.progress ? JSON.stringify(progressJson(f.progress)) : null)),

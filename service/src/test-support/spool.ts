@@ -24,6 +24,7 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
     leaseRenewMs: 2000,
     leaseTtlMs: 10_000,
     logLevel: "silent",
+    logBytesPerAttempt: 64 * 1024 * 1024,
     ...overrides,
   };
 }

@@ -1,4 +1,5 @@
-// Messages from a worker thread to the pool. Errors cross the boundary as plain data.
+// Messages from a worker thread to the pool. Errors cross the boundary as plain data, results
+// as JSON text (the thread checks and serializes them: run-output.ts).
 
 export interface SerializedError {
   name: string;
@@ -23,22 +24,14 @@ export interface ThreadProgress {
 export type FromWorker =
   | { type: "ready"; kinds: string[] }
   | { type: "startup-failed"; error: SerializedError }
-  | { type: "logs"; runId: number; lines: ThreadLogLine[] }
+  /** `bytes`: the log credit the thread took for these lines (log-credit.ts), to give back once stored. */
+  | { type: "logs"; runId: number; lines: ThreadLogLine[]; bytes: number }
   | { type: "progress"; runId: number; progress: ThreadProgress }
-  | { type: "done"; runId: number; result: unknown }
-  | { type: "failed"; runId: number; error: SerializedError };
-
-export function serializeError(error: unknown): SerializedError {
-  if (error instanceof Error) {
-    return { name: error.name, message: error.message, stack: error.stack };
-  }
-  return { name: "Error", message: typeof error === "string" ? error : safeString(error) };
-}
-
-function safeString(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}
+  /** `recycle`: the thread's state can no longer be trusted (an uncaught error): replace it. */
+  | { type: "done"; runId: number; resultJson: string; recycle?: boolean }
+  | { type: "failed"; runId: number; error: SerializedError; recycle?: boolean }
+  /**
+   * Code left behind by an earlier run (a timer, a promise) threw after that run ended. The
+   * run now going on is not harmed; the thread is replaced once it is free.
+   */
+  | { type: "tainted"; taskId: string | undefined; error: SerializedError };

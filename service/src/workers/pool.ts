@@ -3,14 +3,18 @@
 // - A run that exceeds its timeout, or is aborted (cancel, shutdown), first gets its
 //   AbortSignal fired; if it has not finished after the grace period, its thread is
 //   terminated (this stops even a CPU loop) and replaced.
-// - A thread that dies on its own (uncaught error, process.exit, out of memory) ends its run
-//   as failed (WorkerCrashed) and is replaced; the pool itself never goes down with it.
+// - A thread that dies on its own (process.exit, out of memory) ends its run as failed
+//   (WorkerCrashed) and is replaced; the pool itself never goes down with it. A thread that
+//   reports an uncaught error (thread.ts) is replaced as soon as it is free.
+// - Log lines come with the credit the thread took for them (log-credit.ts); the sink gives
+//   it back once they are stored, which is what paces a thread that logs too fast.
 // - It knows nothing of Postgres or gRPC: it takes jobs, and reports lines and an outcome.
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { failureTypes, type TaskError } from "../domain/task.js";
 import type { FromWorker, SerializedError, ThreadLogLine, ThreadProgress } from "./from-worker.js";
-import type { AbortReason, ThreadData, ToWorker } from "./to-worker.js";
+import { createLogCredit, returnCredit } from "./log-credit.js";
+import type { AbortReason, ThreadData, ThreadLogLimits, ToWorker } from "./to-worker.js";
 
 export interface Job {
   taskId: string;
@@ -28,7 +32,7 @@ const abortTypes: Record<AbortReason, string> = {
 };
 
 export type Outcome =
-  | { status: "succeeded"; result: unknown }
+  | { status: "succeeded"; resultJson: string }
   | {
       status: "failed";
       error: TaskError;
@@ -38,7 +42,8 @@ export type Outcome =
 
 /** Where a run reports; both are called on the pool's (main) thread. */
 export interface RunSink {
-  logs(lines: ThreadLogLine[]): void;
+  /** `stored` must be called once the lines are stored or given up: it paces the thread. */
+  logs(lines: ThreadLogLine[], stored: () => void): void;
   progress(progress: ThreadProgress): void;
   done(outcome: Outcome): void;
 }
@@ -51,6 +56,8 @@ export interface PoolOptions {
   graceMs: number;
   /** V8 heap limit of each thread, in MB. */
   maxHeapMb: number;
+  /** How each thread bounds the log lines of its runs. */
+  logLimits: ThreadLogLimits;
   log: Logger;
   /** Called whenever a thread becomes free to take a job. */
   onIdle: () => void;
@@ -68,6 +75,10 @@ interface Slot {
   worker: Worker;
   state: "starting" | "idle" | "busy" | "dead";
   run?: ActiveRun | undefined;
+  /** Bytes of log text posted by the thread and not yet stored (shared with it). */
+  logCredit: Int32Array;
+  /** Replace the thread once it is free: it reported an uncaught error. */
+  recycle: boolean;
 }
 
 /** Threads of every pool in this process that have not exited yet (tests check for leaks). */
@@ -159,14 +170,15 @@ export class WorkerPool {
   }
 
   #spawn(): Promise<void> {
-    const { modules, maxHeapMb, log } = this.#options;
+    const { modules, maxHeapMb, log, logLimits } = this.#options;
+    const logCredit = createLogCredit();
     const worker = new Worker(threadUrl, {
-      workerData: { modules } satisfies ThreadData,
+      workerData: { modules, logCredit, logLimits } satisfies ThreadData,
       resourceLimits: { maxOldGenerationSizeMb: maxHeapMb },
     });
     liveThreads++;
     worker.once("exit", () => liveThreads--);
-    const slot: Slot = { worker, state: "starting" };
+    const slot: Slot = { worker, state: "starting", logCredit, recycle: false };
     this.#slots.add(slot);
     return new Promise((resolve, reject) => {
       const failStart = (error: Error) => {
@@ -200,10 +212,23 @@ export class WorkerPool {
   }
 
   #onRunMessage(slot: Slot, message: Exclude<FromWorker, { type: "ready" | "startup-failed" }>): void {
+    if (message.type === "tainted") {
+      this.#options.log.warn(
+        { taskId: message.taskId, err: message.error },
+        "code left behind by a finished run threw: the thread will be replaced once free",
+      );
+      slot.recycle = true;
+      if (slot.state === "idle") this.#recycle(slot);
+      return;
+    }
     const run = slot.run;
-    if (!run || run.runId !== message.runId) return; // a line from a run that already ended
+    if (!run || run.runId !== message.runId) {
+      // From a run that already ended (its thread was stopped): nothing to store.
+      if (message.type === "logs") returnCredit(slot.logCredit, message.bytes);
+      return;
+    }
     if (message.type === "logs") {
-      run.sink.logs(message.lines);
+      run.sink.logs(message.lines, () => returnCredit(slot.logCredit, message.bytes));
       return;
     }
     if (message.type === "progress") {
@@ -212,13 +237,23 @@ export class WorkerPool {
     }
     const outcome: Outcome =
       message.type === "done"
-        ? { status: "succeeded", result: message.result }
+        ? { status: "succeeded", resultJson: message.resultJson }
         : run.abort
           ? this.#abortedOutcome(run, run.abort.reason, run.abort.message, message.error)
           : { status: "failed", error: toTaskError(message.error) };
     this.#finish(slot, outcome);
+    if (message.recycle || slot.recycle) {
+      this.#recycle(slot);
+      return;
+    }
     slot.state = "idle";
     this.#options.onIdle();
+  }
+
+  /** Replaces a thread that is free but can no longer be trusted. */
+  #recycle(slot: Slot): void {
+    this.#retire(slot);
+    this.#replace();
   }
 
   #abortSlot(slot: Slot, reason: AbortReason, message: string): void {

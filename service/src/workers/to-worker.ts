@@ -1,7 +1,6 @@
 // Messages from the pool to a worker thread. Each names the run it is about (runId), so a
 // message meant for an earlier run is never applied to the current one.
 
-/** Why a run is being aborted; decides how its outcome is recorded. */
 /** Why a run is stopped: cancel, its timeout, shutdown, or its replica lost the lease. */
 export type AbortReason = "cancelled" | "timeout" | "shutdown" | "lost";
 
@@ -22,8 +21,21 @@ export type ToWorker =
       message: string;
     };
 
+/** How a thread treats its runs' log lines (see log-credit.ts and thread.ts). */
+export interface ThreadLogLimits {
+  /** Log text one attempt may store; lines beyond it are dropped and counted. */
+  budgetBytes: number;
+  /** Log text posted but not yet stored above which the thread waits (back-pressure). */
+  windowBytes: number;
+  /** Longest wait for storage before a batch of lines is dropped (and counted). */
+  maxWaitMs: number;
+}
+
 /** What a thread is started with (its workerData). */
 export interface ThreadData {
   /** Absolute paths or file: URLs of handler modules, or directories of them. */
   modules: string[];
+  /** The thread's log credit counter (log-credit.ts), shared with the pool. */
+  logCredit: Int32Array;
+  logLimits: ThreadLogLimits;
 }
