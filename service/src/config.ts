@@ -19,10 +19,11 @@ const schema = z.object({
   SPOOL_TASKS: z.string().default(""),
   SPOOL_POLL_INTERVAL_MS: integer(50, 600_000).default(2000),
   SPOOL_WORKER_MAX_HEAP_MB: integer(16, 65_536).default(1024),
-  SPOOL_DB_POOL_SIZE: integer(2, 1000).default(10),
+  SPOOL_DB_POOL_SIZE: integer(5, 1000).default(16),
   SPOOL_PREFETCH: integer(0, 10_000).default(500),
   SPOOL_LEASE_RENEW_MS: integer(50, 600_000).default(2000),
   SPOOL_LEASE_TTL_MS: integer(100, 3_600_000).default(10_000),
+  SPOOL_MAX_STREAMS: integer(1, 1_000_000).default(1000),
   SPOOL_LOG_BYTES_PER_ATTEMPT: integer(64 * 1024, 2 ** 31 - 1).default(64 * 1024 * 1024),
   SPOOL_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 }).refine((c) => c.SPOOL_LEASE_TTL_MS >= 2 * c.SPOOL_LEASE_RENEW_MS, {
@@ -51,6 +52,8 @@ export interface Config {
   leaseRenewMs: number;
   leaseTtlMs: number;
   logLevel: string;
+  /** Most StreamLogs and WatchTask calls this replica serves at once. */
+  maxStreams: number;
   /** Log text one attempt may store; beyond it lines are dropped and counted. */
   logBytesPerAttempt: number;
 }
@@ -81,5 +84,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     leaseTtlMs: c.SPOOL_LEASE_TTL_MS,
     logLevel: c.SPOOL_LOG_LEVEL,
     logBytesPerAttempt: c.SPOOL_LOG_BYTES_PER_ATTEMPT,
+    maxStreams: c.SPOOL_MAX_STREAMS,
   };
 }

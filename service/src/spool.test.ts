@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import type { SpoolClient, Task, TaskState } from "@spool/sdk";
 import { SpoolError } from "@spool/sdk";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "./test-support/database.js";
 import { eventually, fixturesDir, startTestSpool, type TestSpool } from "./test-support/spool.js";
@@ -194,6 +195,20 @@ describe("worker thread failures", () => {
 });
 
 describe("cancelling", () => {
+  it("reaches a running task whose cancel notice was missed, at the next lease renewal", async () => {
+    const task = await client.createTask("demo.sleep", { seconds: 120 });
+    await settled(task.id, ["running"]);
+    // As CancelTask does, but without the `c:` notice (lost in a reconnect, say).
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    try {
+      await sql`update spool.tasks set cancel_requested = true, cancel_reason = 'notice lost' where id = ${task.id}`;
+    } finally {
+      await sql.end();
+    }
+    const done = await settled(task.id);
+    expect(done).toMatchObject({ state: "cancelled", error: { type: "Cancelled", message: "notice lost" } });
+  });
+
   it("cancels a pending task at once", async () => {
     const task = await client.createTask("demo.echo", 1, { runAt: new Date(Date.now() + 60_000) });
     const cancelled = await client.cancelTask(task.id, "not needed");
@@ -320,5 +335,38 @@ describe("idempotency", () => {
 describe("resources", () => {
   it("keeps exactly one live thread per worker, replacing the dead ones", async () => {
     await eventually(async () => (liveWorkerThreads() === 3 ? true : undefined), 10_000, "3 live threads");
+  });
+});
+
+describe("a rolling deploy", () => {
+  it("leaves a kind to the replicas that have its handler", async () => {
+    const old = await startTestSpool(database.url, { workers: 2 }); // demo.* only
+    try {
+      const tasks = await client.createTasks(Array.from({ length: 30 }, () => ({ kind: "test.flaky", input: { succeedOn: 1 } })));
+      const done = await Promise.all(tasks.map((t) => settled(t.id)));
+      expect(done.every((t) => t.state === "succeeded" && t.attempt === 1 && t.failures.length === 0)).toBe(true);
+    } finally {
+      await old.stop();
+    }
+  });
+});
+
+describe("connections", () => {
+  it("opens at most SPOOL_DB_POOL_SIZE connections, LISTEN and the lease included", async () => {
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    try {
+      // Enough concurrent calls of every sort to open every connection the pools allow.
+      await Promise.all([
+        client.createTasks(Array.from({ length: 200 }, (_, i) => ({ kind: "demo.echo", input: i }))),
+        ...Array.from({ length: 40 }, () => client.createTask("demo.echo", 1).then((t) => client.getTask(t.id))),
+        ...Array.from({ length: 20 }, () => client.listTasksPage({ pageSize: 100 })),
+      ]);
+      const [row] = await sql<{ count: number }[]>`
+        select count(*)::int as count from pg_stat_activity where application_name = ${`spool ${spool.spool.replicaId}`}`;
+      expect(row!.count).toBeGreaterThan(3);
+      expect(row!.count).toBeLessThanOrEqual(10); // testConfig's dbPoolSize
+    } finally {
+      await sql.end();
+    }
   });
 });

@@ -15,6 +15,7 @@ import { AttemptWriter } from "./scheduler/attempt-writer.js";
 import { LeaseKeeper } from "./scheduler/lease-keeper.js";
 import { Scheduler } from "./scheduler/scheduler.js";
 import { cancelTask } from "./store/cancel.js";
+import { withTimeout } from "./deadline.js";
 import { connect, migrateDatabase, serverWarnings } from "./store/database.js";
 import { startEmbeddedPostgres } from "./store/embedded.js";
 import { listen } from "./store/notify.js";
@@ -41,6 +42,14 @@ const logWindowBytes = 1024 * 1024;
 const logMaxWaitMs = 5000;
 /** How long open calls (followed log streams) may go on once draining is done. */
 const serverCloseGraceMs = 2000;
+/**
+ * How long a stop waits for the database to store the last outcomes and creates and take back
+ * the claims, and then to release the lease. With Postgres unreachable a stop thus ends within
+ * SPOOL_CANCEL_GRACE_MS + 10 s + 2 s (server) + 2 s (lease) + 5 s (connections): see
+ * docs/reliability.md for what is lost and how it is recovered.
+ */
+const shutdownDatabaseWaitMs = 10_000;
+const releaseLeaseWaitMs = 2000;
 
 export async function startSpool(config: Config, log: Logger): Promise<Spool> {
   const replicaId = randomUUID();
@@ -78,7 +87,6 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     cleanups.push(() => pool.close());
 
     const writer = new AttemptWriter(database.sql, replicaId, log.child({ component: "writer" }));
-    cleanups.push(() => writer.close());
     scheduler = new Scheduler({
       sql: database.sql,
       pool,
@@ -87,6 +95,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       log: log.child({ component: "scheduler" }),
       pollIntervalMs: config.pollIntervalMs,
       maxPrefetch: config.prefetch,
+      databaseWaitMs: shutdownDatabaseWaitMs,
     });
     const creator = new TaskCreator(database.sql);
     const schemas = InputSchemas.of(await loadHandlers([builtInModule, ...config.taskModules]));
@@ -114,7 +123,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     let server: ApiServer | undefined;
     const updateHealth = () => server?.setServing(databaseReachable && !draining);
     const leases = new LeaseKeeper({
-      sql: database.sql,
+      sql: database.lease,
       replica: { id: replicaId, name: `${hostname()}:${process.pid}` },
       renewMs: config.leaseRenewMs,
       ttlMs: config.leaseTtlMs,
@@ -124,9 +133,12 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
         updateHealth();
       },
       onLost: (owned) => live.dropLost(owned),
+      onCancelRequested: (ids) => {
+        for (const id of ids) live.cancel(id);
+      },
     });
     await leases.start();
-    cleanups.push(() => leases.stop());
+    cleanups.push(() => leases.stop(releaseLeaseWaitMs));
 
     const ops: TaskOperations = {
       get kinds() {
@@ -143,7 +155,13 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       watchTask: (id, sink) => watchTask({ db: database.db, watchers }, id, sink),
     };
 
-    const api = await startApiServer({ host: config.host, port: config.port, ops, log: log.child({ component: "api" }) });
+    const api = await startApiServer({
+      host: config.host,
+      port: config.port,
+      ops,
+      log: log.child({ component: "api" }),
+      maxStreams: config.maxStreams,
+    });
     server = api;
     cleanups.push(() => api.close(serverCloseGraceMs));
     scheduler.start();
@@ -151,8 +169,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     cleanups.push(async () => {
       draining = true;
       updateHealth();
-      await live.drain();
-      await creator.drained();
+      await Promise.all([live.drain(), withTimeout(creator.drained(), shutdownDatabaseWaitMs, "storing the last created tasks")]);
     });
     updateHealth();
     log.info({ port: api.port, replicaId, workers: config.workers, kinds: [...pool.kinds] }, "spool serving");

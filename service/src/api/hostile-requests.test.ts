@@ -170,6 +170,32 @@ describe("sizes and echoes", () => {
   });
 });
 
+describe("streams", () => {
+  it("serves at most SPOOL_MAX_STREAMS at once; past the cap RESOURCE_EXHAUSTED, at once", async () => {
+    const capped = await startTestSpool(database.url, { maxStreams: 2 });
+    try {
+      const task = await capped.client.createTask("demo.sleep", { seconds: 60 });
+      const stop = new AbortController();
+      const follow = () => {
+        const iterator = capped.client.watchTask(task.id, { signal: stop.signal })[Symbol.asyncIterator]();
+        return iterator.next().then(() => iterator);
+      };
+      const open = [await follow(), await follow()];
+      const error = await follow().then(
+        () => undefined,
+        (e: unknown) => e as { code: string; message: string },
+      );
+      expect(error).toMatchObject({ code: "resource_exhausted", message: expect.stringMatching(/serves 2 streams already/) });
+      await open[0]!.return?.(undefined);
+      await eventually(async () => (await follow().then(() => true, () => undefined)), 10_000, "a freed slot");
+      stop.abort();
+      await capped.client.cancelTask(task.id);
+    } finally {
+      await capped.stop();
+    }
+  });
+});
+
 it("stays healthy after all of this", async () => {
   const task = await spool.client.createTask("demo.echo", "still here");
   await eventually(async () => ((await spool.client.getTask(task.id)).state === "succeeded" ? true : undefined));

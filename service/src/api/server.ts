@@ -9,6 +9,7 @@ import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import type { TaskOperations } from "../domain/operations.js";
 import { guardDecoding } from "./decode-guard.js";
+import { StreamSlots } from "./stream-slots.js";
 import { taskService } from "./task-service.js";
 
 export const taskServiceName = "spool.v1.TaskService";
@@ -27,6 +28,8 @@ export async function startApiServer(options: {
   port: number;
   ops: TaskOperations;
   log: Logger;
+  /** Most StreamLogs and WatchTask calls served at once. */
+  maxStreams: number;
 }): Promise<ApiServer> {
   const server = new Server({
     // Followers of long tasks keep streams open for hours: ping idle connections instead of
@@ -35,7 +38,7 @@ export async function startApiServer(options: {
     "grpc.keepalive_timeout_ms": 20_000,
     "grpc.keepalive_permit_without_calls": 1,
   });
-  server.addService(guardDecoding(TaskServiceService), taskService(options.ops, options.log));
+  server.addService(guardDecoding(TaskServiceService), taskService(options.ops, options.log, new StreamSlots(options.maxStreams)));
 
   const health = new HealthImplementation({ "": "NOT_SERVING", [taskServiceName]: "NOT_SERVING" });
   health.addToServer(server);

@@ -22,6 +22,7 @@ import type { LogLine, NewTask, Task } from "../domain/task.js";
 import { errorForLog, SpoolError } from "../errors.js";
 import { logLineToPb, taskToPb } from "./convert.js";
 import { decodingProblem } from "./decode-guard.js";
+import type { StreamSlots } from "./stream-slots.js";
 import { toServiceError } from "./status.js";
 import {
   cancelReasonFrom,
@@ -39,7 +40,7 @@ const deepFields: Record<string, string> = { CreateTask: "input", CreateTasks: "
 /** Log entries per StreamLogs message stop growing past this many bytes of text. */
 const maxMessageBytes = 1024 * 1024;
 
-export function taskService(ops: TaskOperations, log: Logger): TaskServiceServer & Record<string, UntypedHandleCall> {
+export function taskService(ops: TaskOperations, log: Logger, streams: StreamSlots): TaskServiceServer & Record<string, UntypedHandleCall> {
   const unary =
     <Req, Res>(method: string, handle: (request: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>): handleUnaryCall<Req, Res> =>
     (call, callback) => {
@@ -98,7 +99,7 @@ export function taskService(ops: TaskOperations, log: Logger): TaskServiceServer
     }),
 
     streamLogs: (call: ServerWritableStream<StreamLogsRequest, StreamLogsResponse>) =>
-      serverStream(log, "StreamLogs", call, async (send, signal) => {
+      serverStream(log, streams, "StreamLogs", call, async (send, signal) => {
         const request = logRequestFrom(call.request);
         await ops.streamLogs(request, {
           signal,
@@ -109,7 +110,7 @@ export function taskService(ops: TaskOperations, log: Logger): TaskServiceServer
       }),
 
     watchTask: (call: ServerWritableStream<WatchTaskRequest, WatchTaskResponse>) =>
-      serverStream(log, "WatchTask", call, async (send, signal) => {
+      serverStream(log, streams, "WatchTask", call, async (send, signal) => {
         const id = taskIdFrom("id", call.request.id);
         await ops.watchTask(id, { signal, write: (task: Task) => send({ task: taskToPb(task) }) });
       }),
@@ -123,6 +124,7 @@ export function taskService(ops: TaskOperations, log: Logger): TaskServiceServer
  */
 function serverStream<Req, Res>(
   log: Logger,
+  streams: StreamSlots,
   method: string,
   call: ServerWritableStream<Req, Res>,
   run: (send: (message: Res) => Promise<void>, signal: AbortSignal) => Promise<void>,
@@ -134,12 +136,17 @@ function serverStream<Req, Res>(
     if (reader.signal.aborted) return;
     if (!call.write(message)) await once(call, "drain", { signal: reader.signal }).catch(() => undefined);
   };
+  const release = streams.acquire();
   Promise.resolve()
     .then(() => {
+      if (!release) {
+        throw new SpoolError("resource_exhausted", `this replica serves ${streams.max} streams already (SPOOL_MAX_STREAMS); retry later`);
+      }
       const problem = decodingProblem(call.request);
       if (problem) throw problem;
       return run(send, reader.signal);
     })
+    .finally(() => release?.())
     .then(
       () => {
         if (!reader.signal.aborted) call.end();

@@ -79,6 +79,7 @@ export class AttemptWriter {
 
   async #flush(batch: Item[]): Promise<void> {
     for (let retry = 0; ; retry++) {
+      if (this.#closed) return this.#settle(batch, []); // given up: the leases will lapse
       try {
         this.#settle(batch, await this.#write(batch));
         return;

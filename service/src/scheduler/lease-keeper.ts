@@ -3,19 +3,26 @@
 // - Renewal is one UPDATE for the whole replica, whatever number of tasks it runs. Its
 //   success or failure is also the replica's view of the database: `onHealth` reports it
 //   (the gRPC health service says NOT_SERVING while the database is unreachable).
+// - Renewal runs on a connection of its own: log followers and large flushes on the shared
+//   pool once delayed it past the TTL, and the replica lost its lease and ran tasks twice.
 // - If a renewal finds the lease gone (a reaper took it while this replica was paused or
 //   cut off), `onLost` is told what the replica still owns, so it stops the rest.
+// - Each renewal also reports the running attempts whose cancel was requested
+//   (`onCancelRequested`): a missed `c:` notice delays a cancel by one renewal, not until the
+//   task's timeout.
 // - The reaper takes back the tasks of replicas whose leases expired (store/leases.ts). After
 //   this replica could not reach the database, it waits one lease period of renewing before
 //   reaping again: the other replicas were cut off too and need a renewal of their own before
 //   their leases are judged, or one outage would re-run every task in flight.
 import type { Logger } from "pino";
+import { withTimeout } from "../deadline.js";
 import { SpoolError } from "../errors.js";
 import type { Sql } from "../store/database.js";
 import { reapExpiredLeases, releaseLease, renewLease } from "../store/leases.js";
 import { ownedAttempts } from "../store/record-attempts.js";
 
 export interface LeaseKeeperOptions {
+  /** A connection of the lease's own (see the header). */
   sql: Sql;
   replica: { id: string; name: string };
   renewMs: number;
@@ -23,6 +30,7 @@ export interface LeaseKeeperOptions {
   log: Logger;
   onHealth: (reachable: boolean) => void;
   onLost: (owned: { id: string; attempt: number }[]) => void;
+  onCancelRequested: (taskIds: string[]) => void;
 }
 
 export class LeaseKeeper {
@@ -47,12 +55,15 @@ export class LeaseKeeper {
     this.#schedule();
   }
 
-  /** Stops renewing and gives the lease up, so that anything still owned is reaped at once. */
-  async stop(): Promise<void> {
+  /**
+   * Stops renewing and gives the lease up, so that anything still owned is reaped at once.
+   * Bounded: with the database unreachable the lease simply expires.
+   */
+  async stop(timeoutMs: number): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#tick;
-    await releaseLease(this.#o.sql, this.#o.replica.id);
+    await withTimeout(releaseLease(this.#o.sql, this.#o.replica.id), timeoutMs, "releasing the lease");
   }
 
   #schedule(): void {
@@ -65,14 +76,15 @@ export class LeaseKeeper {
 
   async #renewAndReap(): Promise<void> {
     try {
-      const recreated = await withTimeout(renewLease(this.#o.sql, this.#o.replica, this.#o.ttlMs), this.#o.ttlMs / 2);
+      const renewal = await withTimeout(renewLease(this.#o.sql, this.#o.replica, this.#o.ttlMs), this.#o.ttlMs / 2, "renewing the lease");
       if (!this.#reachable) {
         this.#o.log.info("database reachable again");
         this.#reachable = true;
         this.#reapAfter = performance.now() + this.#o.ttlMs;
       }
       this.#o.onHealth(true);
-      if (recreated) {
+      if (renewal.cancelRequested.length > 0) this.#o.onCancelRequested(renewal.cancelRequested);
+      if (renewal.created) {
         this.#o.log.warn("this replica's lease had expired and was taken: stopping the attempts it no longer owns");
         this.#o.onLost(await ownedAttempts(this.#o.sql, this.#o.replica.id));
       }
@@ -98,12 +110,4 @@ export class LeaseKeeper {
       this.#o.log.warn({ err: SpoolError.from(error) }, "reaping expired leases failed; will retry");
     }
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer from the database within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

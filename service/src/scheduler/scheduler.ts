@@ -14,6 +14,7 @@
 // It knows neither gRPC nor the inside of a worker thread.
 import type { Logger } from "pino";
 import { failureTypes } from "../domain/task.js";
+import { withTimeout } from "../deadline.js";
 import { SpoolError } from "../errors.js";
 import { claimTasks, compareClaims, nextDueTime, unclaimTasks, type ClaimedTask } from "../store/claim.js";
 import type { Sql } from "../store/database.js";
@@ -33,6 +34,8 @@ export interface SchedulerOptions {
   pollIntervalMs: number;
   /** Most tasks claimed here beyond the free threads (the local queue). */
   maxPrefetch: number;
+  /** How long drain() waits for the database at each step before giving up on it. */
+  databaseWaitMs: number;
 }
 
 interface RunState {
@@ -158,7 +161,11 @@ export class Scheduler {
   /**
    * Stops claiming, interrupts every run (AbortSignal, then thread termination after the
    * pool's grace period), gives back the backlog and waits until every outcome is stored:
-   * interrupted tasks go back to PENDING if attempts remain, else DROPPED.
+   * interrupted tasks go back to PENDING with their attempt given back.
+   *
+   * Bounded while the database is unreachable: the steps after the runs ended wait at most
+   * databaseWaitMs in all, then the writer stops retrying. What it could not store is lost here, but not for good: those
+   * tasks stay RUNNING under this replica's lease, which expires, and a reaper takes them back.
    */
   async drain(): Promise<void> {
     this.#stopped = true;
@@ -168,16 +175,23 @@ export class Scheduler {
     const backlog = this.#backlog.splice(0);
     this.#o.pool.abortAll("shutdown", "the service is shutting down");
     if (this.#runs.size > 0) await new Promise<void>((resolve) => this.#runsEnded.add(resolve));
-    await this.#o.writer.drained();
+    const until = performance.now() + this.#o.databaseWaitMs;
+    const wait = <T>(promise: Promise<T>, what: string) => withTimeout(promise, Math.max(0, until - performance.now()), what);
     try {
-      await unclaimTasks(this.#o.sql, this.#o.owner, backlog.map((c) => ({ id: c.id, attempt: c.attempt })));
+      await wait(this.#o.writer.drained(), "storing the outcomes of the last attempts");
+      await wait(unclaimTasks(this.#o.sql, this.#o.owner, backlog.map((c) => ({ id: c.id, attempt: c.attempt }))), "giving back claimed tasks");
       // Safety net: anything still recorded as running here is interrupted now.
-      for (const attempt of await ownedAttempts(this.#o.sql, this.#o.owner)) {
+      for (const attempt of await wait(ownedAttempts(this.#o.sql, this.#o.owner), "reading the attempts still owned")) {
         this.#o.log.warn({ taskId: attempt.id }, "attempt still running at shutdown: interrupting it");
-        await this.#o.writer.finish({ ...attempt, outcome: "interrupted", error: shutdownError });
+        await wait(this.#o.writer.finish({ ...attempt, outcome: "interrupted", error: shutdownError }), "interrupting an attempt");
       }
     } catch (error) {
-      this.#o.log.error({ err: SpoolError.from(error) }, "could not give back this replica's tasks at shutdown");
+      this.#o.log.error(
+        { err: SpoolError.from(error) },
+        "could not hand this replica's tasks back at shutdown: they are taken back once its lease expires",
+      );
+    } finally {
+      this.#o.writer.close();
     }
   }
 
@@ -194,7 +208,7 @@ export class Scheduler {
         const wanted = this.#o.pool.idle + target - this.#backlog.length;
         if (wanted <= 0) break;
         const started = performance.now();
-        const claimed = await claimTasks(this.#o.sql, wanted, this.#o.owner);
+        const claimed = await claimTasks(this.#o.sql, wanted, this.#o.owner, this.#kinds());
         this.#claimMs.add(performance.now() - started);
         if (claimed.length > 0) {
           this.#backlog.push(...claimed);
@@ -204,7 +218,7 @@ export class Scheduler {
         if (claimed.length === wanted) {
           this.#again = true; // there may be more due
         } else {
-          const next = await nextDueTime(this.#o.sql);
+          const next = await nextDueTime(this.#o.sql, this.#kinds());
           if (next !== undefined) this.wakeAt(next);
         }
       } while (this.#again && !this.#stopped);
@@ -217,6 +231,11 @@ export class Scheduler {
     } finally {
       this.#claiming = false;
     }
+  }
+
+  /** The kinds this replica claims: those its threads have handlers for. */
+  #kinds(): string[] {
+    return [...this.#o.pool.kinds];
   }
 
   /**

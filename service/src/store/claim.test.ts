@@ -3,6 +3,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../test-support/database.js";
 import { newTask } from "../test-support/factories.js";
 import { claimTasks, nextDueTime, unclaimTasks } from "./claim.js";
+import { claimWithLease, testKinds } from "../test-support/claim.js";
+import { renewLease } from "./leases.js";
 import { connect, type Database } from "./database.js";
 import { insertTasks } from "./insert-tasks.js";
 import { readLogs } from "./logs.js";
@@ -29,7 +31,7 @@ describe("claimTasks", () => {
     await Promise.all(
       owners.map(async (owner) => {
         for (;;) {
-          const batch = await claimTasks(database.sql, 7, owner);
+          const batch = await claimWithLease(database.sql, 7, owner);
           if (batch.length === 0) return;
           claimed.push(...batch.map((t) => t.id));
         }
@@ -48,7 +50,7 @@ describe("claimTasks", () => {
       newTask({ input: "d", priority: -1 }),
     ]);
     const order: unknown[] = [];
-    for (let i = 0; i < 4; i++) order.push(...(await claimTasks(database.sql, 1, randomUUID())).map((t) => t.input));
+    for (let i = 0; i < 4; i++) order.push(...(await claimWithLease(database.sql, 1, randomUUID())).map((t) => t.input));
     expect(order).toEqual(["b", "c", "a", "d"]);
     expect([a, b, c, d].every((x) => x?.created)).toBe(true);
   });
@@ -56,18 +58,39 @@ describe("claimTasks", () => {
   it("does not take a task before its run_at, and says when the next one is due", async () => {
     const runAt = new Date(Date.now() + 60_000);
     await insertTasks(database.sql, [newTask({ runAt })]);
-    expect(await claimTasks(database.sql, 10, randomUUID())).toEqual([]);
-    expect(await nextDueTime(database.sql)).toBe(runAt.getTime());
+    expect(await claimWithLease(database.sql, 10, randomUUID())).toEqual([]);
+    expect(await nextDueTime(database.sql, testKinds)).toBe(runAt.getTime());
   });
 
   it("gives back an unstarted claim without spending its attempt", async () => {
     const [inserted] = await insertTasks(database.sql, [newTask()]);
     const owner = randomUUID();
-    const [claim] = await claimTasks(database.sql, 1, owner);
+    const [claim] = await claimWithLease(database.sql, 1, owner);
     expect(claim?.attempt).toBe(1);
     await unclaimTasks(database.sql, owner, [{ id: claim!.id, attempt: 1 }]);
     const task = await getTask(database.db, inserted!.task.id);
     expect(task).toMatchObject({ state: "pending", attempt: 0, startedAt: null });
+  });
+
+  it("takes only the kinds the replica has handlers for, and says when those are due", async () => {
+    const runAt = new Date(Date.now() + 60_000);
+    const [other] = await insertTasks(database.sql, [newTask({ kind: "added.in.next.release" }), newTask({ kind: "added.in.next.release", runAt })]);
+    const [mine] = await insertTasks(database.sql, [newTask()]);
+    expect((await claimWithLease(database.sql, 10, randomUUID())).map((c) => c.id)).toEqual([mine!.task.id]);
+    expect(await nextDueTime(database.sql, testKinds)).toBeUndefined();
+    expect(await nextDueTime(database.sql, ["added.in.next.release"])).toBeLessThanOrEqual(Date.now());
+    expect(await getTask(database.db, other!.task.id)).toMatchObject({ state: "pending", attempt: 0 });
+  });
+
+  it("takes nothing for an owner whose lease is not live", async () => {
+    await insertTasks(database.sql, [newTask()]);
+    const owner = { id: randomUUID(), name: "cut-off" };
+    expect(await claimTasks(database.sql, 10, owner.id, testKinds)).toEqual([]); // never had one
+    await renewLease(database.sql, owner, 10_000);
+    await database.sql`update spool.replicas set expires_at = now() - interval '1 second', renewed_at = now() - interval '2 seconds' where id = ${owner.id}`;
+    expect(await claimTasks(database.sql, 10, owner.id, testKinds)).toEqual([]); // expired
+    await renewLease(database.sql, owner, 10_000);
+    expect(await claimTasks(database.sql, 10, owner.id, testKinds)).toHaveLength(1);
   });
 });
 
@@ -76,23 +99,24 @@ describe("fencing", () => {
     const [inserted] = await insertTasks(database.sql, [newTask({ maxAttempts: 3 })]);
     const id = inserted!.task.id;
     const first = randomUUID();
-    await claimTasks(database.sql, 1, first);
-    // The first attempt is interrupted (as after a lost lease) and a second replica takes over.
+    await claimWithLease(database.sql, 1, first);
+    // The first attempt is interrupted (a shutdown gives its number back) and a second
+    // replica takes the task over, as attempt 1 again: the owner is what fences it then.
     await finishAttempts(first, [{ id, attempt: 1, outcome: "interrupted" }]);
     const second = randomUUID();
-    const [claim] = await claimTasks(database.sql, 1, second);
-    expect(claim).toMatchObject({ id, attempt: 2 });
+    const [claim] = await claimWithLease(database.sql, 1, second);
+    expect(claim).toMatchObject({ id, attempt: 1 });
 
-    // Late writes of attempt 1 change nothing...
+    // Late writes of the first owner change nothing...
     expect(await finishAttempts(first, [{ id, attempt: 1, outcome: "succeeded", resultJson: JSON.stringify("stale") }])).toEqual([]);
     await insertLogs(first, [{ taskId: id, attempt: 1, seq: 1, level: "info", message: "stale", time: Date.now() }]);
-    // ...nor can another owner write for attempt 2.
-    expect(await finishAttempts(first, [{ id, attempt: 2, outcome: "succeeded", resultJson: JSON.stringify("stale") }])).toEqual([]);
+    // ...nor can the current owner write for an attempt that is not the running one.
+    expect(await finishAttempts(second, [{ id, attempt: 2, outcome: "succeeded", resultJson: JSON.stringify("stale") }])).toEqual([]);
 
-    await insertLogs(second, [{ taskId: id, attempt: 2, seq: 1, level: "info", message: "fresh", time: Date.now() }]);
-    const [done] = await finishAttempts(second, [{ id, attempt: 2, outcome: "succeeded", resultJson: JSON.stringify("fresh") }]);
+    await insertLogs(second, [{ taskId: id, attempt: 1, seq: 1, level: "info", message: "fresh", time: Date.now() }]);
+    const [done] = await finishAttempts(second, [{ id, attempt: 1, outcome: "succeeded", resultJson: JSON.stringify("fresh") }]);
     expect(done).toMatchObject({ id, state: "succeeded" });
-    expect(await getTask(database.db, id)).toMatchObject({ state: "succeeded", result: "fresh", attempt: 2 });
+    expect(await getTask(database.db, id)).toMatchObject({ state: "succeeded", result: "fresh", attempt: 1 });
     expect((await readLogs(database.sql, id, 0, 10)).map((l) => l.message)).toEqual(["fresh"]);
   });
 
@@ -100,22 +124,25 @@ describe("fencing", () => {
     const [inserted] = await insertTasks(database.sql, [newTask({ maxAttempts: 5 })]);
     const id = inserted!.task.id;
     const owner = randomUUID();
-    await claimTasks(database.sql, 1, owner);
+    await claimWithLease(database.sql, 1, owner);
     await database.sql`update spool.tasks set cancel_requested = true, cancel_reason = 'stop' where id = ${id}`;
     await finishAttempts(owner, [{ id, attempt: 1, outcome: "failed", error: { type: "Error", message: "boom" } }]);
     expect(await getTask(database.db, id)).toMatchObject({ state: "cancelled", error: { type: "Cancelled", message: "stop" } });
   });
 
-  it("drops an interrupted task with no attempt left, and requeues one that has some", async () => {
+  it("requeues an interrupted task with its attempt given back, even when it had none left", async () => {
     const [one, three] = await insertTasks(database.sql, [newTask({ maxAttempts: 1 }), newTask({ maxAttempts: 3 })]);
     const owner = randomUUID();
-    await claimTasks(database.sql, 2, owner);
+    await claimWithLease(database.sql, 2, owner);
     const shutdown = { type: "Shutdown", message: "stopping" };
     const finished = await finishAttempts(owner, [
       { id: one!.task.id, attempt: 1, outcome: "interrupted", error: shutdown },
       { id: three!.task.id, attempt: 1, outcome: "interrupted", error: shutdown },
     ]);
-    expect(Object.fromEntries(finished.map((f) => [f.id, f.state]))).toEqual({ [one!.task.id]: "dropped", [three!.task.id]: "pending" });
+    expect(Object.fromEntries(finished.map((f) => [f.id, f.state]))).toEqual({ [one!.task.id]: "pending", [three!.task.id]: "pending" });
+    for (const id of [one!.task.id, three!.task.id]) {
+      expect(await getTask(database.db, id)).toMatchObject({ attempt: 0, failures: [{ attempt: 1, type: "Shutdown" }] });
+    }
   });
 });
 
@@ -123,7 +150,7 @@ describe("recordAttempts", () => {
   it("stores lines and outcomes in one statement and sends their wake-ups with them", async () => {
     const [retried, ended] = await insertTasks(database.sql, [newTask({ maxAttempts: 2 }), newTask({ maxAttempts: 1 })]);
     const owner = randomUUID();
-    await claimTasks(database.sql, 2, owner);
+    await claimWithLease(database.sql, 2, owner);
     const notices: unknown[] = [];
     const listener = await listen(database.sql, (notice) => notices.push(notice), () => {});
     try {
@@ -160,7 +187,7 @@ describe("recordAttempts", () => {
   it("still sends the wake-up for lines when no outcome is recorded", async () => {
     const [inserted] = await insertTasks(database.sql, [newTask()]);
     const owner = randomUUID();
-    await claimTasks(database.sql, 1, owner);
+    await claimWithLease(database.sql, 1, owner);
     const notices: unknown[] = [];
     const listener = await listen(database.sql, (notice) => notices.push(notice), () => {});
     try {

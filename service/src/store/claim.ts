@@ -1,9 +1,13 @@
 // claimTasks: takes up to `limit` due tasks for this replica in one statement.
 //
-// Parameters: $1 limit, $2 owner (this replica's id).
+// Parameters: $1 limit, $2 owner (this replica's id), $3 kinds (those it has handlers for).
 // Guarantees:
 //   - only PENDING tasks whose run_at has passed (by the database clock) are taken, highest
 //     priority first, then oldest run_at, then oldest id (the tasks_pending_claim_idx order);
+//   - only tasks of the given kinds: in a rolling deploy that adds a kind, replicas that lack
+//     its handler leave its tasks to those that have it, instead of failing their attempts;
+//   - nothing is taken unless the owner's lease is live (spool.replicas): a replica that was
+//     cut off and whose lease expired claims nothing until it has renewed it;
 //   - FOR UPDATE SKIP LOCKED: replicas claiming at once never take the same task and never
 //     wait for each other;
 //   - each claimed task is RUNNING, owned by $2, with attempt incremented: the new attempt
@@ -31,7 +35,7 @@ export function compareClaims(a: ClaimedTask, b: ClaimedTask): number {
   return b.priority - a.priority || a.runAt - b.runAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-export async function claimTasks(sql: Sql, limit: number, owner: string): Promise<ClaimedTask[]> {
+export async function claimTasks(sql: Sql, limit: number, owner: string, kinds: readonly string[]): Promise<ClaimedTask[]> {
   // `id = any(array(...))`, not a join with the picked rows: the planner does not trust a
   // CTE's small row count and would hash-join it with a scan of the whole table.
   const claimed = await sql<ClaimedTask[]>`
@@ -40,14 +44,17 @@ export async function claimTasks(sql: Sql, limit: number, owner: string): Promis
       set state = 'running', attempt = t.attempt + 1, started_at = now(), owner = ${owner}
       where t.id = any(array(
         select id from spool.tasks
-        where state = 'pending' and run_at <= now()
+        where state = 'pending' and run_at <= now() and kind = any(${kinds as string[]}::text[])
+          and exists (select 1 from spool.replicas r where r.id = ${owner} and r.expires_at > now())
         order by priority desc nulls last, run_at, id
         limit ${limit}
         for update skip locked
       ))
       returning t.id, t.kind, t.input, t.attempt, t.timeout_ms as "timeoutMs", t.priority,
         (extract(epoch from t.run_at) * 1000)::float8 as "runAt",
-        case when t.attempt > 1
+        -- Lines exist only if an earlier attempt ran (a failed one, or one given back at
+        -- shutdown: both leave an entry in failures).
+        case when t.attempt > 1 or t.failures <> '[]'::jsonb
           then (select coalesce(max(l.seq), 0) from spool.task_logs l where l.task_id = t.id)
           else 0
         end as "lastLogSeq"
@@ -60,11 +67,11 @@ export async function claimTasks(sql: Sql, limit: number, owner: string): Promis
   return claimed.sort(compareClaims);
 }
 
-/** When the next pending task is due (epoch ms), or undefined when none is pending. */
-export async function nextDueTime(sql: Sql): Promise<number | undefined> {
+/** When the next pending task of these kinds is due (epoch ms), or undefined when none is. */
+export async function nextDueTime(sql: Sql, kinds: readonly string[]): Promise<number | undefined> {
   const [row] = await sql<{ at: number | null }[]>`
     select (extract(epoch from min(run_at)) * 1000)::float8 as at
-    from spool.tasks where state = 'pending'`;
+    from spool.tasks where state = 'pending' and kind = any(${kinds as string[]}::text[])`;
   return row?.at ?? undefined;
 }
 

@@ -15,8 +15,12 @@ export type Sql = postgres.Sql | postgres.TransactionSql;
 export type Db = PostgresJsDatabase<typeof schema>;
 
 export interface Database {
+  /** Statements (writes, claims, log reads); LISTEN opens one more connection from it. */
   readonly sql: Pool;
+  /** Typed reads (GetTask, ListTasks, WatchTask). */
   readonly db: Db;
+  /** One connection for the lease alone, so that nothing queued on the others can delay it. */
+  readonly lease: Pool;
   readonly url: string;
   close(): Promise<void>;
 }
@@ -24,7 +28,7 @@ export interface Database {
 const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
 
 export interface ConnectOptions {
-  /** Most connections in the pool. */
+  /** Most connections in all: statements, reads, LISTEN and the lease (at least 5). */
   max?: number;
   /** Name shown in pg_stat_activity. */
   applicationName?: string;
@@ -35,7 +39,18 @@ export function reconnectDelay(retries: number): number {
   return Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2);
 }
 
+/**
+ * How `max` connections are shared: one for LISTEN, one for the lease, a quarter of the rest
+ * for the typed reads, the others for statements.
+ */
+export function connectionBudget(max: number): { statements: number; reads: number; listen: 1; lease: 1 } {
+  const shared = Math.max(3, max) - 2;
+  const reads = Math.max(1, Math.floor(shared / 4));
+  return { statements: shared - reads, reads, listen: 1, lease: 1 };
+}
+
 export function connect(url: string, options: ConnectOptions = {}): Database {
+  const budget = connectionBudget(options.max ?? 16);
   const common = {
     prepare: true,
     onnotice: () => {},
@@ -58,7 +73,7 @@ export function connect(url: string, options: ConnectOptions = {}): Database {
   };
   const sql = postgres(url, {
     ...common,
-    max: options.max ?? 10,
+    max: budget.statements,
     types: {
       // int8 (seq, counts) as JS numbers: they stay far below 2^53.
       bigint: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) },
@@ -67,14 +82,16 @@ export function connect(url: string, options: ConnectOptions = {}): Database {
   });
   // drizzle gets a client of its own: it replaces its client's timestamp parsers with
   // pass-through ones (it maps dates itself), which would hand the raw statements strings.
-  const readClient = postgres(url, { ...common, max: Math.max(2, Math.ceil((options.max ?? 10) / 3)) });
+  const readClient = postgres(url, { ...common, max: budget.reads });
   const db = drizzle(readClient, { schema });
+  const lease = postgres(url, { ...common, max: budget.lease });
   return {
     sql,
     db,
+    lease,
     url,
     close: async () => {
-      await Promise.all([sql.end({ timeout: 5 }), readClient.end({ timeout: 5 })]);
+      await Promise.all([sql.end({ timeout: 5 }), readClient.end({ timeout: 5 }), lease.end({ timeout: 5 })]);
     },
   };
 }

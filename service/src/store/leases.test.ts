@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../test-support/database.js";
 import { newTask } from "../test-support/factories.js";
 import { claimTasks } from "./claim.js";
+import { testKinds } from "../test-support/claim.js";
 import { connect, type Database } from "./database.js";
 import { insertTasks } from "./insert-tasks.js";
 import { reapExpiredLeases, releaseLease, renewLease } from "./leases.js";
@@ -24,7 +25,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function runningTasks(owner: { id: string; name: string }, ttlMs: number, ...maxAttempts: number[]) {
   await renewLease(database.sql, owner, ttlMs);
   const inserted = await insertTasks(database.sql, maxAttempts.map((n) => newTask({ maxAttempts: n })));
-  await claimTasks(database.sql, inserted.length, owner.id);
+  await claimTasks(database.sql, inserted.length, owner.id, testKinds);
   return inserted.map((i) => i.task.id);
 }
 
@@ -67,8 +68,8 @@ describe("leases", () => {
     await recordAttempts(database.sql, lost.id, [], [], [{ taskId: id!, attempt: 1, fraction: 0.9, message: "stale", time: Date.now() }]);
     expect(await getTask(database.db, id!)).toMatchObject({ state: "pending", result: null, progress: null });
     expect(await database.sql`select 1 from spool.task_logs where task_id = ${id!}`).toHaveLength(0);
-    expect(await renewLease(database.sql, lost, 10_000)).toBe(true); // had to be created again
-    expect(await renewLease(database.sql, lost, 10_000)).toBe(false);
+    expect((await renewLease(database.sql, lost, 10_000)).created).toBe(true); // had to be created again
+    expect((await renewLease(database.sql, lost, 10_000)).created).toBe(false);
   });
 
   it("keeps the tasks of a lease renewed in time", async () => {
@@ -87,7 +88,10 @@ describe("leases", () => {
     const [released] = await runningTasks(gone, 10_000, 2);
     await releaseLease(database.sql, gone.id);
     const [inserted] = await insertTasks(database.sql, [newTask({ maxAttempts: 2 })]);
-    await claimTasks(database.sql, 1, randomUUID());
+    const stranger = replica();
+    await renewLease(database.sql, stranger, 10_000);
+    await claimTasks(database.sql, 1, stranger.id, testKinds);
+    await database.sql`delete from spool.replicas where id = ${stranger.id}`; // as if it never had one
 
     const reaped = await reapExpiredLeases(database.sql);
     expect(reaped.map((r) => r.id).sort()).toEqual([released!, inserted!.task.id].sort());
@@ -101,7 +105,7 @@ describe("leases", () => {
     await reapExpiredLeases(database.sql);
     const second = replica();
     await renewLease(database.sql, second, 100);
-    expect(await claimTasks(database.sql, 1, second.id)).toMatchObject([{ id, attempt: 2 }]);
+    expect(await claimTasks(database.sql, 1, second.id, testKinds)).toMatchObject([{ id, attempt: 2 }]);
     await sleep(150);
     await reapExpiredLeases(database.sql);
     const task = await getTask(database.db, id!);

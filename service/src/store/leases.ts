@@ -3,7 +3,9 @@
 //
 // renewLease: creates or extends this replica's row. It says whether the row had to be
 //   created: after the first call, that means a reaper had taken the row, and with it every
-//   attempt this replica was running.
+//   attempt this replica was running. It also returns the running attempts of this replica
+//   whose cancel was requested: a `c:` notice can be missed (a reconnect, a dropped
+//   connection), and this re-read bounds how long such a cancel waits to one renewal.
 // reapExpiredLeases: deletes expired rows and takes back every RUNNING task whose owner has
 //   no live row (expired, deleted, or never there), in one statement:
 //   - fencing: each task goes back with owner = null, so nothing the old owner writes for
@@ -19,14 +21,26 @@ import { failureTypes } from "../domain/task.js";
 import type { Sql } from "./database.js";
 import { channel, idPayloads } from "./notify.js";
 
-/** Creates or renews the lease; true when the row had to be (re)created. */
-export async function renewLease(sql: Sql, replica: { id: string; name: string }, ttlMs: number): Promise<boolean> {
-  const [row] = await sql<{ created: boolean }[]>`
-    insert into spool.replicas (id, name, expires_at)
-    values (${replica.id}, ${replica.name}, now() + ${ttlMs} * interval '1 millisecond')
-    on conflict (id) do update set renewed_at = now(), expires_at = excluded.expires_at
-    returning (xmax = 0) as created`;
-  return row!.created;
+export interface Renewal {
+  /** The row had to be (re)created. */
+  created: boolean;
+  /** Tasks this replica runs whose cancel was requested. */
+  cancelRequested: string[];
+}
+
+/** Creates or renews the lease (see the header). */
+export async function renewLease(sql: Sql, replica: { id: string; name: string }, ttlMs: number): Promise<Renewal> {
+  const [row] = await sql<Renewal[]>`
+    with renewed as (
+      insert into spool.replicas (id, name, expires_at)
+      values (${replica.id}, ${replica.name}, now() + ${ttlMs} * interval '1 millisecond')
+      on conflict (id) do update set renewed_at = now(), expires_at = excluded.expires_at
+      returning (xmax = 0) as created
+    )
+    select created, array(
+      select id::text from spool.tasks where state = 'running' and owner = ${replica.id} and cancel_requested
+    ) as "cancelRequested" from renewed`;
+  return row!;
 }
 
 /** Gives the lease up (clean shutdown): whatever this replica still owns is reaped at once. */

@@ -3,7 +3,7 @@ import type { TaskFilter } from "../domain/task.js";
 import { useTestDatabase } from "../test-support/database.js";
 import { newTask } from "../test-support/factories.js";
 import { randomUUID } from "node:crypto";
-import { claimTasks } from "./claim.js";
+import { claimWithLease } from "../test-support/claim.js";
 import { connect, type Database } from "./database.js";
 import { insertTasks } from "./insert-tasks.js";
 import { recordAttempts } from "./record-attempts.js";
@@ -38,7 +38,7 @@ describe("listTasks", () => {
     const created = await insertTasks(database.sql, Array.from({ length: 30 }, (_, i) => newTask({ kind: i % 3 === 0 ? "k.rare" : "k.common", input: i })));
     // Every other task ends (succeeded or failed); one stays running; the rest pending.
     const owner = randomUUID();
-    const claimed = await claimTasks(database.sql, 30, owner);
+    const claimed = await claimWithLease(database.sql, 30, owner, ["k.rare", "k.common"]);
     const ends = claimed.filter((_, i) => i % 2 === 0);
     await recordAttempts(
       database.sql,

@@ -10,11 +10,11 @@
 //   - the next state is decided by the UPDATE from the row it locks, so a concurrent
 //     CancelTask is either seen (the task ends CANCELLED) or waits;
 //   - next state: succeeded -> SUCCEEDED; cancelled, or any other outcome of a task whose
-//     cancel was requested -> CANCELLED (error carries the reason); failed or interrupted
-//     with attempts left -> PENDING (failed: after spool.retry_delay(), an exponential
-//     backoff with jitter, 1 s * 2^(attempt-1) +-25%, at most 1 h; interrupted: at once,
-//     in its old place in the queue); no attempts left -> FAILED, or DROPPED when
-//     interrupted (the service stopped, not the handler);
+//     cancel was requested -> CANCELLED (error carries the reason); failed with attempts
+//     left -> PENDING after spool.retry_delay(), an exponential backoff with jitter,
+//     1 s * 2^(attempt-1) +-25%, at most 1 h; no attempts left -> FAILED; interrupted (a
+//     clean shutdown) -> PENDING at once, in its old place in the queue, with its attempt
+//     given back (migration 0006): a deploy never uses up a task's attempts;
 //   - result is kept only on success, error only when not successful, and each attempt that
 //     did not succeed appends { attempt, type, message, at } to failures; started_at becomes
 //     the time the attempt was handed to a thread, when given;
@@ -115,6 +115,8 @@ export async function recordAttempts(
         failures = case when v.outcome = 'succeeded' then t.failures
           else t.failures || spool.failure_entry(t.attempt, ${attemptError}) end,
         owner = null,
+        -- A clean shutdown gives the attempt back (it stays in failures, as Shutdown).
+        attempt = case when v.outcome = 'interrupted' and not t.cancel_requested then t.attempt - 1 else t.attempt end,
         progress = coalesce(v.progress_json::jsonb, t.progress),
         started_at = coalesce(to_timestamp(v.started_ms / 1000.0), t.started_at),
         finished_at = case when spool.next_state(v.outcome, t.cancel_requested, t.attempt, t.max_attempts) = 'pending'

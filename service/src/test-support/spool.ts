@@ -19,12 +19,13 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
     taskModules: [],
     pollIntervalMs: 1000,
     workerMaxHeapMb: 256,
-    dbPoolSize: 6,
+    dbPoolSize: 10,
     prefetch: 500,
     leaseRenewMs: 2000,
     leaseTtlMs: 10_000,
     logLevel: "silent",
     logBytesPerAttempt: 64 * 1024 * 1024,
+    maxStreams: 1000,
     ...overrides,
   };
 }
