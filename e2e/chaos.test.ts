@@ -104,7 +104,7 @@ it("loses no task and leaves none stuck while replicas are killed and Postgres r
 
   const client = new SpoolClient(replicas[0]!.address);
   const tasks = new Map<string, Task>();
-  for await (const task of client.listTasks({ pageSize: 1000 })) tasks.set(task.id, task);
+  for await (const task of client.listTasks({ pageSize: 1000, view: "full" })) tasks.set(task.id, task);
   client.close();
   await db.end();
 

@@ -20,6 +20,7 @@ export {
   TaskServiceClient,
   TaskServiceService,
   type TaskServiceServer,
+  TaskView,
   WatchTaskRequest,
   WatchTaskResponse,
 } from "./gen/spool/v1/task_service.js";

@@ -14,6 +14,7 @@ import {
   stateFromPb,
   stateToPb,
   TaskServiceClient,
+  TaskView,
   type CreateTaskRequest,
   type LogEntry as PbLogEntry,
   type Task as PbTask,
@@ -137,6 +138,7 @@ export class SpoolClient {
       createdBefore: options.createdBefore,
       pageSize: options.pageSize ?? 0,
       pageToken: options.pageToken ?? "",
+      view: options.view === "full" ? TaskView.TASK_VIEW_FULL : TaskView.TASK_VIEW_BASIC,
     };
     const response = await this.#unary("listTasks", request, true);
     return { tasks: response.tasks.map(taskFromPb), nextPageToken: response.nextPageToken || undefined };

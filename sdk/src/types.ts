@@ -92,10 +92,15 @@ export interface ListTasksOptions {
   labels?: Record<string, string>;
   createdAfter?: Date;
   createdBefore?: Date;
-  /** Tasks per page, 1..1000; default 50. */
+  /** Tasks per page, 1..1000; default 50. A page also stops at 3 MiB, so it may hold fewer. */
   pageSize?: number;
   /** nextPageToken of the previous page. */
   pageToken?: string;
+  /**
+   * "basic" (the default) leaves out each task's input, result, failures and error stack,
+   * which keeps pages small; "full" returns every field.
+   */
+  view?: "basic" | "full";
 }
 
 export interface TaskPage {

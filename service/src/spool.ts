@@ -147,7 +147,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       checkInput: (kind, input, field) => schemas.check(kind, input, field),
       create: (tasks) => creator.create(tasks),
       get: (id) => getTask(database.db, id),
-      list: (filter, beforeId, limit) => listTasks(database.db, filter, beforeId, limit),
+      list: (filter, beforeId, limit, view) => listTasks(database.db, filter, beforeId, limit, view),
       // Not pending or running: the task has ended (a terminal state never changes) or
       // does not exist; either way it is returned as it is.
       cancel: async (id, reason) => (await cancelTask(database.sql, id, reason)) ?? getTask(database.db, id),

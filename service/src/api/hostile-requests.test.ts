@@ -170,6 +170,39 @@ describe("sizes and echoes", () => {
   });
 });
 
+describe("ListTasks replies", () => {
+  it("fit a client's default 4 MiB whatever the tasks carry: BASIC by default, FULL paged by bytes", async () => {
+    const input = { blob: "b".repeat(900 * 1024) };
+    const ids = new Set<string>();
+    for (let i = 0; i < 12; i++) ids.add((await spool.client.createTask("demo.echo", input, { labels: { big: "yes" }, runAt: new Date(Date.now() + 3600_000) })).id);
+
+    const basic = await spool.client.listTasksPage({ labels: { big: "yes" }, pageSize: 1000 });
+    expect(new Set(basic.tasks.map((t) => t.id))).toEqual(ids);
+    expect(basic.tasks.every((t) => t.input === null && t.failures.length === 0)).toBe(true);
+    expect(basic.nextPageToken).toBeUndefined();
+
+    const pages: number[] = [];
+    const seen = new Set<string>();
+    let pageToken: string | undefined;
+    do {
+      const page = await spool.client.listTasksPage({ labels: { big: "yes" }, pageSize: 1000, view: "full", pageToken });
+      pages.push(page.tasks.length);
+      for (const task of page.tasks) {
+        expect(task.input).toEqual(input);
+        seen.add(task.id);
+      }
+      pageToken = page.nextPageToken;
+    } while (pageToken && pages.length < 20);
+    expect(seen).toEqual(ids);
+    expect(Math.max(...pages)).toBeLessThanOrEqual(3); // 3 x 900 KiB fit in 3 MiB, a 4th would not
+    await Promise.all([...ids].map((id) => spool.client.cancelTask(id)));
+  });
+
+  it("refuses an unknown view", async () => {
+    await refused(listTasks({ view: 7 }), /^view: 7 is not a TaskView/);
+  });
+});
+
 describe("streams", () => {
   it("serves at most SPOOL_MAX_STREAMS at once; past the cap RESOURCE_EXHAUSTED, at once", async () => {
     const capped = await startTestSpool(database.url, { maxStreams: 2 });

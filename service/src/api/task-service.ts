@@ -8,13 +8,14 @@ import {
   type ServerWritableStream,
   type UntypedHandleCall,
 } from "@grpc/grpc-js";
-import type {
-  LogEntry,
-  StreamLogsRequest,
-  StreamLogsResponse,
-  TaskServiceServer,
-  WatchTaskRequest,
-  WatchTaskResponse,
+import {
+  Task as PbTask,
+  type LogEntry,
+  type StreamLogsRequest,
+  type StreamLogsResponse,
+  type TaskServiceServer,
+  type WatchTaskRequest,
+  type WatchTaskResponse,
 } from "@spool/proto";
 import type { Logger } from "pino";
 import type { TaskOperations } from "../domain/operations.js";
@@ -32,10 +33,16 @@ import {
   newTasksFromPb,
   pageTokenFor,
   taskIdFrom,
+  type ListQuery,
 } from "./validate.js";
 
 /** Where a value too deep to decode sits, by method: only inputs nest. */
 const deepFields: Record<string, string> = { CreateTask: "input", CreateTasks: "tasks[].input" };
+
+/** Most bytes of tasks in one ListTasks reply (clients accept 4 MiB by default). */
+const maxReplyBytes = 3 * 1024 * 1024;
+/** Rows a FULL page reads at a time: each may carry megabytes of input and result. */
+const fullViewChunk = 16;
 
 /** Log entries per StreamLogs message stop growing past this many bytes of text. */
 const maxMessageBytes = 1024 * 1024;
@@ -82,14 +89,12 @@ export function taskService(ops: TaskOperations, log: Logger, streams: StreamSlo
       return { task: taskToPb(await found(id, ops.get(id))) };
     }),
 
-    listTasks: unary("ListTasks", async (request) => {
+    listTasks: unary("ListTasks", async (request, call) => {
       const query = listQueryFrom(request);
-      const page = await ops.list(query.filter, query.beforeId, query.limit + 1);
-      const more = page.length > query.limit;
-      const tasks = more ? page.slice(0, query.limit) : page;
+      const page = await boundedPage(ops, query, () => call.cancelled);
       return {
-        tasks: tasks.map(taskToPb),
-        nextPageToken: more ? pageTokenFor((tasks.at(-1) as (typeof tasks)[number]).id, query.filterHash) : "",
+        tasks: page.tasks,
+        nextPageToken: page.lastId === undefined ? "" : pageTokenFor(page.lastId, query.filterHash),
       };
     }),
 
@@ -155,6 +160,35 @@ function serverStream<Req, Res>(
         if (!reader.signal.aborted) call.emit("error", reportError(log, method, error));
       },
     );
+}
+
+/**
+ * One ListTasks page: at most `limit` tasks and at most maxReplyBytes encoded, so that a reply
+ * always fits a client's default 4 MiB limit whatever the tasks carry (a page of 1000 tasks
+ * with 1 MiB inputs each was a gigabyte). FULL pages are read a few rows at a time, so memory
+ * holds about one reply, and reading stops when the caller has gone. `lastId` is set when
+ * there may be more.
+ */
+async function boundedPage(ops: TaskOperations, query: ListQuery, gone: () => boolean): Promise<{ tasks: PbTask[]; lastId?: string }> {
+  const chunk = query.view === "full" ? fullViewChunk : query.limit + 1;
+  const tasks: PbTask[] = [];
+  let bytes = 0;
+  let before = query.beforeId;
+  for (;;) {
+    if (gone()) throw new SpoolError("unavailable", "the caller went away");
+    const wanted = Math.min(chunk, query.limit + 1 - tasks.length);
+    const rows = await ops.list(query.filter, before, wanted, query.view);
+    for (const row of rows) {
+      if (tasks.length === query.limit) return { tasks, lastId: before };
+      const task = taskToPb(row);
+      const size = PbTask.encode(task).finish().length + 8; // + the field's tag and length
+      if (tasks.length > 0 && bytes + size > maxReplyBytes) return { tasks, lastId: before };
+      tasks.push(task);
+      bytes += size;
+      before = row.id;
+    }
+    if (rows.length < wanted) return { tasks };
+  }
 }
 
 /** A create's result as protobuf; a reused idempotency key must name a task of the same kind. */

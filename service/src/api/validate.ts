@@ -7,6 +7,7 @@ import {
   stateFromPb,
   taskStateNames,
   TaskState as PbTaskState,
+  TaskView as PbTaskView,
   type CreateTaskRequest,
   type Duration,
   type ListTasksRequest,
@@ -14,7 +15,7 @@ import {
 } from "@spool/proto";
 import { findJsonProblem, hasUnstorableText } from "../domain/json-values.js";
 import type { LogStreamRequest } from "../domain/operations.js";
-import { taskDefaults, type NewTask, type TaskFilter, type TaskState } from "../domain/task.js";
+import { taskDefaults, type NewTask, type TaskFilter, type TaskState, type TaskView } from "../domain/task.js";
 import { maxTimestampMs, minTimestampMs } from "../domain/timestamps.js";
 import { quote, SpoolError } from "../errors.js";
 import { isTaskId } from "../domain/task-id.js";
@@ -177,6 +178,7 @@ export interface ListQuery {
   filter: TaskFilter;
   beforeId: string | undefined;
   limit: number;
+  view: TaskView;
   /** Identifies the filter inside page tokens. */
   filterHash: string;
 }
@@ -214,13 +216,27 @@ export function listQueryFrom(request: ListTasksRequest): ListQuery {
     createdAfter,
     createdBefore,
   };
+  const view = viewFrom(request.view);
   const filterHash = hashFilter(filter);
   return {
     filter,
     beforeId: request.pageToken ? parsePageToken(request.pageToken, filterHash) : undefined,
     limit: request.pageSize || limits.defaultPageSize,
+    view,
     filterHash,
   };
+}
+
+function viewFrom(view: PbTaskView): TaskView {
+  switch (view) {
+    case PbTaskView.TASK_VIEW_UNSPECIFIED:
+    case PbTaskView.TASK_VIEW_BASIC:
+      return "basic";
+    case PbTaskView.TASK_VIEW_FULL:
+      return "full";
+    default:
+      throw invalid("view", `${view} is not a TaskView`);
+  }
 }
 
 function hashFilter(filter: TaskFilter): string {

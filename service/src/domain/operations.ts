@@ -1,6 +1,6 @@
 // What the API asks of the service: the operations behind the RPCs, free of gRPC and SQL.
 // Implemented by the composition root (spool.ts) over the store and the scheduler.
-import type { LogLine, NewTask, Task, TaskFilter } from "./task.js";
+import type { LogLine, NewTask, Task, TaskFilter, TaskView } from "./task.js";
 
 export interface LogStreamRequest {
   taskId: string;
@@ -35,8 +35,8 @@ export interface TaskOperations {
    */
   create(tasks: NewTask[]): Promise<{ task: Task; created: boolean }[]>;
   get(id: string): Promise<Task | undefined>;
-  /** Up to `limit` matching tasks with id < beforeId, newest first. */
-  list(filter: TaskFilter, beforeId: string | undefined, limit: number): Promise<Task[]>;
+  /** Up to `limit` matching tasks with id < beforeId, newest first, read as `view` says. */
+  list(filter: TaskFilter, beforeId: string | undefined, limit: number, view: TaskView): Promise<Task[]>;
   /** The task after the cancel took effect (unchanged if it had ended); undefined if none. */
   cancel(id: string, reason: string): Promise<Task | undefined>;
   /** Sends the task's log lines; rejects with not_found when there is no such task. */

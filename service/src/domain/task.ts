@@ -100,6 +100,9 @@ export interface LogLine {
   time: Date;
 }
 
+/** How much of each task a list reads: "basic" leaves out input, result, failures and error.stack. */
+export type TaskView = "basic" | "full";
+
 /** ListTasks filters; they combine with AND, each list matches any of its values. */
 export interface TaskFilter {
   states: TaskState[];

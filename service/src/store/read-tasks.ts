@@ -1,7 +1,7 @@
 // Reads of tasks: by id, and filtered pages for ListTasks (keyset pagination on the id,
 // newest first: stable while tasks are added, since new ids sort before every page).
 import { and, desc, eq, gte, inArray, lt, or, sql, type SQL } from "drizzle-orm";
-import type { Task, TaskError, TaskFilter, TaskState } from "../domain/task.js";
+import type { AttemptFailure, Task, TaskError, TaskFilter, TaskState, TaskView } from "../domain/task.js";
 import type { Db } from "./database.js";
 import { unionAll } from "drizzle-orm/pg-core";
 import { tasks } from "./schema.js";
@@ -28,6 +28,15 @@ const taskFields = {
   runAt: tasks.runAt,
   startedAt: tasks.startedAt,
   finishedAt: tasks.finishedAt,
+};
+
+/** The BASIC view: the same row without its large parts (input, result, failures, stack). */
+const basicTaskFields = {
+  ...taskFields,
+  input: sql<unknown>`null`,
+  result: sql<unknown>`null`,
+  error: sql<TaskError | null>`${tasks.error} - 'stack'`,
+  failures: sql<AttemptFailure[]>`'[]'::jsonb`,
 };
 
 /**
@@ -62,9 +71,16 @@ export async function getTaskState(db: Db, id: string): Promise<TaskState | unde
 
 
 /** Up to `limit` tasks matching the filter with id < beforeId (all when undefined), newest first. */
-export async function listTasks(db: Db, filter: TaskFilter, beforeId: string | undefined, limit: number): Promise<Task[]> {
+export async function listTasks(
+  db: Db,
+  filter: TaskFilter,
+  beforeId: string | undefined,
+  limit: number,
+  view: TaskView = "full",
+): Promise<Task[]> {
+  const fields = view === "basic" ? basicTaskFields : taskFields;
   const common: SQL[] = [];
-  if (filter.kinds.length > 0) common.push(inArray(tasks.kind, filter.kinds));
+  if (filter.kinds.length > 0) common.push(inArray(tasks.kind, filter.kinds)); // at most 100 (validate.ts)
   if (filter.queue !== undefined) common.push(eq(tasks.queue, filter.queue));
   if (Object.keys(filter.labels).length > 0) {
     common.push(sql`${tasks.labels} @> ${JSON.stringify(filter.labels)}::text::jsonb`);
@@ -85,7 +101,7 @@ export async function listTasks(db: Db, filter: TaskFilter, beforeId: string | u
     const only = ended.length < endedStates.length ? [inArray(tasks.state, ended)] : [];
     parts.push(
       db
-        .select(taskFields)
+        .select(fields)
         .from(tasks)
         .where(and(sql`${tasks.state} in ('succeeded', 'failed', 'cancelled', 'dropped')`, ...only, ...common))
         .orderBy(desc(tasks.id))
@@ -97,7 +113,7 @@ export async function listTasks(db: Db, filter: TaskFilter, beforeId: string | u
     const states = live.map((state) => sql`${tasks.state} = ${sql.raw(`'${state}'`)}`);
     parts.push(
       db
-        .select(taskFields)
+        .select(fields)
         .from(tasks)
         .where(and(or(...states), ...common))
         .orderBy(desc(tasks.id))

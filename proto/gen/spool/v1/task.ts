@@ -150,14 +150,18 @@ export function logLevelToJSON(object: LogLevel): string {
 
 /** TaskError says why an attempt, or the task, did not succeed. */
 export interface TaskError {
-  /** Human-readable reason, e.g. the message of the error the handler threw. */
+  /**
+   * Human-readable reason, e.g. the message of the error the handler threw; at most 8 KiB
+   * (longer ones are cut, saying so).
+   */
   message: string;
   /**
    * Kind of failure: the thrown error's name (TypeError, ...), or one of Spool's own:
-   * Cancelled, Timeout, WorkerCrashed, Shutdown, LeaseExpired.
+   * Cancelled, Timeout, WorkerCrashed, Shutdown, LeaseExpired, ResultTooLarge,
+   * ResultTooDeep. At most 200 characters.
    */
   type: string;
-  /** Stack trace of the thrown error, when there is one. */
+  /** Stack trace of the thrown error, when there is one; at most 16 KiB. */
   stack: string;
 }
 
@@ -169,11 +173,18 @@ export interface Task {
   kind: string;
   /** Current state; see TaskState. */
   state: TaskState;
-  /** Input given to the handler, as given to CreateTask (any JSON value). */
+  /**
+   * Input given to the handler, as given to CreateTask (any JSON value). Unset in
+   * ListTasks' BASIC view.
+   */
   input:
     | any
     | undefined;
-  /** Value the handler returned; set once the task SUCCEEDED. */
+  /**
+   * Value the handler returned; set once the task SUCCEEDED. At most 1 MiB as JSON and 32
+   * levels deep (a larger result fails the attempt: ResultTooLarge, ResultTooDeep). Unset in
+   * ListTasks' BASIC view.
+   */
   result:
     | any
     | undefined;
@@ -217,7 +228,7 @@ export interface Task {
     | undefined;
   /**
    * Every attempt that ended without success, oldest first (the last one included when
-   * the task ended FAILED, CANCELLED or DROPPED).
+   * the task ended FAILED, CANCELLED or DROPPED). Empty in ListTasks' BASIC view.
    */
   failures: AttemptFailure[];
   /**
@@ -236,7 +247,7 @@ export interface Task_LabelsEntry {
 export interface Progress {
   /** From 0 to 1. */
   fraction: number;
-  /** What it is doing, e.g. "imported 1200 of 5000 rows". */
+  /** What it is doing, e.g. "imported 1200 of 5000 rows"; at most 1000 characters. */
   message: string;
   /** The attempt that reported it. */
   attempt: number;
@@ -266,7 +277,10 @@ export interface LogEntry {
     | undefined;
   /** Severity. */
   level: LogLevel;
-  /** Text of the line. */
+  /**
+   * Text of the line; at most 64 KiB (longer ones are cut, saying so). NUL characters and
+   * unpaired surrogates are replaced by U+FFFD.
+   */
   message: string;
   /** Attempt that logged it (1 for the first). */
   attempt: number;

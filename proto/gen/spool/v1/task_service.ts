@@ -29,11 +29,60 @@ export const protobufPackage = "spool.v1";
 
 export const protobufFileName = "spool/v1/task_service.proto";
 
+/** TaskView says how much of each task ListTasks returns (AIP-157). */
+export enum TaskView {
+  /** TASK_VIEW_UNSPECIFIED - The default: BASIC. */
+  TASK_VIEW_UNSPECIFIED = 0,
+  /** TASK_VIEW_BASIC - Every field but input, result, failures and error.stack (those are left unset/empty). */
+  TASK_VIEW_BASIC = 1,
+  /** TASK_VIEW_FULL - Every field. */
+  TASK_VIEW_FULL = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function taskViewFromJSON(object: any): TaskView {
+  switch (object) {
+    case 0:
+    case "TASK_VIEW_UNSPECIFIED":
+      return TaskView.TASK_VIEW_UNSPECIFIED;
+    case 1:
+    case "TASK_VIEW_BASIC":
+      return TaskView.TASK_VIEW_BASIC;
+    case 2:
+    case "TASK_VIEW_FULL":
+      return TaskView.TASK_VIEW_FULL;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TaskView.UNRECOGNIZED;
+  }
+}
+
+export function taskViewToJSON(object: TaskView): string {
+  switch (object) {
+    case TaskView.TASK_VIEW_UNSPECIFIED:
+      return "TASK_VIEW_UNSPECIFIED";
+    case TaskView.TASK_VIEW_BASIC:
+      return "TASK_VIEW_BASIC";
+    case TaskView.TASK_VIEW_FULL:
+      return "TASK_VIEW_FULL";
+    case TaskView.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** CreateTaskRequest describes the task to create. */
 export interface CreateTaskRequest {
-  /** Name of the handler to run, e.g. "demo.echo"; required, and must be registered. */
+  /**
+   * Name of the handler to run, e.g. "demo.echo"; required, and must be registered (at most
+   * 200 characters).
+   */
   kind: string;
-  /** Input handed to the handler: any JSON value; null when unset. At most 1 MiB as JSON. */
+  /**
+   * Input handed to the handler: any JSON value; null when unset. At most 1 MiB as JSON and
+   * 32 levels deep; no NaN or Infinity; no NUL character or unpaired surrogate in any string.
+   */
   input:
     | any
     | undefined;
@@ -41,7 +90,7 @@ export interface CreateTaskRequest {
   queue: string;
   /** Priority within the queue, -1000..1000: higher runs first; default 0. */
   priority: number;
-  /** Earliest time to run: never before it; default now. */
+  /** Earliest time to run: never before it; default now. From 0001-01-01 to 9999-12-31. */
   runAt:
     | Date
     | undefined;
@@ -112,17 +161,17 @@ export interface GetTaskResponse {
 export interface ListTasksRequest {
   /** Only tasks in one of these states; empty means any. */
   states: TaskState[];
-  /** Only tasks of one of these kinds; empty means any. */
+  /** Only tasks of one of these kinds (at most 100, each at most 200 characters); empty means any. */
   kinds: string[];
   /** Only tasks of this queue; empty means any. */
   queue: string;
   /** Only tasks carrying all these labels with these values. */
   labels: { [key: string]: string };
-  /** Only tasks created at or after this time. */
+  /** Only tasks created at or after this time (0001-01-01 to 9999-12-31). */
   createdAfter:
     | Date
     | undefined;
-  /** Only tasks created before this time. */
+  /** Only tasks created before this time (0001-01-01 to 9999-12-31). */
   createdBefore:
     | Date
     | undefined;
@@ -133,6 +182,11 @@ export interface ListTasksRequest {
    * only valid with the same filters.
    */
   pageToken: string;
+  /**
+   * How much of each task to return; default TASK_VIEW_BASIC (no input, result, failures
+   * or stack), so that a page stays small whatever the tasks carry.
+   */
+  view: TaskView;
 }
 
 export interface ListTasksRequest_LabelsEntry {
@@ -142,7 +196,7 @@ export interface ListTasksRequest_LabelsEntry {
 
 /** ListTasksResponse is one page of tasks. */
 export interface ListTasksResponse {
-  /** Tasks, newest first. */
+  /** Tasks, newest first: at most page_size, and at most 3 MiB in all (then fewer). */
   tasks: Task[];
   /** Token for the next page; empty when this is the last page. */
   nextPageToken: string;
@@ -907,6 +961,7 @@ function createBaseListTasksRequest(): ListTasksRequest {
     createdBefore: undefined,
     pageSize: 0,
     pageToken: "",
+    view: 0,
   };
 }
 
@@ -939,6 +994,9 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(66).string(message.pageToken);
+    }
+    if (message.view !== 0) {
+      writer.uint32(72).int32(message.view);
     }
     return writer;
   },
@@ -1033,6 +1091,14 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.view = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1084,6 +1150,7 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      view: isSet(object.view) ? taskViewFromJSON(object.view) : 0,
     };
   },
 
@@ -1119,6 +1186,9 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.view !== 0) {
+      obj.view = taskViewToJSON(message.view);
+    }
     return obj;
   },
 
@@ -1143,6 +1213,7 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     message.createdBefore = object.createdBefore ?? undefined;
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.view = object.view ?? 0;
     return message;
   },
 };
@@ -1830,7 +1901,10 @@ export const TaskServiceService = {
     responseSerialize: (value: GetTaskResponse): Buffer => Buffer.from(GetTaskResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetTaskResponse => GetTaskResponse.decode(value),
   },
-  /** ListTasks returns tasks newest first, filtered, one page at a time. */
+  /**
+   * ListTasks returns tasks newest first, filtered, one page at a time. A page holds at most
+   * page_size tasks and at most 3 MiB: it may hold fewer, with next_page_token set.
+   */
   listTasks: {
     path: "/spool.v1.TaskService/ListTasks" as const,
     requestStream: false as const,
@@ -1896,7 +1970,10 @@ export interface TaskServiceServer extends UntypedServiceImplementation {
   createTasks: handleUnaryCall<CreateTasksRequest, CreateTasksResponse>;
   /** GetTask returns a task by id; NOT_FOUND if there is none. */
   getTask: handleUnaryCall<GetTaskRequest, GetTaskResponse>;
-  /** ListTasks returns tasks newest first, filtered, one page at a time. */
+  /**
+   * ListTasks returns tasks newest first, filtered, one page at a time. A page holds at most
+   * page_size tasks and at most 3 MiB: it may hold fewer, with next_page_token set.
+   */
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
   /**
    * StreamLogs sends a task's stored log lines after after_seq, then, with follow, its live
@@ -1972,7 +2049,10 @@ export interface TaskServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetTaskResponse) => void,
   ): ClientUnaryCall;
-  /** ListTasks returns tasks newest first, filtered, one page at a time. */
+  /**
+   * ListTasks returns tasks newest first, filtered, one page at a time. A page holds at most
+   * page_size tasks and at most 3 MiB: it may hold fewer, with next_page_token set.
+   */
   listTasks(
     request: ListTasksRequest,
     callback: (error: ServiceError | null, response: ListTasksResponse) => void,
