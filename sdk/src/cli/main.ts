@@ -106,7 +106,9 @@ program
       const states = (options.state ?? []).map(parseState);
       const tasks: Task[] = [];
       const filter = { states, kinds: options.kind, queue: options.queue, labels: parseLabels(options.label) };
-      for await (const task of client.listTasks({ ...filter, pageSize: Math.min(options.limit, 1000) })) {
+      // A table shows no input or result: the BASIC view is enough. JSON lines are complete.
+      const view = global.json ? "full" : "basic";
+      for await (const task of client.listTasks({ ...filter, pageSize: Math.min(options.limit, 1000), view })) {
         if (tasks.length >= options.limit) break;
         tasks.push(task);
       }
