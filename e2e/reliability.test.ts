@@ -89,12 +89,13 @@ describe("a replica that dies", () => {
 
   it("cannot overwrite the newer attempt when it wakes up after a pause longer than its lease (SIGSTOP)", async () => {
     const record = join(dir, "sigstop.jsonl");
-    const { a, b, task } = await runningOnOneOfTwo({ ms: 2000, retryMs: 50, record });
+    // A's attempt outlasts everything below, however slowly B starts on a loaded machine (with
+    // a 2 s attempt, A sometimes finished before B was up, and there was nothing to take over).
+    const { a, b, task } = await runningOnOneOfTwo({ ms: 60_000, retryMs: 50, record });
 
     a.service.child.kill("SIGSTOP");
     const done = await finished(b.client, task.id);
     expect(done).toMatchObject({ state: "succeeded", attempt: 2, result: { attempt: 2, pid: b.service.child.pid } });
-    await new Promise((resolve) => setTimeout(resolve, 2500)); // past the end of A's attempt
     a.service.child.kill("SIGCONT");
 
     // A finds its lease taken and stops, or finishes and has its outcome refused: either way
