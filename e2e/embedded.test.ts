@@ -1,30 +1,46 @@
 // The zero-configuration default: no DATABASE_URL, so the service runs its own Postgres with
 // its data in SPOOL_DATA_DIR, which survives restarts, even a SIGKILL.
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SpoolClient } from "@spool/sdk";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { killAll, startService } from "./support/service.js";
 import { finished } from "./support/tasks.js";
 
-let dataDir: string;
+const dataDirs: string[] = [];
 
-beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), "spool-e2e-embedded-"));
-  await chmod(dataDir, 0o755); // the postgres user must reach it when tests run as root
-});
+/** A fresh SPOOL_DATA_DIR, removed (after its Postgres is stopped) when the file's tests end. */
+async function newDataDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "spool-e2e-embedded-"));
+  await chmod(dir, 0o755); // the postgres user must reach it when tests run as root
+  dataDirs.push(dir);
+  return dir;
+}
+
 afterAll(async () => {
   await killAll();
-  const pid = postmasterPid();
-  if (pid !== undefined) stopPostgres(pid);
-  await rm(dataDir, { recursive: true, force: true });
+  for (const dir of dataDirs) {
+    const pid = postmasterPid(dir);
+    if (pid !== undefined && isPostgres(pid)) stopPostgres(pid);
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
-function postmasterPid(): number | undefined {
+function postmasterPid(dataDir: string): number | undefined {
   const file = join(dataDir, "pg", "postmaster.pid");
   return existsSync(file) ? Number(readFileSync(file, "utf8").split("\n")[0]) : undefined;
+}
+
+/** Cleanup signals only a real postgres (a planted pid file may name some other process). */
+function isPostgres(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0]!.endsWith("postgres");
+  } catch {
+    return false;
+  }
 }
 
 function alive(pid: number): boolean {
@@ -44,16 +60,15 @@ function stopPostgres(pid: number): void {
   }
 }
 
-
 it("starts with its own Postgres, keeps the data across a restart and a SIGKILL, and stops it", async () => {
-  const env = { SPOOL_DATA_DIR: dataDir, SPOOL_WORKERS: "2" };
+  const env = { SPOOL_DATA_DIR: await newDataDir(), SPOOL_WORKERS: "2" };
   let service = await startService(env);
   let client = new SpoolClient(service.address);
   const task = await client.createTask("demo.echo", "kept");
   expect(await finished(client, task.id)).toMatchObject({ state: "succeeded", result: "kept" });
   client.close();
   expect(await service.kill("SIGTERM")).toBe(0);
-  const firstPid = postmasterPid();
+  const firstPid = postmasterPid(env.SPOOL_DATA_DIR);
   expect(firstPid === undefined || !alive(firstPid)).toBe(true);
 
   // Restart: same data.
@@ -65,7 +80,7 @@ it("starts with its own Postgres, keeps the data across a restart and a SIGKILL,
 
   // SIGKILL leaves Postgres running; the next start adopts it instead of failing on the lock.
   await service.kill("SIGKILL");
-  const orphan = postmasterPid();
+  const orphan = postmasterPid(env.SPOOL_DATA_DIR);
   expect(orphan !== undefined && alive(orphan)).toBe(true);
   service = await startService(env);
   expect(service.output()).toContain("adopting the server left running");
@@ -77,4 +92,44 @@ it("starts with its own Postgres, keeps the data across a restart and a SIGKILL,
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   expect(orphan !== undefined && alive(orphan)).toBe(false);
+});
+
+it("after a reboot, a postmaster.pid naming an unrelated live process is a stale lock: it starts its own Postgres and leaves that process alone", async () => {
+  const env = { SPOOL_DATA_DIR: await newDataDir(), SPOOL_WORKERS: "1" };
+  let service = await startService(env);
+  let client = new SpoolClient(service.address);
+  const task = await client.createTask("demo.echo", "kept");
+  expect(await finished(client, task.id)).toMatchObject({ state: "succeeded" });
+  client.close();
+  // The lock file as the running postmaster wrote it: what a power cut leaves behind.
+  const lockFile = join(env.SPOOL_DATA_DIR, "pg", "postmaster.pid");
+  const lock = await readFile(lockFile, "utf8");
+  expect(await service.kill("SIGTERM")).toBe(0);
+  expect(existsSync(lockFile)).toBe(false);
+
+  // After the reboot, its pid belongs to another process (ends by itself within a minute).
+  const stranger = spawn("sleep", ["60"], { stdio: "ignore" });
+  const strangerPid = stranger.pid!;
+  try {
+    await writeFile(lockFile, [String(strangerPid), ...lock.split("\n").slice(1)].join("\n"));
+
+    service = await startService(env);
+    expect(service.output()).not.toContain("adopting the server left running");
+    expect(service.output()).toContain("removing the stale lock file");
+    expect(service.output()).toContain("embedded postgres: started");
+    const ownPid = postmasterPid(env.SPOOL_DATA_DIR);
+    expect(ownPid).not.toBe(strangerPid);
+    expect(ownPid !== undefined && isPostgres(ownPid)).toBe(true);
+    client = new SpoolClient(service.address);
+    expect(await client.getTask(task.id)).toMatchObject({ state: "succeeded", result: "kept" });
+    client.close();
+    expect(await service.kill("SIGTERM")).toBe(0);
+
+    // Neither the start nor the stop signalled it.
+    expect(stranger.exitCode).toBe(null);
+    expect(stranger.signalCode).toBe(null);
+    expect(alive(strangerPid)).toBe(true);
+  } finally {
+    stranger.kill("SIGKILL");
+  }
 });

@@ -4,14 +4,19 @@
 // Layout of the data directory:
 //   pg/           the cluster (initdb'd on first start)
 //   pg-password   the generated superuser password (mode 0600)
+//
+// A server that a killed Spool left running on the cluster is adopted, and stopped by its pid,
+// only once that pid is shown to be the cluster's postmaster (postmaster-lock.ts); a lock file
+// whose pid is some other live process (reused after a reboot) is stale and removed.
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { userInfo } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { execFileSync } from "node:child_process";
 import type { Logger } from "pino";
+import { lockHolder } from "./postmaster-lock.js";
 
 export interface EmbeddedPostgres {
   /** postgres:// URL of the running cluster. */
@@ -31,14 +36,30 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, option
   if (asRoot) await assertReachableByPostgresUser(root);
   const password = await readOrCreatePassword(join(root, "pg-password"));
 
-  const running = await findRunningCluster(clusterDir);
-  if (running) {
+  const holder = await lockHolder(clusterDir, password);
+  if (holder.kind === "postmaster") {
     // A previous Spool was killed without stopping its Postgres: adopt that server.
-    log.info({ pid: running.pid, port: running.port }, "embedded postgres: adopting the server left running");
+    log.info({ pid: holder.pid, port: holder.port }, "embedded postgres: adopting the server left running");
     return {
-      url: urlFor(running.port, password),
-      stop: () => stopByPid(running.pid),
+      url: urlFor(holder.port, password),
+      // Signal it only if it still is that server (had it died, its pid could be another's by now).
+      stop: async () => {
+        const now = await lockHolder(clusterDir, password);
+        if (now.kind === "postmaster" && now.pid === holder.pid) await stopByPid(holder.pid);
+      },
     };
+  }
+  const lockFile = join(clusterDir, "postmaster.pid");
+  if (holder.kind === "stranger") {
+    // Typically after a reboot: the pid was reused. Postgres would refuse to start while it lives.
+    log.warn({ pid: holder.pid, reason: holder.reason, file: lockFile }, "embedded postgres: removing the stale lock file (its pid is not this cluster's server)");
+    await rm(lockFile, { force: true });
+  } else if (holder.kind === "unknown") {
+    throw new Error(
+      `${lockFile} names process ${holder.pid}, which is alive, but neither /proc nor a server on port ${holder.port} ` +
+        `shows it to be the Postgres of ${clusterDir}. If it is not (e.g. the pid was reused after a reboot), delete that file; ` +
+        `if it is, stop it first.`,
+    );
   }
 
   const EmbeddedPostgresClass = await importWithoutExitHooks();
@@ -105,20 +126,6 @@ async function readOrCreatePassword(file: string): Promise<string> {
   const password = randomBytes(18).toString("base64url");
   await writeFile(file, `${password}\n`, { mode: 0o600 });
   return password;
-}
-
-/** The server a killed Spool left running on this cluster, if any (from postmaster.pid). */
-async function findRunningCluster(clusterDir: string): Promise<{ pid: number; port: number } | undefined> {
-  let lines: string[];
-  try {
-    lines = (await readFile(join(clusterDir, "postmaster.pid"), "utf8")).split("\n");
-  } catch {
-    return undefined;
-  }
-  const pid = Number(lines[0]);
-  const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0) return undefined;
-  return isAlive(pid) ? { pid, port } : undefined;
 }
 
 function isAlive(pid: number): boolean {
