@@ -4,6 +4,10 @@ import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
 
+/** The levels SPOOL_LOG_LEVEL accepts (pino's). */
+export const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+export type LogLevel = (typeof logLevels)[number];
+
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const schema = z.object({
@@ -25,7 +29,7 @@ const schema = z.object({
   SPOOL_LEASE_TTL_MS: integer(100, 3_600_000).default(10_000),
   SPOOL_MAX_STREAMS: integer(1, 1_000_000).default(1000),
   SPOOL_LOG_BYTES_PER_ATTEMPT: integer(64 * 1024, 2 ** 31 - 1).default(64 * 1024 * 1024),
-  SPOOL_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  SPOOL_LOG_LEVEL: z.enum(logLevels).default("info"),
 }).refine((c) => c.SPOOL_LEASE_TTL_MS >= 2 * c.SPOOL_LEASE_RENEW_MS, {
   path: ["SPOOL_LEASE_TTL_MS"],
   message: "must be at least twice SPOOL_LEASE_RENEW_MS, so that one late renewal does not lose the lease",
@@ -51,7 +55,8 @@ export interface Config {
   /** How often this replica renews its lease, and how long a lease lasts unrenewed. */
   leaseRenewMs: number;
   leaseTtlMs: number;
-  logLevel: string;
+  /** The level of the process's logger (main.ts). */
+  logLevel: LogLevel;
   /** Most StreamLogs and WatchTask calls this replica serves at once. */
   maxStreams: number;
   /** Log text one attempt may store; beyond it lines are dropped and counted. */

@@ -2,14 +2,18 @@
 // Starts one Spool replica from the environment (see the README's configuration table) and
 // stops it gracefully on SIGTERM or SIGINT: running tasks are interrupted and handed back
 // (PENDING if they can retry, else DROPPED), then the server and the database close.
-import { pino } from "pino";
-import { loadConfig } from "./config.js";
+import { pino, type Logger } from "pino";
+import { loadConfig, type Config } from "./config.js";
 import { startSpool } from "./spool.js";
 
-const log = pino({ name: "spool", level: process.env.SPOOL_LOG_LEVEL || "info" });
+// The logger takes its level from the parsed configuration. Until that is parsed there is no
+// level to trust, so an invalid configuration (a bad SPOOL_LOG_LEVEL included) is reported by
+// a logger at the default level: a fatal line is never silenced by the very value it reports.
+let log: Logger = pino({ name: "spool" });
 
 async function main(): Promise<void> {
-  const config = loadConfig(process.env);
+  const config: Config = loadConfig(process.env);
+  log = pino({ name: "spool", level: config.logLevel });
   const spool = await startSpool(config, log);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
