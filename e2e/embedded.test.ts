@@ -1,6 +1,7 @@
 // The zero-configuration default: no DATABASE_URL, so the service runs its own Postgres with
 // its data in SPOOL_DATA_DIR, which survives restarts, even a SIGKILL.
 import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -131,5 +132,38 @@ it("after a reboot, a postmaster.pid naming an unrelated live process is a stale
     expect(alive(strangerPid)).toBe(true);
   } finally {
     stranger.kill("SIGKILL");
+  }
+});
+
+it("a SIGTERM while it starts stops it gracefully once started, its Postgres included", async () => {
+  const dataDir = await newDataDir();
+  const child = spawn(process.execPath, [fileURLToPath(new URL("../service/dist/main.js", import.meta.url))], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", SPOOL_DATA_DIR: dataDir, SPOOL_PORT: "0", SPOOL_WORKERS: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  const deadline = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  try {
+    // Its Postgres is up; the service is still migrating and starting its threads.
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes("embedded postgres: started")) resolve();
+      };
+      child.stdout.on("data", onData);
+      child.stderr.on("data", onData);
+      void exited.then(() => reject(new Error(`exited before its Postgres started:\n${output}`)));
+    });
+    const postgresPid = postmasterPid(dataDir);
+    child.kill("SIGTERM");
+    expect(await exited, output).toEqual({ code: 0, signal: null });
+    expect(output).toContain('"msg":"stopped"');
+    expect(postgresPid !== undefined && isPostgres(postgresPid)).toBe(false);
+  } finally {
+    clearTimeout(deadline);
+    child.kill("SIGKILL");
   }
 });

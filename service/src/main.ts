@@ -4,7 +4,7 @@
 // (PENDING if they can retry, else DROPPED), then the server and the database close.
 import { pino, type Logger } from "pino";
 import { loadConfig, type Config } from "./config.js";
-import { startSpool } from "./spool.js";
+import { startSpool, type Spool } from "./spool.js";
 
 // The logger takes its level from the parsed configuration. Until that is parsed there is no
 // level to trust, so an invalid configuration (a bad SPOOL_LOG_LEVEL included) is reported by
@@ -14,15 +14,13 @@ let log: Logger = pino({ name: "spool" });
 async function main(): Promise<void> {
   const config: Config = loadConfig(process.env);
   log = pino({ name: "spool", level: config.logLevel });
-  const spool = await startSpool(config, log);
+  // The handlers go in before the start: until a SIGTERM handler exists, the signal kills the
+  // process outright, leaving the embedded Postgres behind, even after "spool serving" is
+  // logged (startSpool logs it just before it returns). A signal during the start stops the
+  // replica as soon as it has started.
+  let started: Spool | undefined;
   let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
-      log.warn({ signal }, "second signal: exiting at once");
-      process.exit(130);
-    }
-    log.info({ signal }, "stopping: draining tasks");
+  const stop = (spool: Spool) =>
     spool.stop().then(
       () => {
         log.info("stopped");
@@ -33,9 +31,19 @@ async function main(): Promise<void> {
         process.exit(1);
       },
     );
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, "second signal: exiting at once");
+      process.exit(130);
+    }
+    log.info({ signal }, started ? "stopping: draining tasks" : "stopping once started");
+    if (started) void stop(started);
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  started = await startSpool(config, log);
+  if (signals > 0) void stop(started);
 }
 
 main().catch((error: unknown) => {
