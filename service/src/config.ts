@@ -3,6 +3,7 @@
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { defaultTransportLimits, type TransportLimits } from "./api/transport-limits.js";
 
 /** The levels SPOOL_LOG_LEVEL accepts (pino's). */
 export const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -29,6 +30,10 @@ const schema = z.object({
   SPOOL_LEASE_TTL_MS: integer(100, 3_600_000).default(10_000),
   SPOOL_MAX_STREAMS: integer(1, 1_000_000).default(1000),
   SPOOL_LOG_BYTES_PER_ATTEMPT: integer(64 * 1024, 2 ** 31 - 1).default(64 * 1024 * 1024),
+  SPOOL_MAX_CONCURRENT_STREAMS: integer(1, 1_000_000).default(defaultTransportLimits.maxConcurrentStreams),
+  SPOOL_MAX_CONNECTION_IDLE_MS: integer(100, 86_400_000).default(defaultTransportLimits.maxConnectionIdleMs),
+  SPOOL_MAX_CONNECTION_AGE_MS: integer(100, 86_400_000).default(defaultTransportLimits.maxConnectionAgeMs),
+  SPOOL_MAX_CONNECTION_AGE_GRACE_MS: integer(0, 86_400_000).default(defaultTransportLimits.maxConnectionAgeGraceMs),
   SPOOL_LOG_LEVEL: z.enum(logLevels).default("info"),
 }).refine((c) => c.SPOOL_LEASE_TTL_MS >= 2 * c.SPOOL_LEASE_RENEW_MS, {
   path: ["SPOOL_LEASE_TTL_MS"],
@@ -61,6 +66,8 @@ export interface Config {
   maxStreams: number;
   /** Log text one attempt may store; beyond it lines are dropped and counted. */
   logBytesPerAttempt: number;
+  /** Per-connection limits of the gRPC server (streams, idle time, age). */
+  transport: TransportLimits;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
@@ -87,6 +94,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     prefetch: c.SPOOL_PREFETCH,
     leaseRenewMs: c.SPOOL_LEASE_RENEW_MS,
     leaseTtlMs: c.SPOOL_LEASE_TTL_MS,
+    transport: {
+      maxConcurrentStreams: c.SPOOL_MAX_CONCURRENT_STREAMS,
+      maxConnectionIdleMs: c.SPOOL_MAX_CONNECTION_IDLE_MS,
+      maxConnectionAgeMs: c.SPOOL_MAX_CONNECTION_AGE_MS,
+      maxConnectionAgeGraceMs: c.SPOOL_MAX_CONNECTION_AGE_GRACE_MS,
+    },
     logLevel: c.SPOOL_LOG_LEVEL,
     logBytesPerAttempt: c.SPOOL_LOG_BYTES_PER_ATTEMPT,
     maxStreams: c.SPOOL_MAX_STREAMS,

@@ -161,6 +161,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       ops,
       log: log.child({ component: "api" }),
       maxStreams: config.maxStreams,
+      limits: config.transport,
     });
     server = api;
     cleanups.push(() => api.close(serverCloseGraceMs));

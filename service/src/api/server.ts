@@ -1,7 +1,7 @@
 // The gRPC server: spool.v1.TaskService, the standard health service (grpc.health.v1), and
 // server reflection, so grpcurl and `buf curl` work without .proto files.
 import { readFileSync } from "node:fs";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { ServerCredentials } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { healthDescriptorSetPath, spoolDescriptorSetPath, TaskServiceService } from "@spool/proto";
@@ -11,6 +11,7 @@ import type { TaskOperations } from "../domain/operations.js";
 import { guardDecoding } from "./decode-guard.js";
 import { StreamSlots } from "./stream-slots.js";
 import { taskService } from "./task-service.js";
+import { limitedServer, type TransportLimits } from "./transport-limits.js";
 
 export const taskServiceName = "spool.v1.TaskService";
 
@@ -30,14 +31,10 @@ export async function startApiServer(options: {
   log: Logger;
   /** Most StreamLogs and WatchTask calls served at once. */
   maxStreams: number;
+  /** Default: defaultTransportLimits. */
+  limits?: TransportLimits;
 }): Promise<ApiServer> {
-  const server = new Server({
-    // Followers of long tasks keep streams open for hours: ping idle connections instead of
-    // letting middleboxes drop them silently.
-    "grpc.keepalive_time_ms": 60_000,
-    "grpc.keepalive_timeout_ms": 20_000,
-    "grpc.keepalive_permit_without_calls": 1,
-  });
+  const server = limitedServer(options.limits);
   server.addService(guardDecoding(TaskServiceService), taskService(options.ops, options.log, new StreamSlots(options.maxStreams)));
 
   const health = new HealthImplementation({ "": "NOT_SERVING", [taskServiceName]: "NOT_SERVING" });

@@ -3,6 +3,7 @@
 import { fileURLToPath } from "node:url";
 import { SpoolClient } from "@spool/sdk";
 import { pino } from "pino";
+import { defaultTransportLimits } from "../api/transport-limits.js";
 import type { Config } from "../config.js";
 import { startSpool, type Spool } from "../spool.js";
 
@@ -23,6 +24,7 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
     prefetch: 500,
     leaseRenewMs: 2000,
     leaseTtlMs: 10_000,
+    transport: defaultTransportLimits,
     logLevel: "silent",
     logBytesPerAttempt: 64 * 1024 * 1024,
     maxStreams: 1000,
