@@ -5,6 +5,7 @@ import {
   status,
   type CallOptions,
   type ChannelCredentials,
+  type ClientOptions,
   type ClientReadableStream,
 } from "@grpc/grpc-js";
 import {
@@ -55,6 +56,23 @@ export interface WaitOptions {
   timeoutMs?: number;
 }
 
+/**
+ * The channel's transport settings, matched to the server's (service/src/api/transport-limits.ts).
+ * Messages: 4 MiB both ways, as the server accepts and sends; a larger request fails here
+ * with RESOURCE_EXHAUSTED instead of being sent in full to be refused. Keepalive: while calls
+ * are open, ping every 30 s and drop the connection if no answer comes within 20 s, so a
+ * follower of a long task whose replica vanished without a word reconnects (and resumes)
+ * instead of waiting forever; no pings on an idle connection. The server tolerates pings
+ * every 10 s.
+ */
+const channelOptions: Partial<ClientOptions> = {
+  "grpc.max_receive_message_length": 4 * 1024 * 1024,
+  "grpc.max_send_message_length": 4 * 1024 * 1024,
+  "grpc.keepalive_time_ms": 30_000,
+  "grpc.keepalive_timeout_ms": 20_000,
+  "grpc.keepalive_permit_without_calls": 0,
+};
+
 /** How often a stream (logs, watch) reconnects after UNAVAILABLE in a row before giving up. */
 const maxResumes = 10;
 const backoffMs = (failures: number) => Math.min(5000, 100 * 2 ** failures) * (0.75 + Math.random() / 2);
@@ -67,7 +85,7 @@ export class SpoolClient {
 
   /** @param address host:port of a Spool replica (or of a load balancer in front of several). */
   constructor(address: string, options: SpoolClientOptions = {}) {
-    this.#client = new TaskServiceClient(address, options.credentials ?? credentialsFor(options.tls));
+    this.#client = new TaskServiceClient(address, options.credentials ?? credentialsFor(options.tls), channelOptions);
     this.#metadata = new Metadata();
     if (options.token) this.#metadata.set("authorization", `Bearer ${options.token}`);
     this.#deadlineMs = options.deadlineMs ?? 30_000;
