@@ -39,7 +39,8 @@ it("reaches a service bound to another loopback address, and fails once it is go
 
 it.each([
   ["0.0.0.0", "127.0.0.1"],
-  ["[::]", "[::1]"], // bracketed: the server binds `${SPOOL_HOST}:${SPOOL_PORT}` as it is
+  ["[::]", "[::1]"],
+  ["::", "[::1]"], // a bare IPv6 address: the server brackets it to bind
 ])("dials the loopback for a service listening on the wildcard %s", async (host, loopback) => {
   const service = await startService({ DATABASE_URL: database.url, SPOOL_WORKERS: "1", SPOOL_HOST: host });
   const serving = await healthcheck({ SPOOL_HOST: host, SPOOL_PORT: String(service.port) });

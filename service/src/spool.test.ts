@@ -296,6 +296,9 @@ describe("CreateTasks", () => {
 
   it("refuses an empty call and one over the limit", async () => {
     expect((await rejection(client.createTasks([]))).message).toMatch(/^tasks: holds 0 tasks; 1 to 1000 per call/);
+    // Under the 4 MiB request limit, but the reply, which carries every task back, would not be.
+    const heavy = Array.from({ length: 1000 }, () => ({ kind: "demo.echo", input: "x".repeat(4100) }));
+    expect((await rejection(client.createTasks(heavy))).message).toMatch(/^tasks: inputs total \d+ bytes as JSON; at most 3145728 per call/);
     const tooMany = Array.from({ length: 1001 }, () => ({ kind: "demo.echo" }));
     expect((await rejection(client.createTasks(tooMany))).message).toMatch(/^tasks: holds 1001 tasks/);
   });

@@ -49,7 +49,7 @@ export async function startApiServer(options: {
   new ReflectionService({ spool: { fileDescriptorProtos } } as unknown as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync(`${bindHost(options.host)}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound),
     ),
   );
@@ -74,6 +74,11 @@ export async function startApiServer(options: {
       });
     },
   };
+}
+
+/** An IPv6 address in brackets, as a host:port target needs it (`::` failed to resolve). */
+function bindHost(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
 
 /** The FileDescriptorProtos (each still encoded) of a FileDescriptorSet: its field 1. */

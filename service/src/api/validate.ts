@@ -32,6 +32,8 @@ export const limits = {
   maxTimeoutMs: 24 * 3600_000,
   reasonLength: 1000,
   tasksPerCall: 1000,
+  /** Inputs of one CreateTasks call, together: the reply carries them back, and must fit 4 MiB. */
+  inputBytesPerCall: 3 * 1024 * 1024,
   pageSize: 1000,
   defaultPageSize: 50,
   kindsPerFilter: 100,
@@ -126,7 +128,7 @@ export function newTasksFromPb(requests: CreateTaskRequest[], kinds: ReadonlySet
   if (requests.length === 0 || requests.length > limits.tasksPerCall) {
     throw invalid("tasks", `holds ${requests.length} tasks; 1 to ${limits.tasksPerCall} per call`);
   }
-  return requests.map((request, i) => {
+  const tasks = requests.map((request, i) => {
     try {
       return newTaskFromPb(request, kinds);
     } catch (error) {
@@ -134,6 +136,11 @@ export function newTasksFromPb(requests: CreateTaskRequest[], kinds: ReadonlySet
       throw error;
     }
   });
+  const inputBytes = tasks.reduce((sum, task) => sum + (task.input === null ? 0 : Buffer.byteLength(JSON.stringify(task.input))), 0);
+  if (inputBytes > limits.inputBytesPerCall) {
+    throw invalid("tasks", `inputs total ${inputBytes} bytes as JSON; at most ${limits.inputBytesPerCall} per call (the reply carries them back): split the call`);
+  }
+  return tasks;
 }
 
 function validLabels(field: string, labels: Record<string, string>): Record<string, string> {
