@@ -202,18 +202,19 @@ function createdToPb(requested: NewTask, { task, created }: { task: Task; create
   return { task: taskToPb(task), created };
 }
 
-/** Splits lines into messages of at most maxMessageBytes of text each (at least one line). */
+/** Splits lines into messages of at most maxMessageBytes of UTF-8 text each (at least one line). */
 function* messagesOf(lines: LogLine[]): Generator<LogEntry[]> {
   let batch: LogEntry[] = [];
   let bytes = 0;
   for (const line of lines) {
-    if (batch.length > 0 && bytes + line.message.length > maxMessageBytes) {
+    const size = Buffer.byteLength(line.message);
+    if (batch.length > 0 && bytes + size > maxMessageBytes) {
       yield batch;
       batch = [];
       bytes = 0;
     }
     batch.push(logLineToPb(line));
-    bytes += line.message.length;
+    bytes += size;
   }
   if (batch.length > 0) yield batch;
 }
