@@ -70,7 +70,11 @@ export function errorForLog(error: unknown): { type: string; message: string; co
   };
 }
 
-/** True when an error means the database cannot be reached right now (retrying may work). */
+/**
+ * True when an error means the database cannot be reached right now (retrying may work):
+ * it is down or restarting, out of reach, or the server we reached is not the primary (a
+ * standby during a failover). Callers then get UNAVAILABLE and the attempt writer retries.
+ */
 export function isConnectionError(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
   // drizzle wraps the driver's error (DrizzleQueryError): the cause tells.
@@ -79,19 +83,33 @@ export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code !== "string") return false;
   return (
-    code.startsWith("08") || // connection_exception class
-    code === "57P01" || // admin_shutdown
+    code.startsWith("08") || // connection_exception class; 08001 also when no host of a multi-host URL is the primary (store/primary-finder.ts)
+    code === "57P01" || // admin_shutdown: also what a primary's sessions get when it is stopped for a failover
     code === "57P02" || // crash_shutdown
-    code === "57P03" || // cannot_connect_now
+    code === "57P03" || // cannot_connect_now: starting up, shutting down, or at the end of a promotion
     code === "53300" || // too_many_connections
+    // read_only_sql_transaction: the server is in recovery, a standby. Spool writes only to a
+    // primary, so it reached one only because the primary is not there right now: a
+    // single-host URL (a DNS name, a virtual IP) that still points at the standby, or a
+    // session opened on the standby before it was promoted. It retries; once the standby
+    // is promoted (or the name moves) the same statement works. Spool never makes a
+    // transaction read-only itself; the one other cause is a primary set read-only by its
+    // operator (default_transaction_read_only, as some managed services do when the disk
+    // fills), where waiting until it is writable again is right too.
+    code === "25006" ||
     code === "ECONNREFUSED" ||
     code === "ECONNRESET" ||
     code === "ETIMEDOUT" ||
     code === "EPIPE" ||
     code === "ENOTFOUND" ||
+    // The failed primary's machine is gone (no route to it) or its address moved away:
+    // a failover may bring the address back (a virtual IP) or the name may move (DNS).
+    code === "EHOSTUNREACH" ||
+    code === "ENETUNREACH" ||
+    code === "EAI_AGAIN" || // DNS lookup failed for now, as while a failover updates the name
     code === "CONNECT_TIMEOUT" ||
     code === "CONNECTION_CLOSED" ||
     code === "CONNECTION_ENDED" ||
-    code === "CONNECTION_DESTROYED"
+    code === "CONNECTION_DESTROYED" // also: postgres.js refused a standby (target_session_attrs=primary)
   );
 }
