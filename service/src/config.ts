@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { defaultTransportLimits, type TransportLimits } from "./api/transport-limits.js";
+import { parseHosts, targetSessionAttrs } from "./store/primary-finder.js";
 
 /** The levels SPOOL_LOG_LEVEL accepts (pino's). */
 export const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -11,10 +12,33 @@ export type LogLevel = (typeof logLevels)[number];
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/**
+ * What is wrong with a postgres:// URL, if anything: its hosts (one, or several separated by
+ * commas, `h1:5432,h2:5432`, for an HA Postgres) must be readable, and target_session_attrs,
+ * if given, must ask for the primary: Spool writes, and looks for the primary among several
+ * hosts whether or not it is given.
+ */
+function databaseUrlProblem(url: string): string | undefined {
+  try {
+    parseHosts(url);
+  } catch (error) {
+    return `must be postgres://[user[:password]@]host[:port][,host[:port]...]/database: ${(error as Error).message}`;
+  }
+  const target = targetSessionAttrs(url);
+  if (target !== undefined && target !== "read-write" && target !== "primary") {
+    return `target_session_attrs=${target}: Spool writes, so it needs read-write or primary (or none: with several hosts it finds the primary anyway)`;
+  }
+  return undefined;
+}
+
 const schema = z.object({
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .superRefine((url, ctx) => {
+      const problem = databaseUrlProblem(url);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
     .optional(),
   SPOOL_HOST: z.string().min(1).default("127.0.0.1"),
   SPOOL_PORT: integer(0, 65_535).default(50051),

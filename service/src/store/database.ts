@@ -1,10 +1,13 @@
 // Connection to Postgres: one postgres.js pool for statements, drizzle on top of it for the
 // typed reads, and migrations applied at start under an advisory lock, so replicas that start
-// together apply them once.
+// together apply them once. A URL that lists several hosts (an HA Postgres) is served by a
+// PrimaryFinder: every connection goes to the host that accepts writes, and after a failover
+// to the promoted standby (primary-finder.ts says why postgres.js is not left to do it).
 import { fileURLToPath } from "node:url";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { PrimaryFinder, targetSessionAttrs } from "./primary-finder.js";
 import * as schema from "./schema.js";
 import { timestampType } from "./timestamp-parser.js";
 
@@ -49,12 +52,39 @@ export function connectionBudget(max: number): { statements: number; reads: numb
   return { statements: shared - reads, reads, listen: 1, lease: 1 };
 }
 
+/** Seconds to open a connection (and, with several hosts, to ask a host whether it is the primary). */
+const connectTimeout = 10;
+
+/**
+ * Where postgres.js connects. One host: there, as postgres.js does by itself. Several hosts:
+ * through the finder's socket, with postgres.js told of the first host only (its own handling
+ * of several hosts would take over otherwise). Either way target_session_attrs read-write or
+ * primary becomes postgres.js's `primary`: its read-write check lets a Postgres 14+ standby
+ * through (primary-finder.ts).
+ */
+function hostOptions(url: string, finder: PrimaryFinder | undefined): object {
+  const target = targetSessionAttrs(url) !== undefined || finder ? { target_session_attrs: "primary" } : {};
+  if (!finder) return target;
+  const [first] = finder.hosts;
+  // Typed `object`: postgres.js takes host and port as arrays (one entry each, so that an
+  // IPv6 address stays whole) and a `socket` function, which its types do not declare.
+  return { ...target, host: [first!.host], port: [first!.port], socket: finder.socket };
+}
+
+/** A finder when the URL lists several hosts, shared by every client of one replica. */
+function finderFor(url: string, applicationName: string): PrimaryFinder | undefined {
+  const finder = new PrimaryFinder(url, { connectTimeout, applicationName });
+  return finder.hosts.length > 1 ? finder : undefined;
+}
+
 export function connect(url: string, options: ConnectOptions = {}): Database {
   const budget = connectionBudget(options.max ?? 16);
+  const finder = finderFor(url, options.applicationName ?? "spool");
   const common = {
+    ...hostOptions(url, finder),
     prepare: true,
     onnotice: () => {},
-    connect_timeout: 10,
+    connect_timeout: connectTimeout,
     // Reconnect delay (s) after the n-th failed attempt in a row. The driver's default grows
     // to 20 s, which would leave the service idle long after Postgres is back (measured: 14 s
     // after a 4 s outage); this one is at most ~1 s.
@@ -98,7 +128,8 @@ export function connect(url: string, options: ConnectOptions = {}): Database {
 
 /** Applies the committed migrations; safe to call from many replicas at once. */
 export async function migrateDatabase(url: string): Promise<void> {
-  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  const finder = finderFor(url, "spool migrate");
+  const sql = postgres(url, { ...hostOptions(url, finder), max: 1, onnotice: () => {}, connect_timeout: connectTimeout });
   try {
     await sql`select pg_advisory_lock(hashtext('spool.migrate'))`;
     // Our own table name: an application sharing the database may use drizzle too.
