@@ -1,15 +1,27 @@
 #!/usr/bin/env node
 // Starts one Spool replica from the environment (see the README's configuration table) and
 // stops it gracefully on SIGTERM or SIGINT: running tasks are interrupted and handed back
-// (PENDING if they can retry, else DROPPED), then the server and the database close.
+// (PENDING, their attempt given back), then the server and the database close.
 import { pino, type Logger } from "pino";
 import { loadConfig, type Config } from "./config.js";
+import { isConnectionError } from "./errors.js";
 import { startSpool, type Spool } from "./spool.js";
 
 // The logger takes its level from the parsed configuration. Until that is parsed there is no
 // level to trust, so an invalid configuration (a bad SPOOL_LOG_LEVEL included) is reported by
 // a logger at the default level: a fatal line is never silenced by the very value it reports.
 let log: Logger = pino({ name: "spool" });
+
+// postgres.js 3.4.9 drops the promise of the query with which each new connection reads the
+// database's array types (porsager/postgres#1192, #1223): when that connection is lost in
+// the meantime, as happens to new connections while Postgres restarts or fails over, the
+// rejection is unhandled and Node would exit (seen in e2e/failover.test.ts). Nothing awaits
+// that promise, so nothing is lost by ignoring it. Any other unhandled rejection still
+// stops the process.
+process.on("unhandledRejection", (reason) => {
+  if (!isConnectionError(reason)) throw reason;
+  log.warn({ err: reason }, "ignored a lost connection that nothing was waiting for (postgres.js reading types)");
+});
 
 async function main(): Promise<void> {
   const config: Config = loadConfig(process.env);
