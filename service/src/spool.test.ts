@@ -341,6 +341,22 @@ describe("resources", () => {
   });
 });
 
+describe("a claim whose reply was lost", () => {
+  it("is given back at a lease renewal, and the task runs", async () => {
+    const task = await client.createTask("demo.echo", "found again", { runAt: new Date(Date.now() + 3600_000) });
+    // As if this replica's claim had committed and the primary then failed before answering.
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    try {
+      await sql`update spool.tasks set state = 'running', attempt = 1, owner = ${spool.spool.replicaId},
+        started_at = now() - interval '1 minute', run_at = now() where id = ${task.id}`;
+    } finally {
+      await sql.end();
+    }
+    const done = await settled(task.id);
+    expect(done).toMatchObject({ state: "succeeded", result: "found again", attempt: 1 });
+  });
+});
+
 describe("a rolling deploy", () => {
   it("leaves a kind to the replicas that have its handler", async () => {
     const old = await startTestSpool(database.url, { workers: 2 }); // demo.* only

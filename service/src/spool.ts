@@ -136,6 +136,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       onCancelRequested: (ids) => {
         for (const id of ids) live.cancel(id);
       },
+      onOwned: (owned) => live.reconcile(owned),
     });
     await leases.start();
     cleanups.push(() => leases.stop(releaseLeaseWaitMs));

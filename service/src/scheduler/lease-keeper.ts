@@ -9,7 +9,8 @@
 //   cut off), `onLost` is told what the replica still owns, so it stops the rest.
 // - Each renewal also reports the running attempts whose cancel was requested
 //   (`onCancelRequested`): a missed `c:` notice delays a cancel by one renewal, not until the
-//   task's timeout.
+//   task's timeout. It reports too the attempts recorded as this replica's for longer than a
+//   lease period (`onOwned`), for the scheduler to give back those it does not run.
 // - The reaper takes back the tasks of replicas whose leases expired (store/leases.ts). After
 //   this replica could not reach the database, it waits one lease period of renewing before
 //   reaping again: the other replicas were cut off too and need a renewal of their own before
@@ -31,6 +32,7 @@ export interface LeaseKeeperOptions {
   onHealth: (reachable: boolean) => void;
   onLost: (owned: { id: string; attempt: number }[]) => void;
   onCancelRequested: (taskIds: string[]) => void;
+  onOwned: (owned: { id: string; attempt: number }[]) => void;
 }
 
 export class LeaseKeeper {
@@ -84,6 +86,7 @@ export class LeaseKeeper {
       }
       this.#o.onHealth(true);
       if (renewal.cancelRequested.length > 0) this.#o.onCancelRequested(renewal.cancelRequested);
+      if (renewal.owned.length > 0 && !renewal.created) this.#o.onOwned(renewal.owned);
       if (renewal.created) {
         this.#o.log.warn("this replica's lease had expired and was taken: stopping the attempts it no longer owns");
         this.#o.onLost(await ownedAttempts(this.#o.sql, this.#o.replica.id));

@@ -73,6 +73,8 @@ export class Scheduler {
   /** Claimed here but not started yet (no thread was free when the claim returned). */
   readonly #backlog: ClaimedTask[] = [];
   readonly #recentCancels = new Map<string, number>();
+  /** Attempts whose run ended here and whose outcome is being stored ("id/attempt"). */
+  readonly #finishing = new Set<string>();
   readonly #runsEnded = new Set<() => void>();
   #claiming = false;
   #claimFailing = false;
@@ -156,6 +158,27 @@ export class Scheduler {
     }
     const kept = this.#backlog.filter((c) => keep.has(`${c.id}/${c.attempt}`));
     this.#backlog.splice(0, this.#backlog.length, ...kept);
+  }
+
+  /**
+   * The database says this replica runs these attempts (for over a lease period): give back
+   * those it does not know, which no thread here will ever run or finish. That happens when a
+   * claim committed but its reply was lost (the primary failed in between), or an outcome
+   * stored on a primary was lost in a failover. They go back to PENDING, their attempt given
+   * back, as a claim that never started does.
+   */
+  reconcile(owned: readonly { id: string; attempt: number }[]): void {
+    if (this.#stopped) return;
+    const known = (id: string, attempt: number) =>
+      this.#runs.get(id)?.attempt === attempt ||
+      this.#finishing.has(`${id}/${attempt}`) ||
+      this.#backlog.some((c) => c.id === id && c.attempt === attempt);
+    const strays = owned.filter((o) => !known(o.id, o.attempt));
+    if (strays.length === 0) return;
+    this.#o.log.warn({ tasks: strays }, "tasks recorded as running here that this replica does not run: giving them back");
+    unclaimTasks(this.#o.sql, this.#o.owner, strays).catch((error: unknown) =>
+      this.#o.log.warn({ err: SpoolError.from(error) }, "could not give back stray tasks; will try at the next renewal"),
+    );
   }
 
   /**
@@ -293,7 +316,9 @@ export class Scheduler {
   }
 
   async #finish(taskId: string, finish: AttemptFinish): Promise<void> {
-    const finished = await this.#o.writer.finish(finish);
+    const key = `${taskId}/${finish.attempt}`;
+    this.#finishing.add(key);
+    const finished = await this.#o.writer.finish(finish).finally(() => this.#finishing.delete(key));
     if (!finished) {
       this.#o.log.warn({ taskId, attempt: finish.attempt }, "outcome of an attempt that lost its claim was ignored");
     }

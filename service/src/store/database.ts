@@ -47,9 +47,9 @@ export function reconnectDelay(retries: number): number {
  * for the typed reads, the others for statements.
  */
 export function connectionBudget(max: number): { statements: number; reads: number; listen: 1; lease: 1 } {
-  const shared = Math.max(3, max) - 2;
+  const shared = Math.max(2, max - 2);
   const reads = Math.max(1, Math.floor(shared / 4));
-  return { statements: shared - reads, reads, listen: 1, lease: 1 };
+  return { statements: Math.max(1, shared - reads), reads, listen: 1, lease: 1 };
 }
 
 /** Seconds to open a connection (and, with several hosts, to ask a host whether it is the primary). */

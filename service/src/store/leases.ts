@@ -5,7 +5,11 @@
 //   created: after the first call, that means a reaper had taken the row, and with it every
 //   attempt this replica was running. It also returns the running attempts of this replica
 //   whose cancel was requested: a `c:` notice can be missed (a reconnect, a dropped
-//   connection), and this re-read bounds how long such a cancel waits to one renewal.
+//   connection), and this re-read bounds how long such a cancel waits to one renewal. And it
+//   returns the attempts recorded as this replica's that started more than `staleAfterMs`
+//   ago, for the replica to check against what it really runs: a claim whose reply was lost
+//   (the primary failed between commit and answer) leaves tasks RUNNING under a live lease
+//   that no thread runs, and nothing else would ever take them back.
 // reapExpiredLeases: deletes expired rows and takes back every RUNNING task whose owner has
 //   no live row (expired, deleted, or never there), in one statement:
 //   - fencing: each task goes back with owner = null, so nothing the old owner writes for
@@ -26,10 +30,17 @@ export interface Renewal {
   created: boolean;
   /** Tasks this replica runs whose cancel was requested. */
   cancelRequested: string[];
+  /** Attempts recorded as this replica's that started more than staleAfterMs ago. */
+  owned: { id: string; attempt: number }[];
 }
 
 /** Creates or renews the lease (see the header). */
-export async function renewLease(sql: Sql, replica: { id: string; name: string }, ttlMs: number): Promise<Renewal> {
+export async function renewLease(
+  sql: Sql,
+  replica: { id: string; name: string },
+  ttlMs: number,
+  staleAfterMs = ttlMs,
+): Promise<Renewal> {
   const [row] = await sql<Renewal[]>`
     with renewed as (
       insert into spool.replicas (id, name, expires_at)
@@ -37,9 +48,15 @@ export async function renewLease(sql: Sql, replica: { id: string; name: string }
       on conflict (id) do update set renewed_at = now(), expires_at = excluded.expires_at
       returning (xmax = 0) as created
     )
-    select created, array(
-      select id::text from spool.tasks where state = 'running' and owner = ${replica.id} and cancel_requested
-    ) as "cancelRequested" from renewed`;
+    select created,
+      array(
+        select id::text from spool.tasks where state = 'running' and owner = ${replica.id} and cancel_requested
+      ) as "cancelRequested",
+      coalesce((
+        select json_agg(json_build_object('id', id, 'attempt', attempt)) from spool.tasks
+        where state = 'running' and owner = ${replica.id} and started_at < now() - ${staleAfterMs} * interval '1 millisecond'
+      ), '[]') as owned
+    from renewed`;
   return row!;
 }
 
