@@ -119,7 +119,7 @@ async function checkOutcome(client: SpoolClient, load: Load): Promise<Map<string
     return open?.tasks.length === 0 ? true : undefined;
   });
   const tasks = new Map<string, Task>();
-  for await (const task of client.listTasks({ pageSize: 1000 })) tasks.set(task.id, task);
+  for await (const task of client.listTasks({ pageSize: 1000, view: "full" })) tasks.set(task.id, task);
   expect([...load.acknowledged.keys()].filter((id) => !tasks.has(id)), "acknowledged tasks lost").toEqual([]);
   expect(countBy([...tasks.values()], (t) => t.state)).toEqual({ succeeded: tasks.size });
   for (const [id, { kind, input }] of load.acknowledged) {
