@@ -33,12 +33,20 @@ export async function startService(env: Record<string, string>): Promise<Service
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /"port":(\d+),[^\n]*"msg":"spool serving"/.exec(output);
-      if (match) resolve(Number(match[1]));
+      if (match) {
+        clearTimeout(notServing);
+        resolve(Number(match[1]));
+      }
     };
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
     exited.then((code) => reject(new Error(`service exited with code ${code} before serving:\n${output}`)));
-    setTimeout(() => reject(new Error(`service did not serve within 30 s:\n${output}`)), 30_000).unref();
+    const notServing = setTimeout(() => {
+      // Not serving, so not in `running` for killAll: stop it here, or it outlives the test.
+      child.kill("SIGKILL");
+      reject(new Error(`service did not serve within 30 s:\n${output}`));
+    }, 30_000);
+    notServing.unref();
   });
   const service: ServiceProcess = {
     port,
