@@ -1,7 +1,9 @@
 // The mapping between the wire types and the plain values both the SDK and the service use:
-// task states and log levels as string unions, durations as milliseconds, int64 as numbers.
+// task states and log levels as string unions, durations as milliseconds, timestamps as
+// Dates, int64 as numbers.
 // One place, so the two sides can never disagree.
 import type { Duration } from "./gen/google/protobuf/duration.js";
+import type { Timestamp } from "./gen/google/protobuf/timestamp.js";
 import { LogLevel, TaskState } from "./gen/spool/v1/task.js";
 
 export const taskStateNames = ["pending", "running", "succeeded", "failed", "cancelled", "dropped"] as const;
@@ -48,4 +50,28 @@ export function msFromDuration(duration: Duration): number {
 /** An int64 from the wire as a number; undefined beyond 2^53 (where numbers lose integers). */
 export function safeNumber(value: bigint): number | undefined {
   return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : undefined;
+}
+
+/** The seconds of protobuf Timestamp's valid range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z. */
+export const minTimestampSeconds = -62_135_596_800n;
+export const maxTimestampSeconds = 253_402_300_799n;
+
+/** A Date as a Timestamp, exactly (to the millisecond a Date holds). */
+export function timestampFromDate(date: Date): Timestamp {
+  const ms = date.getTime();
+  const seconds = Math.floor(ms / 1000);
+  return { seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
+}
+
+/**
+ * A Timestamp as a Date, truncated to the millisecond, computed in integers (seconds * 1000 +
+ * nanos / 1e6 in floating point rounded 9999-12-31T23:59:59.999999999 up to year 10000).
+ * Undefined when it is not a valid Timestamp: nanos outside 0..999,999,999, or seconds
+ * outside 0001-01-01..9999-12-31.
+ */
+export function dateFromTimestamp(timestamp: Timestamp): Date | undefined {
+  const { seconds, nanos } = timestamp;
+  if (!Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) return undefined;
+  if (seconds < minTimestampSeconds || seconds > maxTimestampSeconds) return undefined;
+  return new Date(Number(seconds) * 1000 + Math.floor(nanos / 1_000_000));
 }

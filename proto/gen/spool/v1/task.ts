@@ -212,19 +212,19 @@ export interface Task {
   idempotencyKey: string;
   /** When the task was created. */
   createdAt:
-    | Date
+    | Timestamp
     | undefined;
   /** Earliest time the next attempt may start. */
   runAt:
-    | Date
+    | Timestamp
     | undefined;
   /** When the latest attempt started; unset if it never ran. */
   startedAt:
-    | Date
+    | Timestamp
     | undefined;
   /** When the task reached a terminal state; unset until then. */
   finishedAt:
-    | Date
+    | Timestamp
     | undefined;
   /**
    * Every attempt that ended without success, oldest first (the last one included when
@@ -252,7 +252,7 @@ export interface Progress {
   /** The attempt that reported it. */
   attempt: number;
   /** When it was reported. */
-  updatedAt: Date | undefined;
+  updatedAt: Timestamp | undefined;
 }
 
 /** AttemptFailure is the history entry of one attempt that did not succeed. */
@@ -264,7 +264,7 @@ export interface AttemptFailure {
   /** Human-readable reason, as in TaskError.message. */
   message: string;
   /** When the attempt ended. */
-  finishedAt: Date | undefined;
+  finishedAt: Timestamp | undefined;
 }
 
 /** LogEntry is one line a task logged, through ctx.log or console. */
@@ -273,7 +273,7 @@ export interface LogEntry {
   seq: bigint;
   /** When the handler logged it. */
   time:
-    | Date
+    | Timestamp
     | undefined;
   /** Severity. */
   level: LogLevel;
@@ -457,16 +457,16 @@ export const Task: MessageFns<Task> = {
       writer.uint32(114).string(message.idempotencyKey);
     }
     if (message.createdAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(122).fork()).join();
+      Timestamp.encode(message.createdAt, writer.uint32(122).fork()).join();
     }
     if (message.runAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.runAt), writer.uint32(130).fork()).join();
+      Timestamp.encode(message.runAt, writer.uint32(130).fork()).join();
     }
     if (message.startedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.startedAt), writer.uint32(138).fork()).join();
+      Timestamp.encode(message.startedAt, writer.uint32(138).fork()).join();
     }
     if (message.finishedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.finishedAt), writer.uint32(146).fork()).join();
+      Timestamp.encode(message.finishedAt, writer.uint32(146).fork()).join();
     }
     for (const v of message.failures) {
       AttemptFailure.encode(v!, writer.uint32(154).fork()).join();
@@ -610,7 +610,7 @@ export const Task: MessageFns<Task> = {
               break;
             }
 
-            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 16: {
@@ -618,7 +618,7 @@ export const Task: MessageFns<Task> = {
               break;
             }
 
-            message.runAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.runAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 17: {
@@ -626,7 +626,7 @@ export const Task: MessageFns<Task> = {
               break;
             }
 
-            message.startedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.startedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 18: {
@@ -634,7 +634,7 @@ export const Task: MessageFns<Task> = {
               break;
             }
 
-            message.finishedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.finishedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 19: {
@@ -784,16 +784,16 @@ export const Task: MessageFns<Task> = {
       obj.idempotencyKey = message.idempotencyKey;
     }
     if (message.createdAt !== undefined) {
-      obj.createdAt = message.createdAt.toISOString();
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
     }
     if (message.runAt !== undefined) {
-      obj.runAt = message.runAt.toISOString();
+      obj.runAt = fromTimestamp(message.runAt).toISOString();
     }
     if (message.startedAt !== undefined) {
-      obj.startedAt = message.startedAt.toISOString();
+      obj.startedAt = fromTimestamp(message.startedAt).toISOString();
     }
     if (message.finishedAt !== undefined) {
-      obj.finishedAt = message.finishedAt.toISOString();
+      obj.finishedAt = fromTimestamp(message.finishedAt).toISOString();
     }
     if (message.failures?.length) {
       obj.failures = message.failures.map((e) => AttemptFailure.toJSON(e));
@@ -835,10 +835,18 @@ export const Task: MessageFns<Task> = {
       ? Duration.fromPartial(object.timeout)
       : undefined;
     message.idempotencyKey = object.idempotencyKey ?? "";
-    message.createdAt = object.createdAt ?? undefined;
-    message.runAt = object.runAt ?? undefined;
-    message.startedAt = object.startedAt ?? undefined;
-    message.finishedAt = object.finishedAt ?? undefined;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    message.runAt = (object.runAt !== undefined && object.runAt !== null)
+      ? Timestamp.fromPartial(object.runAt)
+      : undefined;
+    message.startedAt = (object.startedAt !== undefined && object.startedAt !== null)
+      ? Timestamp.fromPartial(object.startedAt)
+      : undefined;
+    message.finishedAt = (object.finishedAt !== undefined && object.finishedAt !== null)
+      ? Timestamp.fromPartial(object.finishedAt)
+      : undefined;
     message.failures = object.failures?.map((e) => AttemptFailure.fromPartial(e)) || [];
     message.progress = (object.progress !== undefined && object.progress !== null)
       ? Progress.fromPartial(object.progress)
@@ -948,7 +956,7 @@ export const Progress: MessageFns<Progress> = {
       writer.uint32(24).int32(message.attempt);
     }
     if (message.updatedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(34).fork()).join();
+      Timestamp.encode(message.updatedAt, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -995,7 +1003,7 @@ export const Progress: MessageFns<Progress> = {
               break;
             }
 
-            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.updatedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -1035,7 +1043,7 @@ export const Progress: MessageFns<Progress> = {
       obj.attempt = Math.round(message.attempt);
     }
     if (message.updatedAt !== undefined) {
-      obj.updatedAt = message.updatedAt.toISOString();
+      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
     }
     return obj;
   },
@@ -1048,7 +1056,9 @@ export const Progress: MessageFns<Progress> = {
     message.fraction = object.fraction ?? 0;
     message.message = object.message ?? "";
     message.attempt = object.attempt ?? 0;
-    message.updatedAt = object.updatedAt ?? undefined;
+    message.updatedAt = (object.updatedAt !== undefined && object.updatedAt !== null)
+      ? Timestamp.fromPartial(object.updatedAt)
+      : undefined;
     return message;
   },
 };
@@ -1069,7 +1079,7 @@ export const AttemptFailure: MessageFns<AttemptFailure> = {
       writer.uint32(26).string(message.message);
     }
     if (message.finishedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.finishedAt), writer.uint32(34).fork()).join();
+      Timestamp.encode(message.finishedAt, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -1116,7 +1126,7 @@ export const AttemptFailure: MessageFns<AttemptFailure> = {
               break;
             }
 
-            message.finishedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.finishedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -1156,7 +1166,7 @@ export const AttemptFailure: MessageFns<AttemptFailure> = {
       obj.message = message.message;
     }
     if (message.finishedAt !== undefined) {
-      obj.finishedAt = message.finishedAt.toISOString();
+      obj.finishedAt = fromTimestamp(message.finishedAt).toISOString();
     }
     return obj;
   },
@@ -1169,7 +1179,9 @@ export const AttemptFailure: MessageFns<AttemptFailure> = {
     message.attempt = object.attempt ?? 0;
     message.type = object.type ?? "";
     message.message = object.message ?? "";
-    message.finishedAt = object.finishedAt ?? undefined;
+    message.finishedAt = (object.finishedAt !== undefined && object.finishedAt !== null)
+      ? Timestamp.fromPartial(object.finishedAt)
+      : undefined;
     return message;
   },
 };
@@ -1187,7 +1199,7 @@ export const LogEntry: MessageFns<LogEntry> = {
       writer.uint32(8).int64(message.seq);
     }
     if (message.time !== undefined) {
-      Timestamp.encode(toTimestamp(message.time), writer.uint32(18).fork()).join();
+      Timestamp.encode(message.time, writer.uint32(18).fork()).join();
     }
     if (message.level !== 0) {
       writer.uint32(24).int32(message.level);
@@ -1227,7 +1239,7 @@ export const LogEntry: MessageFns<LogEntry> = {
               break;
             }
 
-            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.time = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 3: {
@@ -1282,7 +1294,7 @@ export const LogEntry: MessageFns<LogEntry> = {
       obj.seq = message.seq.toString();
     }
     if (message.time !== undefined) {
-      obj.time = message.time.toISOString();
+      obj.time = fromTimestamp(message.time).toISOString();
     }
     if (message.level !== 0) {
       obj.level = logLevelToJSON(message.level);
@@ -1302,7 +1314,7 @@ export const LogEntry: MessageFns<LogEntry> = {
   fromPartial(object: DeepPartial<LogEntry>): LogEntry {
     const message = createBaseLogEntry();
     message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
-    message.time = object.time ?? undefined;
+    message.time = (object.time !== undefined && object.time !== null) ? Timestamp.fromPartial(object.time) : undefined;
     message.level = object.level ?? 0;
     message.message = object.message ?? "";
     message.attempt = object.attempt ?? 0;
@@ -1335,13 +1347,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 

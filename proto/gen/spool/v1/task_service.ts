@@ -92,7 +92,7 @@ export interface CreateTaskRequest {
   priority: number;
   /** Earliest time to run: never before it; default now. From 0001-01-01 to 9999-12-31. */
   runAt:
-    | Date
+    | Timestamp
     | undefined;
   /**
    * Most attempts, 1..100: a failed attempt is retried with exponential backoff while
@@ -169,11 +169,11 @@ export interface ListTasksRequest {
   labels: { [key: string]: string };
   /** Only tasks created at or after this time (0001-01-01 to 9999-12-31). */
   createdAfter:
-    | Date
+    | Timestamp
     | undefined;
   /** Only tasks created before this time (0001-01-01 to 9999-12-31). */
   createdBefore:
-    | Date
+    | Timestamp
     | undefined;
   /** Most tasks to return, 1..1000; default 50. */
   pageSize: number;
@@ -285,7 +285,7 @@ export const CreateTaskRequest: MessageFns<CreateTaskRequest> = {
       writer.uint32(32).int32(message.priority);
     }
     if (message.runAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.runAt), writer.uint32(42).fork()).join();
+      Timestamp.encode(message.runAt, writer.uint32(42).fork()).join();
     }
     if (message.maxAttempts !== 0) {
       writer.uint32(48).int32(message.maxAttempts);
@@ -352,7 +352,7 @@ export const CreateTaskRequest: MessageFns<CreateTaskRequest> = {
               break;
             }
 
-            message.runAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.runAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 6: {
@@ -456,7 +456,7 @@ export const CreateTaskRequest: MessageFns<CreateTaskRequest> = {
       obj.priority = Math.round(message.priority);
     }
     if (message.runAt !== undefined) {
-      obj.runAt = message.runAt.toISOString();
+      obj.runAt = fromTimestamp(message.runAt).toISOString();
     }
     if (message.maxAttempts !== 0) {
       obj.maxAttempts = Math.round(message.maxAttempts);
@@ -488,7 +488,9 @@ export const CreateTaskRequest: MessageFns<CreateTaskRequest> = {
     message.input = object.input === undefined ? undefined : object.input;
     message.queue = object.queue ?? "";
     message.priority = object.priority ?? 0;
-    message.runAt = object.runAt ?? undefined;
+    message.runAt = (object.runAt !== undefined && object.runAt !== null)
+      ? Timestamp.fromPartial(object.runAt)
+      : undefined;
     message.maxAttempts = object.maxAttempts ?? 0;
     message.timeout = (object.timeout !== undefined && object.timeout !== null)
       ? Duration.fromPartial(object.timeout)
@@ -984,10 +986,10 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
       ListTasksRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
     });
     if (message.createdAfter !== undefined) {
-      Timestamp.encode(toTimestamp(message.createdAfter), writer.uint32(42).fork()).join();
+      Timestamp.encode(message.createdAfter, writer.uint32(42).fork()).join();
     }
     if (message.createdBefore !== undefined) {
-      Timestamp.encode(toTimestamp(message.createdBefore), writer.uint32(50).fork()).join();
+      Timestamp.encode(message.createdBefore, writer.uint32(50).fork()).join();
     }
     if (message.pageSize !== 0) {
       writer.uint32(56).int32(message.pageSize);
@@ -1064,7 +1066,7 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
               break;
             }
 
-            message.createdAfter = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.createdAfter = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 6: {
@@ -1072,7 +1074,7 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
               break;
             }
 
-            message.createdBefore = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.createdBefore = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 7: {
@@ -1175,10 +1177,10 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
       }
     }
     if (message.createdAfter !== undefined) {
-      obj.createdAfter = message.createdAfter.toISOString();
+      obj.createdAfter = fromTimestamp(message.createdAfter).toISOString();
     }
     if (message.createdBefore !== undefined) {
-      obj.createdBefore = message.createdBefore.toISOString();
+      obj.createdBefore = fromTimestamp(message.createdBefore).toISOString();
     }
     if (message.pageSize !== 0) {
       obj.pageSize = Math.round(message.pageSize);
@@ -1209,8 +1211,12 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
       },
       {},
     );
-    message.createdAfter = object.createdAfter ?? undefined;
-    message.createdBefore = object.createdBefore ?? undefined;
+    message.createdAfter = (object.createdAfter !== undefined && object.createdAfter !== null)
+      ? Timestamp.fromPartial(object.createdAfter)
+      : undefined;
+    message.createdBefore = (object.createdBefore !== undefined && object.createdBefore !== null)
+      ? Timestamp.fromPartial(object.createdBefore)
+      : undefined;
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
     message.view = object.view ?? 0;
@@ -2141,13 +2147,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 
