@@ -143,6 +143,7 @@ function encodeList(spec: ListSpec, world: World): Uint8Array {
     labels: labels ?? {},
     createdAfter: undefined,
     createdBefore: undefined,
+    view: 0,
     pageSize: spec.pageSize,
     pageToken: isIssued(spec.pageToken) ? world.issuedPageToken : text(spec.pageToken),
   });
@@ -194,7 +195,7 @@ export function encode(spec: Spec, world: World): Uint8Array {
     }
     case "StreamLogs": {
       const id = resolveId(spec.taskId, world);
-      const writer = StreamLogsRequest.encode({ taskId: text(id), afterSeq: 0, follow: spec.follow });
+      const writer = StreamLogsRequest.encode({ taskId: text(id), afterSeq: 0n, follow: spec.follow });
       if (id instanceof RawText) writeText(writer, 1, id);
       if (spec.afterSeq !== 0n) writer.tag(2, WireType.Varint).int64(spec.afterSeq);
       return writer.finish();

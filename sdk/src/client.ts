@@ -14,8 +14,11 @@ import {
   msFromDuration,
   stateFromPb,
   stateToPb,
+  dateFromTimestamp,
+  timestampFromDate,
   TaskServiceClient,
   TaskView,
+  type Timestamp,
   type CreateTaskRequest,
   type LogEntry as PbLogEntry,
   type Task as PbTask,
@@ -152,8 +155,8 @@ export class SpoolClient {
       kinds: options.kinds ?? [],
       queue: options.queue ?? "",
       labels: options.labels ?? {},
-      createdAfter: options.createdAfter,
-      createdBefore: options.createdBefore,
+      createdAfter: options.createdAfter && timestampFromDate(options.createdAfter),
+      createdBefore: options.createdBefore && timestampFromDate(options.createdBefore),
       pageSize: options.pageSize ?? 0,
       pageToken: options.pageToken ?? "",
       view: options.view === "full" ? TaskView.TASK_VIEW_FULL : TaskView.TASK_VIEW_BASIC,
@@ -305,7 +308,7 @@ function createRequest(spec: NewTaskSpec): CreateTaskRequest {
     input: spec.input,
     queue: spec.queue ?? "",
     priority: spec.priority ?? 0,
-    runAt: spec.runAt,
+    runAt: spec.runAt && timestampFromDate(spec.runAt),
     maxAttempts: spec.maxAttempts ?? 0,
     timeout: spec.timeoutMs === undefined ? undefined : durationFromMs(spec.timeoutMs),
     idempotencyKey: spec.idempotencyKey ?? "",
@@ -322,9 +325,9 @@ function taskFromPb(task: PbTask | undefined): Task {
     input: task.input ?? null,
     result: task.result ?? undefined,
     error: task.error ? { message: task.error.message, type: task.error.type, stack: task.error.stack || undefined } : undefined,
-    failures: task.failures.map((f) => ({ attempt: f.attempt, type: f.type, message: f.message, finishedAt: f.finishedAt ?? new Date(0) })),
+    failures: task.failures.map((f) => ({ attempt: f.attempt, type: f.type, message: f.message, finishedAt: dateOf(f.finishedAt) })),
     progress: task.progress
-      ? { fraction: task.progress.fraction, message: task.progress.message, attempt: task.progress.attempt, updatedAt: task.progress.updatedAt ?? new Date(0) }
+      ? { fraction: task.progress.fraction, message: task.progress.message, attempt: task.progress.attempt, updatedAt: dateOf(task.progress.updatedAt) }
       : undefined,
     attempt: task.attempt,
     maxAttempts: task.maxAttempts,
@@ -334,17 +337,22 @@ function taskFromPb(task: PbTask | undefined): Task {
     cancelRequested: task.cancelRequested,
     timeoutMs: task.timeout ? msFromDuration(task.timeout) : 0,
     idempotencyKey: task.idempotencyKey || undefined,
-    createdAt: task.createdAt ?? new Date(0),
-    runAt: task.runAt ?? new Date(0),
-    startedAt: task.startedAt,
-    finishedAt: task.finishedAt,
+    createdAt: dateOf(task.createdAt),
+    runAt: dateOf(task.runAt),
+    startedAt: task.startedAt && dateOf(task.startedAt),
+    finishedAt: task.finishedAt && dateOf(task.finishedAt),
   };
+}
+
+/** A timestamp from the service as a Date (the epoch if it sent none or a malformed one). */
+function dateOf(timestamp: Timestamp | undefined): Date {
+  return (timestamp && dateFromTimestamp(timestamp)) ?? new Date(0);
 }
 
 function logEntryFromPb(entry: PbLogEntry): LogEntry {
   return {
     seq: Number(entry.seq),
-    time: entry.time ?? new Date(0),
+    time: dateOf(entry.time),
     level: levelFromPb(entry.level) ?? "info",
     message: entry.message,
     attempt: entry.attempt,

@@ -41,9 +41,13 @@ export class SpoolError extends Error {
  * hostile 100 KB kind or id is never echoed back (the caller knows what it sent).
  */
 export function quote(value: string, max = 64): string {
-  const shown = value.length > max ? `${value.slice(0, max)}...` : value;
   const more = value.length > max ? ` (${value.length} characters)` : "";
-  return `${JSON.stringify(shown)}${more}`;
+  return `${quoteKey(value, max)}${more}`;
+}
+
+/** As quote, without the length: for a key inside a field path (`labels["k..."]`). */
+export function quoteKey(value: string, max = 64): string {
+  return JSON.stringify(value.length > max ? `${value.slice(0, max)}...` : value);
 }
 
 /** Longest error message a caller gets or the service log writes; beyond it, the text is cut. */

@@ -1,10 +1,13 @@
 // Requests a hostile or careless client sends, through a raw grpc-js client (the SDK checks
 // some of these itself): each gets INVALID_ARGUMENT naming the field, with a bounded message,
 // and nothing the service accepted is changed on the way back.
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import {
   CreateTaskRequest,
   CreateTaskResponse,
+  CreateTasksRequest,
+  CreateTasksResponse,
   GetTaskRequest,
   GetTaskResponse,
   ListTasksRequest,
@@ -77,8 +80,19 @@ describe("times", () => {
       expect((await spool.client.getTask(task.id)).runAt.toISOString()).toBe(iso);
       await spool.client.cancelTask(task.id);
     }
-    await refused(createTask({ kind: "demo.echo", runAt: new Date("+010000-01-01T00:00:00Z") }), /^run_at: must be between 0001/);
-    await refused(listTasks({ createdAfter: new Date("-000100-01-01T00:00:00Z") }), /^created_after: must be between/);
+    await refused(createTask({ kind: "demo.echo", runAt: { seconds: 253_402_300_800n, nanos: 0 } }), /^run_at: must be between 0001/);
+    await refused(listTasks({ createdAfter: { seconds: -65_000_000_000n, nanos: 0 } }), /^created_after: must be between/);
+    await refused(createTask({ kind: "demo.echo", runAt: { seconds: 0n, nanos: -1 } }), /^run_at: nanos -1 is out of range/);
+    await refused(createTask({ kind: "demo.echo", runAt: { seconds: 0n, nanos: 1e9 } }), /^run_at: nanos 1000000000 is out of range/);
+    // The last instant of the range, kept to the millisecond (floating point once made it year 10000).
+    const last = await createTask({ kind: "demo.echo", runAt: { seconds: 253_402_300_799n, nanos: 999_999_999 } });
+    expect(last.error).toBeNull();
+    expect(last.response!.task!.runAt).toEqual({ seconds: 253_402_300_799n, nanos: 999_000_000 });
+    await spool.client.cancelTask(last.response!.task!.id);
+    // A far date to the millisecond (to_timestamp(ms / 1000.0) lost it in floating point).
+    const far = await spool.client.createTask("demo.echo", 1, { runAt: new Date("4283-05-31T22:20:38.181Z") });
+    expect((await spool.client.getTask(far.id)).runAt.toISOString()).toBe("4283-05-31T22:20:38.181Z");
+    await spool.client.cancelTask(far.id);
   });
 
   it("refuses a timeout of int64-max seconds and a malformed one", async () => {
@@ -138,6 +152,31 @@ describe("JSON values", () => {
     await refused(createTask({ kind: "demo.echo", input: nested(33) }), /^input(\.a|\[0\])+: is nested deeper than 32 levels/);
     // Past the decoder's own limit the request cannot even be decoded: still the caller's fault.
     await refused(createTask({ kind: "demo.echo", input: nested(60) }), /^input: is nested too deeply to decode; at most 32 levels/);
+  });
+
+  it("refuses a key named __proto__, which decoders drop or turn into a prototype, and keeps the text elsewhere", async () => {
+    // Encoded from objects with an own "__proto__" key (fromPartial, like the decoder, drops it).
+    const encoded = (fields: Partial<CreateTaskRequest>) =>
+      Buffer.from(CreateTaskRequest.encode({ ...CreateTaskRequest.fromPartial({ kind: "demo.echo" }), ...fields }).finish());
+    const labels = JSON.parse('{"__proto__": "v"}') as Record<string, string>;
+    await refused(createTask(encoded({ labels })), /^labels.*__proto__.*: a key named "__proto__" is not accepted/);
+    // {"a": {"__proto__": {"x": 1}}} as google.protobuf.Value bytes (Struct.wrap would drop the key).
+    const w = () => new BinaryWriter();
+    const struct = (key: string, value: Uint8Array) => w().uint32(10).bytes(w().uint32(10).string(key).uint32(18).bytes(value).finish()).finish();
+    const structValue = (fields: Uint8Array) => w().uint32(42).bytes(fields).finish();
+    const input = structValue(struct("a", structValue(struct("__proto__", structValue(struct("x", w().uint32(17).double(1).finish()))))));
+    const request = Buffer.from(w().uint32(10).string("demo.echo").uint32(18).bytes(input).finish());
+    await refused(createTask(request), /^input\.a\.__proto__: a key named "__proto__" is not accepted/);
+    const { response } = await createTask({ kind: "demo.echo", input: { text: "__proto__" }, labels: { note: "__proto__" } });
+    const task = await spool.client.getTask(response!.task!.id);
+    expect(task).toMatchObject({ input: { text: "__proto__" }, labels: { note: "__proto__" } });
+  });
+
+  it("names the task of a CreateTasks whose input is too deep to decode", async () => {
+    const tasks = [{ kind: "demo.echo", input: 1 }, { kind: "demo.echo", input: nested(60) }];
+    const { error } = await call("CreateTasks", CreateTasksRequest, CreateTasksResponse.decode, { tasks });
+    expect(error?.code).toBe(status.INVALID_ARGUMENT);
+    expect(error!.details).toMatch(/^tasks\[1\]\.input: is nested too deeply to decode/);
   });
 
   it("refuses a NUL anywhere in the input, naming where", async () => {

@@ -36,9 +36,6 @@ import {
   type ListQuery,
 } from "./validate.js";
 
-/** Where a value too deep to decode sits, by method: only inputs nest. */
-const deepFields: Record<string, string> = { CreateTask: "input", CreateTasks: "tasks[].input" };
-
 /** Most bytes of tasks in one ListTasks reply (clients accept 4 MiB by default). */
 const maxReplyBytes = 3 * 1024 * 1024;
 /** Rows a FULL page reads at a time: each may carry megabytes of input and result. */
@@ -51,7 +48,7 @@ export function taskService(ops: TaskOperations, log: Logger, streams: StreamSlo
   const unary =
     <Req, Res>(method: string, handle: (request: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>): handleUnaryCall<Req, Res> =>
     (call, callback) => {
-      const problem = decodingProblem(call.request, deepFields[method]);
+      const problem = decodingProblem(call.request);
       if (problem) return callback(reportError(log, method, problem));
       handle(call.request, call).then(
         (response) => callback(null, response),

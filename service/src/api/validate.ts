@@ -12,12 +12,13 @@ import {
   type Duration,
   type ListTasksRequest,
   type StreamLogsRequest,
+  type Timestamp,
+  dateFromTimestamp,
 } from "@spool/proto";
 import { findJsonProblem, hasUnstorableText } from "../domain/json-values.js";
 import type { LogStreamRequest } from "../domain/operations.js";
 import { taskDefaults, type NewTask, type TaskFilter, type TaskState, type TaskView } from "../domain/task.js";
-import { maxTimestampMs, minTimestampMs } from "../domain/timestamps.js";
-import { quote, SpoolError } from "../errors.js";
+import { quote, quoteKey, SpoolError } from "../errors.js";
 import { isTaskId } from "../domain/task-id.js";
 
 export const limits = {
@@ -50,14 +51,13 @@ function refuseNul(field: string, text: string): void {
   if (hasUnstorableText(text)) throw invalid(field, "must not contain a NUL character or an unpaired surrogate");
 }
 
-/** A timestamp a caller sent: refused unless within protobuf's (and so Spool's) range. */
-function validTime(field: string, time: Date | undefined): Date | undefined {
+/** A timestamp a caller sent, to the millisecond: refused unless a valid protobuf Timestamp. */
+function validTime(field: string, time: Timestamp | undefined): Date | undefined {
   if (time === undefined) return undefined;
-  const ms = time.getTime();
-  if (!(ms >= minTimestampMs && ms <= maxTimestampMs)) {
-    throw invalid(field, "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z");
-  }
-  return time;
+  if (time.nanos < 0 || time.nanos > 999_999_999) throw invalid(field, `nanos ${time.nanos} is out of range 0..999999999`);
+  const date = dateFromTimestamp(time);
+  if (!date) throw invalid(field, "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999999Z");
+  return date;
 }
 
 function validKind(field: string, kind: string, kinds: ReadonlySet<string>): string {
@@ -147,7 +147,7 @@ function validLabels(field: string, labels: Record<string, string>): Record<stri
   const entries = Object.entries(labels);
   if (entries.length > limits.labels) throw invalid(field, `has ${entries.length} labels; at most ${limits.labels}`);
   for (const [key, value] of entries) {
-    const at = `${field}[${quote(key)}]`;
+    const at = `${field}[${quoteKey(key)}]`;
     if (!labelKeyPattern.test(key)) {
       throw invalid(at, "key must start with a letter or digit and hold at most 63 letters, digits, '.', '_', '/' or '-'");
     }

@@ -28,16 +28,19 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
       insert into spool.tasks as t
         (id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, created_at, run_at)
       select id, kind, queue, priority, input::jsonb, max_attempts, timeout_ms, idempotency_key, labels::jsonb,
-        to_timestamp(created_ms / 1000.0),
+        created_at,
         -- No run_at: due at once by the database's clock, the one claims compare with.
-        coalesce(to_timestamp(run_ms / 1000.0), now())
+        coalesce(run_at, now())
       from unnest(
         ${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.task.kind)}::text[], ${rows.map((r) => r.task.queue)}::text[],
         ${rows.map((r) => r.task.priority)}::int[], ${rows.map((r) => json(r.task.input)) as string[]}::text[],
         ${rows.map((r) => r.task.maxAttempts)}::int[], ${rows.map((r) => r.task.timeoutMs)}::int[],
         ${rows.map((r) => r.task.idempotencyKey ?? null) as string[]}::text[], ${rows.map((r) => JSON.stringify(r.task.labels))}::text[],
-        ${rows.map((r) => r.createdAt.getTime())}::float8[], ${rows.map((r) => r.task.runAt?.getTime() ?? null) as number[]}::float8[]
-      ) as r(id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, created_ms, run_ms)
+        -- As ISO text, exact to the millisecond: to_timestamp(ms / 1000.0) went through
+        -- floating point and lost a millisecond on far dates (year 4283: .181 read back .180).
+        ${rows.map((r) => r.createdAt.toISOString())}::timestamptz[],
+        ${rows.map((r) => r.task.runAt?.toISOString() ?? null) as string[]}::timestamptz[]
+      ) as r(id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, created_at, run_at)
       on conflict (idempotency_key) where idempotency_key is not null do nothing
       -- Only what the database decided: the rest of each task is what was sent (returning
       -- every column cost twice the Node CPU of the whole insert).

@@ -1,5 +1,5 @@
 // Timestamps from Postgres to JavaScript, exact over the whole range Spool accepts
-// (domain/timestamps.ts: 0001-01-01 to 9999-12-31, protobuf's Timestamp range).
+// (0001-01-01 to 9999-12-31, protobuf's Timestamp range, checked by api/validate.ts).
 //
 // Postgres writes a timestamptz as "0001-01-01 00:00:00+00" (DateStyle ISO). `new Date()` reads
 // that form with V8's legacy parser, which takes years 0-99 for 1900-1999 or 2000-2049: a
