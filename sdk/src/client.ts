@@ -111,12 +111,13 @@ export class SpoolClient {
 
   /**
    * Creates a task of this definition's kind and waits for its result, typed by the
-   * definition: `await client.run(sendEmail, { to })`. Rejects with a `task_failed`
-   * SpoolError (carrying the task) if it ends without success.
+   * definition: `await client.run(sendEmail, { to })`. The input is what the definition's
+   * schema accepts (fields with a default may be left out); the handler gets it parsed.
+   * Rejects with a `task_failed` SpoolError (carrying the task) if it ends without success.
    */
-  async run<Input, Output>(
-    definition: TaskDefinition<Input, Output>,
-    input: Input,
+  async run<Input, Output, CallerInput>(
+    definition: TaskDefinition<Input, Output, CallerInput>,
+    input: NoInfer<CallerInput>,
     options: CreateTaskOptions & WaitOptions = {},
   ): Promise<Output> {
     const { signal, timeoutMs, ...create } = options;

@@ -34,12 +34,19 @@ export interface TaskContext {
 /**
  * A Standard Schema (https://standardschema.dev): zod, valibot, arktype... all implement it.
  * Declared structurally here so the SDK depends on none of them.
+ *
+ * `Value` is what validation returns, and so what the handler receives; `Accepted` is what
+ * the schema accepts, and so what a caller passes. They differ where the schema fills in a
+ * default or transforms (`z.string().default("x")` accepts `string | undefined`, returns
+ * `string`). A schema that declares no `types` accepts what it returns.
  */
-export interface InputSchema<Input> {
+export interface InputSchema<Value = unknown, Accepted = Value> {
   readonly "~standard": {
     readonly version: 1;
     readonly vendor: string;
-    readonly validate: (value: unknown) => InputSchemaResult<Input> | Promise<InputSchemaResult<Input>>;
+    readonly validate: (value: unknown) => InputSchemaResult<Value> | Promise<InputSchemaResult<Value>>;
+    /** Types only, never read at run time: the schema's input and output types. */
+    readonly types?: { readonly input: Accepted; readonly output: Value } | undefined;
   };
 }
 
@@ -53,12 +60,16 @@ export type InputSchemaResult<Input> =
       }>;
     };
 
-/** A task handler: the code behind a kind. */
-export interface TaskDefinition<Input = unknown, Output = unknown> {
+/**
+ * A task handler: the code behind a kind. `Input` is what the handler receives, `Output` what
+ * it returns, and `CallerInput` what a caller passes to create a task of it (the input
+ * schema's input type; the same as `Input` without a schema).
+ */
+export interface TaskDefinition<Input = unknown, Output = unknown, CallerInput = Input> {
   /** Name callers use in CreateTask, e.g. "email.send". */
   readonly kind: string;
-  /** Optional schema the input is checked against when the task is created. */
-  readonly input?: InputSchema<Input> | undefined;
+  /** Optional schema the input is checked against (and parsed by) when the task is created. */
+  readonly input?: InputSchema<Input, CallerInput> | undefined;
   /** Runs one attempt. Its return value (JSON) becomes the task's result; a throw fails it. */
   readonly run: (input: Input, ctx: TaskContext) => Output | Promise<Output>;
   /** Marks the object as a definition for the loader; set by defineTask. */
@@ -80,11 +91,11 @@ const kindPattern = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
  * });
  * ```
  */
-export function defineTask<Input = unknown, Output = unknown>(definition: {
+export function defineTask<Input = unknown, Output = unknown, CallerInput = Input>(definition: {
   kind: string;
-  input?: InputSchema<Input>;
+  input?: InputSchema<Input, CallerInput>;
   run: (input: Input, ctx: TaskContext) => Output | Promise<Output>;
-}): TaskDefinition<Input, Output> {
+}): TaskDefinition<Input, Output, CallerInput> {
   if (!kindPattern.test(definition.kind)) {
     throw new TypeError(
       `defineTask: kind ${JSON.stringify(definition.kind)} must start with a letter and hold only letters, digits and . _ : - (at most 128)`,
