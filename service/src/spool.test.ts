@@ -329,7 +329,7 @@ describe("idempotency", () => {
     ]);
     expect(second.id).toBe(first.id);
     expect(third.id).toBe(first.id);
-    const error = await rejection(client.createTask("demo.sleep", 1, { idempotencyKey: "order-42" }));
+    const error = await rejection(client.createTask("demo.sleep", { seconds: 1 }, { idempotencyKey: "order-42" }));
     expect(error.code).toBe("failed_precondition");
     expect(error.message).toMatch(/^idempotency_key: "order-42" already names task/);
   });
