@@ -29,6 +29,14 @@ export interface TaskContext {
    * are merged, the latest wins.
    */
   progress(fraction: number, message?: string): void;
+  /**
+   * Waits `ms` milliseconds, or until `signal` fires: then it rejects with the signal's reason,
+   * so `await ctx.sleep(...)` ends the run as a cancel should. Either way it leaves no timer
+   * and no listener behind. Any length works (past setTimeout's 24.8 days too); `Infinity`
+   * waits for the signal. A wait still pending when the run ends (started, then not
+   * needed) is dropped: it never settles, so it cannot become an unhandled rejection.
+   */
+  sleep(ms: number): Promise<void>;
 }
 
 /**

@@ -41,21 +41,6 @@ const sleepDefaults = { seconds: 1, fail: false };
 const spinDefaults = { ms: 1000 };
 const logDefaults = { lines: 10 };
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 /**
  * demo.sleep {seconds, fail?}: counts the seconds, logging and reporting progress each,
  * checks for cancellation every second, and fails at the end if told to.
@@ -71,8 +56,7 @@ export const demoSleep = defineTask({
   async run(input, ctx: TaskContext) {
     const { seconds, fail } = withDefaults(input, sleepDefaults);
     for (let second = 1; second <= Math.ceil(seconds); second++) {
-      ctx.signal.throwIfAborted();
-      await sleep(Math.min(1000, (seconds - (second - 1)) * 1000), ctx.signal);
+      await ctx.sleep(Math.min(1000, (seconds - (second - 1)) * 1000)); // rejects on cancel
       ctx.log.info(`slept ${second} of ${Math.ceil(seconds)} s`);
       ctx.progress(second / Math.ceil(seconds), `slept ${second} of ${Math.ceil(seconds)} s`);
     }

@@ -14,6 +14,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { format } from "node:util";
 import { parentPort, workerData } from "node:worker_threads";
 import type { TaskContext, TaskDefinition, TaskLogger } from "@spool/sdk/task";
+import { abortableSleep } from "./abortable-sleep.js";
 import type { FromWorker, ThreadLogLine, ThreadProgress } from "./from-worker.js";
 import { loadHandlers } from "./handlers.js";
 import { takeCredit } from "./log-credit.js";
@@ -188,6 +189,7 @@ async function execute(handlers: Map<string, TaskDefinition>, message: Extract<T
         signal: run.controller.signal,
         log: loggerFor(run),
         progress: (fraction, text) => reportProgress(run, fraction, text),
+        sleep: (ms) => abortableSleep(ms, run.controller.signal, () => run.ended),
       };
       const result = resultJson(await handler.run(message.input, ctx));
       outcome = "json" in result
