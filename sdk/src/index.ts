@@ -1,7 +1,7 @@
 // @spool/sdk: the typed client of Spool, and defineTask for handler authors.
 export { SpoolClient, type SpoolClientOptions, type WaitOptions } from "./client.js";
 export { SpoolError, retryableCodes, type SpoolErrorCode } from "./errors.js";
-export { defineTask, isTaskDefinition } from "./task.js";
+export { defineTask, isNonRetryable, isTaskDefinition, NonRetryableError } from "./task.js";
 export type { InputSchema, TaskContext, TaskDefinition, TaskLogger } from "./task.js";
 export { taskStates, terminalStates } from "./types.js";
 export type {

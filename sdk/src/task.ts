@@ -40,6 +40,38 @@ export interface TaskContext {
 }
 
 /**
+ * The mark of a NonRetryableError. Symbol.for gives the same symbol to every copy of this
+ * module, so an error from a user's own copy of the SDK is recognised by the service's copy,
+ * where instanceof would not be.
+ */
+const nonRetryableMark = Symbol.for("spool.task.nonRetryable");
+
+/**
+ * Throw it (or a subclass) from a handler to fail the task at once: FAILED, not retried,
+ * whatever attempts remain. For failures another attempt cannot fix: a refusal by a partner
+ * API, a record that does not exist, input the schema could not judge. The error's type
+ * stored on the task is its name, which is the class's name (`class CardDeclined extends
+ * NonRetryableError {}` is stored as "CardDeclined") unless the class sets its own. A cancel
+ * requested meanwhile still makes the task CANCELLED.
+ */
+export class NonRetryableError extends Error {
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name || "NonRetryableError";
+  }
+
+  /** The mark isNonRetryable reads; on the prototype, so subclasses have it too. */
+  get [nonRetryableMark](): true {
+    return true;
+  }
+}
+
+/** True for a NonRetryableError (or subclass) of any copy of the SDK. */
+export function isNonRetryable(error: unknown): boolean {
+  return (typeof error === "object" || typeof error === "function") && error !== null && (error as Record<symbol, unknown>)[nonRetryableMark] === true;
+}
+
+/**
  * A Standard Schema (https://standardschema.dev): zod, valibot, arktype... all implement it.
  * Declared structurally here so the SDK depends on none of them.
  *

@@ -1,7 +1,12 @@
-// What a handler can use besides logging, through a real replica: ctx.sleep is cut short by
-// a cancel, leaving nothing behind, and never harms the thread when left pending.
+// What a handler can use besides logging, through a real replica: NonRetryableError fails a
+// task at once (also from a user's own copy of the SDK), and ctx.sleep is cut short by a
+// cancel, leaving nothing behind, and never harms the thread when it loses a race.
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { SpoolClient, Task } from "@spool/sdk";
+import { NonRetryableError } from "@spool/sdk/task";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "./test-support/database.js";
 import { eventually, fixturesDir, startTestSpool, type TestSpool } from "./test-support/spool.js";
@@ -11,10 +16,28 @@ const database = useTestDatabase();
 const cancelGraceMs = 120_000;
 let spool: TestSpool;
 let client: SpoolClient;
+let ownCopyDir: string;
 
 beforeAll(async () => {
+  // A user's project with its own copy of @spool/sdk in its node_modules: a second module
+  // instance, whose NonRetryableError is another class than the service's.
+  ownCopyDir = await mkdtemp(join(tmpdir(), "spool-own-sdk-"));
+  const sdkCopy = join(ownCopyDir, "node_modules", "@spool", "sdk");
+  await mkdir(join(sdkCopy, "dist"), { recursive: true });
+  await copyFile(fileURLToPath(new URL("../../sdk/package.json", import.meta.url)), join(sdkCopy, "package.json"));
+  await copyFile(fileURLToPath(new URL("../../sdk/dist/task.js", import.meta.url)), join(sdkCopy, "dist", "task.js"));
+  await writeFile(
+    join(ownCopyDir, "own-copy.mjs"),
+    `import { defineTask, NonRetryableError } from "@spool/sdk/task";
+export const OwnNonRetryableError = NonRetryableError;
+export const ownCopy = defineTask({
+  kind: "test.own-copy-non-retryable",
+  run() { throw new NonRetryableError("from the user's own copy of the SDK"); },
+});
+`,
+  );
   spool = await startTestSpool(database.url, {
-    taskModules: [join(fixturesDir, "task-context.ts")],
+    taskModules: [join(fixturesDir, "task-context.ts"), join(ownCopyDir, "own-copy.mjs")],
     workers: 1,
     cancelGraceMs,
   });
@@ -22,6 +45,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await spool?.stop();
+  if (ownCopyDir) await rm(ownCopyDir, { recursive: true, force: true });
 });
 
 function until(id: string, done: (task: Task) => boolean, what: string): Promise<Task> {
@@ -37,6 +61,33 @@ async function logOf(id: string): Promise<string[]> {
   for await (const line of client.streamLogs(id)) lines.push(line.message);
   return lines;
 }
+
+describe("NonRetryableError", () => {
+  it("fails the task after one attempt, with attempts left, under the error's name", async () => {
+    const task = await client.createTask("test.non-retryable", null, { maxAttempts: 3 });
+    const done = await finished(task.id);
+    expect(done).toMatchObject({
+      state: "failed",
+      attempt: 1,
+      maxAttempts: 3,
+      error: { type: "NonRetryableError", message: "the card was declined for good" },
+    });
+    expect(done.failures).toEqual([expect.objectContaining({ attempt: 1, type: "NonRetryableError" })]);
+  });
+
+  it("a subclass too, stored under the subclass's name", async () => {
+    const done = await finished((await client.createTask("test.non-retryable-subclass", null, { maxAttempts: 5 })).id);
+    expect(done).toMatchObject({ state: "failed", attempt: 1, error: { type: "CardDeclined", message: "declined" } });
+  });
+
+  it("thrown from a user's own copy of the SDK, which instanceof would not recognise", async () => {
+    const own = (await import(join(ownCopyDir, "own-copy.mjs"))) as { OwnNonRetryableError: typeof NonRetryableError };
+    expect(own.OwnNonRetryableError).not.toBe(NonRetryableError);
+    expect(new own.OwnNonRetryableError("x")).not.toBeInstanceOf(NonRetryableError);
+    const done = await finished((await client.createTask("test.own-copy-non-retryable", null, { maxAttempts: 3 })).id);
+    expect(done).toMatchObject({ state: "failed", attempt: 1, error: { type: "NonRetryableError", message: "from the user's own copy of the SDK" } });
+  });
+});
 
 describe("ctx.sleep", () => {
   it("is cut short by CancelTask, rejecting with the signal's reason and leaving no timer or listener", async () => {

@@ -334,5 +334,5 @@ function toFinish(claimed: ClaimedTask, outcome: Outcome): AttemptFinish {
   if (outcome.aborted === "shutdown") {
     return { ...base, outcome: "interrupted", error: { ...shutdownError, stack: outcome.error.stack } };
   }
-  return { ...base, outcome: "failed", error: outcome.error };
+  return { ...base, outcome: outcome.final === true ? "failed_final" : "failed", error: outcome.error };
 }

@@ -144,6 +144,21 @@ describe("fencing", () => {
       expect(await getTask(database.db, id)).toMatchObject({ attempt: 0, failures: [{ attempt: 1, type: "Shutdown" }] });
     }
   });
+  it("ends a final failure (a NonRetryableError) FAILED with attempts left, unless a cancel was requested", async () => {
+    const [left, cancelled] = await insertTasks(database.sql, [newTask({ maxAttempts: 3 }), newTask({ maxAttempts: 3 })]);
+    const owner = randomUUID();
+    await claimWithLease(database.sql, 2, owner);
+    await database.sql`update spool.tasks set cancel_requested = true, cancel_reason = 'stop' where id = ${cancelled!.task.id}`;
+    const error = { type: "CardDeclined", message: "for good" };
+    const finished = await finishAttempts(owner, [
+      { id: left!.task.id, attempt: 1, outcome: "failed_final", error },
+      { id: cancelled!.task.id, attempt: 1, outcome: "failed_final", error },
+    ]);
+    expect(Object.fromEntries(finished.map((f) => [f.id, f.state]))).toEqual({ [left!.task.id]: "failed", [cancelled!.task.id]: "cancelled" });
+    const failed = await getTask(database.db, left!.task.id);
+    expect(failed).toMatchObject({ state: "failed", attempt: 1, error, failures: [{ attempt: 1, type: "CardDeclined" }] });
+    expect(failed?.finishedAt).toBeDefined();
+  });
 });
 
 describe("recordAttempts", () => {

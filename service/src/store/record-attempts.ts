@@ -12,9 +12,10 @@
 //   - next state: succeeded -> SUCCEEDED; cancelled, or any other outcome of a task whose
 //     cancel was requested -> CANCELLED (error carries the reason); failed with attempts
 //     left -> PENDING after spool.retry_delay(), an exponential backoff with jitter,
-//     1 s * 2^(attempt-1) +-25%, at most 1 h; no attempts left -> FAILED; interrupted (a
-//     clean shutdown) -> PENDING at once, in its old place in the queue, with its attempt
-//     given back (migration 0006): a deploy never uses up a task's attempts;
+//     1 s * 2^(attempt-1) +-25%, at most 1 h; no attempts left -> FAILED; failed_final (the
+//     handler threw a NonRetryableError) -> FAILED whatever attempts remain (migration 0007);
+//     interrupted (a clean shutdown) -> PENDING at once, in its old place in the queue, with
+//     its attempt given back (migration 0006): a deploy never uses up a task's attempts;
 //   - result is kept only on success, error only when not successful, and each attempt that
 //     did not succeed appends { attempt, type, message, at } to failures; started_at becomes
 //     the time the attempt was handed to a thread, when given;
@@ -44,7 +45,8 @@ export interface NewProgress {
   time: number;
 }
 
-export type AttemptOutcome = "succeeded" | "failed" | "cancelled" | "interrupted";
+/** `failed_final`: failed, and no further attempt whatever attempts remain (a NonRetryableError). */
+export type AttemptOutcome = "succeeded" | "failed" | "failed_final" | "cancelled" | "interrupted";
 
 export interface AttemptFinish {
   id: string;

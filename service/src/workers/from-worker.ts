@@ -5,6 +5,11 @@ export interface SerializedError {
   name: string;
   message: string;
   stack?: string | undefined;
+  /**
+   * The handler threw a NonRetryableError (of any copy of the SDK: read from its mark, not
+   * with instanceof): the task fails at once, whatever attempts remain.
+   */
+  nonRetryable?: boolean | undefined;
 }
 
 export interface ThreadLogLine {

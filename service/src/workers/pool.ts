@@ -38,6 +38,8 @@ export type Outcome =
       error: TaskError;
       /** Set when the run was aborted by the pool: why. */
       aborted?: AbortReason | undefined;
+      /** The handler threw a NonRetryableError: no further attempt, whatever attempts remain. */
+      final?: boolean | undefined;
     };
 
 /** Where a run reports; both are called on the pool's (main) thread. */
@@ -240,7 +242,7 @@ export class WorkerPool {
         ? { status: "succeeded", resultJson: message.resultJson }
         : run.abort
           ? this.#abortedOutcome(run, run.abort.reason, run.abort.message, message.error)
-          : { status: "failed", error: toTaskError(message.error) };
+          : toFailure(message.error);
     this.#finish(slot, outcome);
     if (message.recycle || slot.recycle) {
       this.#recycle(slot);
@@ -330,6 +332,15 @@ export class WorkerPool {
 
 function toTaskError(error: SerializedError): TaskError {
   return { type: error.name || "Error", message: error.message, stack: error.stack };
+}
+
+/**
+ * A handler's throw as an outcome: final when it was a NonRetryableError. (An aborted run's
+ * outcome is the abort's, not this: a handler stopped by a cancel, a timeout or a shutdown
+ * throws because of it.)
+ */
+function toFailure(error: SerializedError): Outcome {
+  return { status: "failed", error: toTaskError(error), ...(error.nonRetryable === true ? { final: true } : {}) };
 }
 
 function rebuild(serialized: SerializedError, context: string): Error {

@@ -5,6 +5,7 @@
 //     never refused, never lost;
 //   - every piece has a ceiling (runOutputLimits); a result past its ceiling fails the attempt
 //     with a clear error type instead of reaching the database.
+import { isNonRetryable } from "@spool/sdk/task";
 import { findJsonProblem, jsonTextDepth, maxJsonDepth, storableText } from "../domain/json-values.js";
 import type { SerializedError } from "./from-worker.js";
 
@@ -61,13 +62,17 @@ function withStorableKeys(object: object): object {
   return Object.fromEntries(entries.map(([key, item]) => [storableText(key), item]));
 }
 
-/** Any thrown value as plain data, storable and bounded. */
+/**
+ * Any thrown value as plain data, storable and bounded; flagged when it is a NonRetryableError
+ * (by its mark, so a user's own copy of the SDK counts too: instanceof would miss it).
+ */
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof Error) {
     return {
       name: capText(String(error.name || "Error"), runOutputLimits.errorTypeLength),
       message: capText(String(error.message), runOutputLimits.errorMessageLength),
       stack: typeof error.stack === "string" ? capText(error.stack, runOutputLimits.errorStackLength) : undefined,
+      ...(isNonRetryable(error) ? { nonRetryable: true } : {}),
     };
   }
   const text = typeof error === "string" ? error : safeString(error);
