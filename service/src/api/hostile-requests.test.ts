@@ -98,6 +98,7 @@ describe("times", () => {
   it("refuses a timeout of int64-max seconds and a malformed one", async () => {
     await refused(createTask({ kind: "demo.echo", timeout: { seconds: 2n ** 63n - 1n, nanos: 0 } }), /^timeout: must be from 1s to 24h/);
     await refused(createTask({ kind: "demo.echo", timeout: { seconds: 60n, nanos: -5 } }), /^timeout: is not a valid duration/);
+    await refused(createTask({ kind: "demo.echo", timeout: { seconds: 86_400n, nanos: 1 } }), /^timeout: must be from 1s to 24h/);
     await refused(createTask({ kind: "demo.echo", timeout: { seconds: -(2n ** 63n), nanos: 0 } }), /^timeout: /);
   });
 

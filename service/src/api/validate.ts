@@ -80,15 +80,18 @@ function validInput(value: unknown): unknown {
   return value;
 }
 
+/** The timeout in whole ms; checked exactly, in nanoseconds (24 h + 1 ns is over the limit). */
 function validTimeout(duration: Duration | undefined): number {
   if (!duration) return taskDefaults.timeoutMs;
   const { seconds, nanos } = duration;
-  const ms = msFromDuration(duration);
   if (nanos <= -1e9 || nanos >= 1e9 || (seconds > 0n && nanos < 0) || (seconds < 0n && nanos > 0)) {
     throw invalid("timeout", "is not a valid duration (nanos out of range or of the wrong sign)");
   }
-  if (!(ms >= limits.minTimeoutMs && ms <= limits.maxTimeoutMs)) throw invalid("timeout", "must be from 1s to 24h");
-  return ms;
+  const totalNanos = seconds * 1_000_000_000n + BigInt(nanos);
+  if (totalNanos < BigInt(limits.minTimeoutMs) * 1_000_000n || totalNanos > BigInt(limits.maxTimeoutMs) * 1_000_000n) {
+    throw invalid("timeout", "must be from 1s to 24h");
+  }
+  return msFromDuration(duration);
 }
 
 export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<string>): NewTask {
