@@ -60,7 +60,7 @@ it("points every export, main, types and bin of each workspace package at a file
     }
   }
   expect(missing).toEqual([]);
-  expect([...checked]).toEqual(expect.arrayContaining(["@spool/proto", "@spool/sdk", "@spool/service"]));
+  expect([...checked]).toEqual(expect.arrayContaining(["@spool/proto", "@spool/sdk", "@spool/server"]));
 });
 
 it("lets Node resolve every export of each workspace package to an existing file", () => {

@@ -1,4 +1,4 @@
-// drizzle-kit: `npm run db:generate -w @spool/service` writes a migration for a schema change,
+// drizzle-kit: `npm run db:generate -w @spool/server` writes a migration for a schema change,
 // `npm run db:check` checks that the committed migrations are consistent.
 import { defineConfig } from "drizzle-kit";
 

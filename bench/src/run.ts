@@ -11,7 +11,7 @@ import { cpus, hostname, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { startEmbeddedPostgres } from "@spool/service/embedded-postgres";
+import { startEmbeddedPostgres } from "@spool/server/embedded-postgres";
 import postgres from "postgres";
 import { pino } from "pino";
 import { listenForPings } from "./pings.js";
