@@ -10,7 +10,6 @@ COPY proto/package.json proto/
 COPY sdk/package.json sdk/
 COPY service/package.json service/
 COPY e2e/package.json e2e/
-COPY bench/package.json bench/
 COPY examples/package.json examples/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.base.json ./
