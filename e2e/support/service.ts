@@ -21,11 +21,21 @@ export interface ServiceProcess {
 
 const running = new Set<ServiceProcess>();
 
+export interface StartOptions {
+  /** The script node runs: service/dist/main.js unless told (e.g. an app's node_modules/.bin/spool-server). */
+  entry?: string;
+  /** Its command-line arguments. */
+  args?: string[];
+  /** Its working directory (relative --tasks and SPOOL_DATA_DIR resolve from it). */
+  cwd?: string;
+}
+
 /** Starts the service with these environment variables (plus PATH/HOME) and waits until it serves. */
-export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [mainJs], {
+export async function startService(env: Record<string, string>, options: StartOptions = {}): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [options.entry ?? mainJs, ...(options.args ?? [])], {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", SPOOL_HOST: "127.0.0.1", SPOOL_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   let output = "";
   // "close", not "exit": the last lines it printed (say "stopped") may still be in the pipe at "exit".

@@ -1,5 +1,7 @@
-// Configuration, from environment variables only (documented in the README's table).
-// A bad value stops the service at start with a message naming the variable.
+// Configuration: one environment variable per setting (documented in the README's table).
+// The schema below is the one list of settings: spool-server's flags (command-line.ts) and
+// its --help are derived from it, so a setting added here is a flag too. A bad value stops
+// the service at start with a message naming the variable (or the flag that set it).
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
@@ -31,38 +33,74 @@ function databaseUrlProblem(url: string): string | undefined {
   return undefined;
 }
 
-const schema = z.object({
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
-    .superRefine((url, ctx) => {
-      const problem = databaseUrlProblem(url);
-      if (problem) ctx.addIssue({ code: "custom", message: problem });
-    })
-    .optional(),
-  SPOOL_HOST: z.string().min(1).default("127.0.0.1"),
-  SPOOL_PORT: integer(0, 65_535).default(50051),
-  SPOOL_DATA_DIR: z.string().min(1).default(".spool"),
-  SPOOL_WORKERS: integer(1, 1024).default(availableParallelism()),
-  SPOOL_CANCEL_GRACE_MS: integer(0, 600_000).default(5000),
-  SPOOL_TASKS: z.string().default(""),
-  SPOOL_POLL_INTERVAL_MS: integer(50, 600_000).default(2000),
-  SPOOL_WORKER_MAX_HEAP_MB: integer(16, 65_536).default(1024),
-  SPOOL_DB_POOL_SIZE: integer(5, 1000).default(16),
-  SPOOL_PREFETCH: integer(0, 10_000).default(500),
-  SPOOL_LEASE_RENEW_MS: integer(50, 600_000).default(2000),
-  SPOOL_LEASE_TTL_MS: integer(100, 3_600_000).default(10_000),
-  SPOOL_MAX_STREAMS: integer(1, 1_000_000).default(1000),
-  SPOOL_LOG_BYTES_PER_ATTEMPT: integer(64 * 1024, 2 ** 31 - 1).default(64 * 1024 * 1024),
-  SPOOL_MAX_CONCURRENT_STREAMS: integer(1, 1_000_000).default(defaultTransportLimits.maxConcurrentStreams),
-  SPOOL_MAX_CONNECTION_IDLE_MS: integer(100, 86_400_000).default(defaultTransportLimits.maxConnectionIdleMs),
-  SPOOL_MAX_CONNECTION_AGE_MS: integer(100, 86_400_000).default(defaultTransportLimits.maxConnectionAgeMs),
-  SPOOL_MAX_CONNECTION_AGE_GRACE_MS: integer(0, 86_400_000).default(defaultTransportLimits.maxConnectionAgeGraceMs),
-  SPOOL_LOG_LEVEL: z.enum(logLevels).default("info"),
-}).refine((c) => c.SPOOL_LEASE_TTL_MS >= 2 * c.SPOOL_LEASE_RENEW_MS, {
-  path: ["SPOOL_LEASE_TTL_MS"],
-  message: "must be at least twice SPOOL_LEASE_RENEW_MS, so that one late renewal does not lose the lease",
-});
+/** A setting's one-line description: README's table says more; --help prints this. */
+const about = (description: string) => ({ description });
+
+export const configSchema = z
+  .object({
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+      .superRefine((url, ctx) => {
+        const problem = databaseUrlProblem(url);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .optional()
+      .meta(about("Postgres to use (postgres://...); unset: start the embedded Postgres")),
+    SPOOL_HOST: z.string().min(1).default("127.0.0.1").meta(about("address to listen on (0.0.0.0 for all interfaces)")),
+    SPOOL_PORT: integer(0, 65_535).default(50051).meta(about("gRPC port; 0 picks a free one (logged with \"spool serving\")")),
+    SPOOL_DATA_DIR: z.string().min(1).default(".spool").meta(about("where the embedded Postgres keeps its data")),
+    SPOOL_WORKERS: integer(1, 1024)
+      .default(availableParallelism())
+      .meta(about("worker threads, so tasks run at once on this replica (default: the CPU count)")),
+    SPOOL_CANCEL_GRACE_MS: integer(0, 600_000)
+      .default(5000)
+      .meta(about("after a cancel, timeout or shutdown, how long a task may take to stop before its thread is terminated")),
+    // A list: its flag may be given more than once (the values are joined with commas).
+    SPOOL_TASKS: z
+      .string()
+      .default("")
+      .meta({ ...about("handler modules or folders of them, comma-separated, added to the built-in demo.* kinds"), list: true }),
+    SPOOL_POLL_INTERVAL_MS: integer(50, 600_000)
+      .default(2000)
+      .meta(about("fallback poll for due tasks, should a wake-up notification be missed")),
+    SPOOL_WORKER_MAX_HEAP_MB: integer(16, 65_536).default(1024).meta(about("heap limit of each worker thread")),
+    SPOOL_DB_POOL_SIZE: integer(5, 1000).default(16).meta(about("Postgres connections of this replica, all told (at least 5)")),
+    SPOOL_PREFETCH: integer(0, 10_000)
+      .default(500)
+      .meta(about("most tasks claimed beyond the free threads (sized automatically up to this)")),
+    SPOOL_LEASE_RENEW_MS: integer(50, 600_000)
+      .default(2000)
+      .meta(about("how often this replica renews its lease on the tasks it runs")),
+    SPOOL_LEASE_TTL_MS: integer(100, 3_600_000)
+      .default(10_000)
+      .meta(about("how long a lease lasts unrenewed (at least twice the renewal interval)")),
+    SPOOL_MAX_STREAMS: integer(1, 1_000_000).default(1000).meta(about("most StreamLogs and WatchTask calls served at once")),
+    SPOOL_LOG_BYTES_PER_ATTEMPT: integer(64 * 1024, 2 ** 31 - 1)
+      .default(64 * 1024 * 1024)
+      .meta(about("log text one attempt may store; beyond it, lines are dropped and counted")),
+    SPOOL_MAX_CONCURRENT_STREAMS: integer(1, 1_000_000)
+      .default(defaultTransportLimits.maxConcurrentStreams)
+      .meta(about("calls one connection may have open at once")),
+    SPOOL_MAX_CONNECTION_IDLE_MS: integer(100, 86_400_000)
+      .default(defaultTransportLimits.maxConnectionIdleMs)
+      .meta(about("a connection with no call open for this long is closed")),
+    SPOOL_MAX_CONNECTION_AGE_MS: integer(100, 86_400_000)
+      .default(defaultTransportLimits.maxConnectionAgeMs)
+      .meta(about("every connection is sent GOAWAY after this long (+-10%)")),
+    SPOOL_MAX_CONNECTION_AGE_GRACE_MS: integer(0, 86_400_000)
+      .default(defaultTransportLimits.maxConnectionAgeGraceMs)
+      .meta(about("after that GOAWAY, how long open calls may go on")),
+    SPOOL_LOG_LEVEL: z.enum(logLevels).default("info").meta(about("level of the service's own log")),
+  })
+  .refine((c) => c.SPOOL_LEASE_TTL_MS >= 2 * c.SPOOL_LEASE_RENEW_MS, {
+    path: ["SPOOL_LEASE_TTL_MS"],
+    message: "must be at least twice SPOOL_LEASE_RENEW_MS, so that one late renewal does not lose the lease",
+  });
+
+/** The environment variables configSchema reads, in its order. */
+export type ConfigVariable = keyof typeof configSchema.shape;
+export const configVariables = Object.keys(configSchema.shape) as ConfigVariable[];
 
 export interface Config {
   /** Postgres to use; undefined starts the embedded one. */
@@ -94,10 +132,14 @@ export interface Config {
   transport: TransportLimits;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv): Config {
-  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== "")));
+/**
+ * Reads the configuration from these variables. `nameOf` says how a problem names the
+ * setting (spool-server names the flag when one set it); by default, the variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, nameOf: (variable: string) => string = (variable) => variable): Config {
+  const parsed = configSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== "")));
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    const problems = parsed.error.issues.map((issue) => `${nameOf(issue.path.map(String).join("."))}: ${issue.message}`);
     throw new Error(`invalid configuration: ${problems.join("; ")}`);
   }
   const c = parsed.data;

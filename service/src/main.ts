@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Starts one Spool replica from the environment (see the README's configuration table) and
-// stops it gracefully on SIGTERM or SIGINT: running tasks are interrupted and handed back
-// (PENDING, their attempt given back), then the server and the database close.
+// The process, run by the spool-server command: starts one Spool replica configured by its
+// flags and the environment (command-line.ts; the README's configuration table) and stops it
+// gracefully on SIGTERM or SIGINT: running tasks are interrupted and handed back (PENDING,
+// their attempt given back), then the server and the database close.
 import { pino, type Logger } from "pino";
-import { loadConfig, type Config } from "./config.js";
+import { commandName, parseCommandLine, UsageError } from "./command-line.js";
+import type { Config } from "./config.js";
 import { isConnectionError } from "./errors.js";
 import { startSpool, type Spool } from "./spool.js";
 
@@ -24,7 +26,12 @@ process.on("unhandledRejection", (reason) => {
 });
 
 async function main(): Promise<void> {
-  const config: Config = loadConfig(process.env);
+  const command = parseCommandLine(process.argv.slice(2), process.env);
+  if (command.kind === "print") {
+    process.stdout.write(command.text);
+    return;
+  }
+  const config: Config = command.config;
   log = pino({ name: "spool", level: config.logLevel });
   // The handlers go in before the start: until a SIGTERM handler exists, the signal kills the
   // process outright, leaving the embedded Postgres behind, even after "spool serving" is
@@ -59,6 +66,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    // A mistyped command line is the user's to fix, not a failure to log: a plain message.
+    process.stderr.write(`${commandName}: ${error.message}\n${commandName} --help lists the options.\n`);
+    process.exit(2);
+  }
   log.fatal({ err: error }, "spool failed to start");
   process.exit(1);
 });
