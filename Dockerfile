@@ -1,7 +1,8 @@
-# Spool: multi-stage image. Build with `docker build -t spool .`, run with
-#   docker run -p 50051:50051 -e DATABASE_URL=postgres://... spool
+# Spool: multi-stage image. Build with `docker build -t spool:0.1.0 .`, run with
+#   docker run -p 50051:50051 -e DATABASE_URL=postgres://... spool:0.1.0
 # Without DATABASE_URL it runs its embedded Postgres with data in /var/lib/spool (mount a
-# volume there to keep it).
+# volume there to keep it). It loads handler modules from /app/tasks (SPOOL_TASKS), empty
+# here: an image FROM this one puts yours there (docs/docker.md, examples/docker/Dockerfile).
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -18,13 +19,15 @@ COPY sdk sdk
 COPY service service
 RUN npx tsc -b proto sdk service \
  && npm prune --omit=dev --no-audit --no-fund \
- && rm -rf e2e bench examples service/src/test-support
+ && rm -rf e2e bench examples service/src/test-support \
+ && mkdir tasks
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     SPOOL_HOST=0.0.0.0 \
     SPOOL_PORT=50051 \
-    SPOOL_DATA_DIR=/var/lib/spool
+    SPOOL_DATA_DIR=/var/lib/spool \
+    SPOOL_TASKS=/app/tasks
 RUN groupadd --system --gid 10001 spool \
  && useradd --system --uid 10001 --gid spool --home-dir /var/lib/spool spool \
  && mkdir -p /var/lib/spool \
