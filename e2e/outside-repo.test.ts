@@ -1,7 +1,7 @@
 // Spool as a user gets it, from outside the repository: every package is packed with
 // `npm pack`, and a fresh app in a temp folder (its own package.json, in the "commonjs" and
-// in the "module" flavour) installs the tarballs and zod from the registry, writes a typed
-// TypeScript task with a zod schema and a client, typechecks both against the packed type
+// in the "module" flavour) installs the tarballs and zod from the registry, writes the README's
+// typed TypeScript task (with a zod schema) and client, typechecks them against the packed type
 // declarations, starts `spool-server` from its node_modules/.bin (the CommonJS app with
 // DATABASE_URL, the ES module app with the embedded Postgres), and runs the task through
 // the SDK: its result, its log line, and a bad input refused by the schema.
@@ -81,22 +81,26 @@ afterAll(async () => {
 const zodRange = (JSON.parse(readFileSync(join(root, "examples/package.json"), "utf8")) as { dependencies: { zod: string } }).dependencies.zod;
 const nodeTypesRange = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { devDependencies: Record<string, string> }).devDependencies["@types/node"]!;
 
-// The user's code, the same in both flavours: what the README's "your own project" shows.
-const taskSource = `import { defineTask } from "@spool/sdk/task";
-import { z } from "zod";
+// The user's code, the same in both flavours: the task and the client of the README's "Your own
+// project", as written there (the client's address aside), and a test client that checks more.
+const readmeSection = (() => {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const start = readme.indexOf("## Your own project");
+  return readme.slice(start, readme.indexOf("\n## ", start + 1));
+})();
+const readmeFiles = new Map([...readmeSection.matchAll(/```ts\n\/\/ (\S+)\n([\s\S]*?)```/g)].map((m) => [m[1]!, `// ${m[1]}\n${m[2]}`]));
 
-export const greet = defineTask({
-  kind: "app.greet",
-  input: z.object({ name: z.string().min(1) }),
-  async run(input, ctx) {
-    ctx.log.info(\`greeting \${input.name}\`);
-    const flavour = typeof module === "undefined" ? "module" : "commonjs";
-    return { greeting: \`hello, \${input.name}\`, flavour };
-  },
+// Reports how it was loaded: CommonJS has `module`, an ES module has not.
+const flavourSource = `import { defineTask } from "@spool/sdk/task";
+
+export const flavour = defineTask({
+  kind: "app.flavour",
+  run: () => (typeof module === "undefined" ? "module" : "commonjs"),
 });
 `;
 
-const clientSource = `import { SpoolClient, SpoolError } from "@spool/sdk";
+const testClientSource = `import { SpoolClient, SpoolError } from "@spool/sdk";
+import { flavour } from "./tasks/flavour.js";
 import { greet } from "./tasks/greet.js";
 
 async function main(): Promise<void> {
@@ -111,7 +115,7 @@ async function main(): Promise<void> {
       () => "accepted",
       (error: unknown) => (error instanceof SpoolError ? error.code : String(error)),
     );
-    console.log(JSON.stringify({ greeting, flavour: result.flavour, lines, refused }));
+    console.log(JSON.stringify({ greeting, flavour: await spool.run(flavour, null), lines, refused }));
   } finally {
     spool.close();
   }
@@ -131,7 +135,7 @@ main().catch((error: unknown) => {
 
 const tsconfig = {
   compilerOptions: { module: "nodenext", target: "es2022", strict: true, noEmit: true, skipLibCheck: true, types: ["node"] },
-  include: ["tasks", "client.ts"],
+  include: ["tasks", "client.ts", "test-client.ts"],
 };
 
 it.concurrent.each([
@@ -144,8 +148,11 @@ it.concurrent.each([
   await step(`${flavour}: npm install`, () =>
     run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...tarballs, `zod@${zodRange}`, `@types/node@${nodeTypesRange}`], { cwd: app }),
   );
-  await writeFile(join(app, "tasks", "greet.ts"), taskSource);
-  await writeFile(join(app, "client.ts"), clientSource);
+  expect([...readmeFiles.keys()]).toEqual(["tasks/greet.ts", "client.ts"]);
+  await writeFile(join(app, "tasks", "greet.ts"), readmeFiles.get("tasks/greet.ts")!);
+  await writeFile(join(app, "client.ts"), readmeFiles.get("client.ts")!);
+  await writeFile(join(app, "tasks", "flavour.ts"), flavourSource);
+  await writeFile(join(app, "test-client.ts"), testClientSource);
   await writeFile(join(app, "tsconfig.json"), JSON.stringify(tsconfig, null, 2));
 
   // The packed declarations typecheck the user's code (and refuse the wrong input).
@@ -160,8 +167,12 @@ it.concurrent.each([
   );
   try {
     if (db === "embedded") expect(service.output()).toContain("embedded postgres: started");
-    expect(service.output()).toMatch(/"kinds":\[[^\]]*"app\.greet"/);
-    const output = await step(`${flavour}: client (tsx)`, () => run(join(app, "node_modules", ".bin", "tsx"), ["client.ts", service.address], { cwd: app }));
+    expect(service.output()).toMatch(/"kinds":\[[^\]]*"app\.flavour","app\.greet"/);
+    const tsx = join(app, "node_modules", ".bin", "tsx");
+    // The README's client, pointed at this server.
+    await writeFile(join(app, "client.ts"), readmeFiles.get("client.ts")!.replace('"127.0.0.1:50051"', JSON.stringify(service.address)));
+    expect(await step(`${flavour}: README client (tsx)`, () => run(tsx, ["client.ts"], { cwd: app }))).toBe("hello, Ada\n");
+    const output = await step(`${flavour}: test client (tsx)`, () => run(tsx, ["test-client.ts", service.address], { cwd: app }));
     expect(JSON.parse(output.trim().split("\n").at(-1)!)).toEqual({
       greeting: "hello, Ada",
       flavour,
