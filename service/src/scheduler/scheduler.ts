@@ -22,6 +22,7 @@ import { ownedAttempts, type AttemptFinish } from "../store/record-attempts.js";
 import type { Outcome, WorkerPool } from "../workers/pool.js";
 import type { ThreadLogLine } from "../workers/from-worker.js";
 import type { AttemptWriter } from "./attempt-writer.js";
+import { Average, prefetchTarget } from "./prefetch.js";
 
 export interface SchedulerOptions {
   sql: Sql;
@@ -43,18 +44,6 @@ interface RunState {
   nextSeq: number;
   /** Epoch ms when it was handed to a thread. */
   startedAt: number;
-}
-
-/** Exponentially weighted moving average, for durations in ms. */
-class Average {
-  #value: number | undefined;
-  constructor(private readonly weight: number) {}
-  get value(): number | undefined {
-    return this.#value;
-  }
-  add(sample: number): void {
-    this.#value = this.#value === undefined ? sample : this.#value + this.weight * (sample - this.#value);
-  }
 }
 
 /**
@@ -266,11 +255,8 @@ export class Scheduler {
    * round trips (the queue is refilled when half empty). Until a run has been timed, none.
    */
   #prefetchTarget(): number {
-    const runMs = this.#runMs.value;
-    const claimMs = this.#claimMs.value;
-    if (runMs === undefined || claimMs === undefined) return 0;
     const threads = this.#o.pool.idle + this.#o.pool.running;
-    return Math.min(this.#o.maxPrefetch, Math.ceil((2 * threads * claimMs) / Math.max(runMs, 0.01)));
+    return prefetchTarget({ runMs: this.#runMs.value, claimMs: this.#claimMs.value, threads, max: this.#o.maxPrefetch });
   }
 
   #dispatchBacklog(): void {
