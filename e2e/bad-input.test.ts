@@ -95,7 +95,11 @@ beforeAll(async () => {
   for (const id of [done, logged]) await untilEnded(id);
   const list = await call((client) => client.unary(path("ListTasks"), Uint8Array.of(0x38, 0x01), deadlineMs)); // page_size: 1
   expect(describeAnswer(list)).toBe(`OK ""`);
-  world = { knownIds: [done, logged, later], issuedPageToken: ListTasksResponse.decode(list.messages[0]!).nextPageToken };
+  world = {
+    knownIds: [done, logged, later],
+    issuedPageToken: ListTasksResponse.decode(list.messages[0]!).nextPageToken,
+    keySalt: "",
+  };
   expect(world.issuedPageToken).not.toBe("");
 }, 60_000);
 
@@ -155,6 +159,7 @@ function mayStaySilent(spec: Spec): boolean {
 }
 
 async function send(c: Case): Promise<Sent> {
+  world.keySalt = `${stats.calls}.`;
   const bytes = encode(c.spec, world);
   const { rpc } = c.spec;
   const started = performance.now();

@@ -19,6 +19,14 @@ export type Rpc = "CreateTask" | "CreateTasks" | "GetTask" | "ListTasks" | "Stre
 /** A task id: literal text, one of the tasks the test made beforehand, or a fresh UUID. */
 export type IdRef = Text | { known: number; upperCase?: boolean } | { fresh: string };
 
+/**
+ * An idempotency key as given, or one made unique to the request: World.keySalt, then this
+ * text. Requests then never share a key by chance (fast-check repeats values, shrinking
+ * above all), which would tie a case to whatever an earlier one stored under the key; the
+ * tasks of one CreateTasks share a unique key on purpose.
+ */
+export type IdempotencyKey = Text | { unique: Text };
+
 /** Map entries in wire order (a later duplicate key wins), or `count` generated entries. */
 export type LabelsSpec = { entries: [Text, Text][] } | { count: number; value: string };
 
@@ -31,7 +39,7 @@ export interface CreateSpec {
   runAt?: WireTime | undefined;
   maxAttempts: number;
   timeout?: WireTime | undefined;
-  idempotencyKey: Text;
+  idempotencyKey: IdempotencyKey;
   labels: LabelsSpec;
 }
 
@@ -64,6 +72,8 @@ export type Spec =
 export interface World {
   knownIds: readonly string[];
   issuedPageToken: string;
+  /** Prefix of unique idempotency keys; the test changes it for every request. */
+  keySalt: string;
 }
 
 export const minimalTask: CreateSpec = {
@@ -107,8 +117,15 @@ function writeLabels(writer: BinaryWriter, field: number, labels: LabelsSpec): v
   }
 }
 
-export function encodeCreate(spec: CreateSpec): Uint8Array {
+function keyOf(key: IdempotencyKey, salt: string): Text {
+  if (typeof key === "string" || key instanceof RawText) return key;
+  if (key.unique instanceof RawText) return new RawText(Buffer.concat([Buffer.from(salt), key.unique.bytes]));
+  return salt + key.unique;
+}
+
+export function encodeCreate(spec: CreateSpec, keySalt = ""): Uint8Array {
   const labels = typedLabels(spec.labels);
+  const idempotencyKey = keyOf(spec.idempotencyKey, keySalt);
   const typedInput = !holdsRawText(spec.input);
   const writer = CreateTaskRequest.encode({
     kind: text(spec.kind),
@@ -118,7 +135,7 @@ export function encodeCreate(spec: CreateSpec): Uint8Array {
     runAt: undefined,
     maxAttempts: spec.maxAttempts,
     timeout: undefined,
-    idempotencyKey: text(spec.idempotencyKey),
+    idempotencyKey: text(idempotencyKey),
     labels: labels ?? {},
   });
   if (spec.kind instanceof RawText) writeText(writer, 1, spec.kind);
@@ -126,7 +143,7 @@ export function encodeCreate(spec: CreateSpec): Uint8Array {
   if (spec.queue instanceof RawText) writeText(writer, 3, spec.queue);
   if (spec.runAt) writeTime(writer, 5, spec.runAt);
   if (spec.timeout) writeTime(writer, 7, spec.timeout);
-  if (spec.idempotencyKey instanceof RawText) writeText(writer, 8, spec.idempotencyKey);
+  if (idempotencyKey instanceof RawText) writeText(writer, 8, idempotencyKey);
   if (!labels) writeLabels(writer, 9, spec.labels);
   return writer.finish();
 }
@@ -172,11 +189,11 @@ export function encode(spec: Spec, world: World): Uint8Array {
   }
   switch (spec.rpc) {
     case "CreateTask":
-      return encodeCreate(spec.request);
+      return encodeCreate(spec.request, world.keySalt);
     case "CreateTasks": {
       const writer = new BinaryWriter();
       const tasks = Array.isArray(spec.tasks) ? spec.tasks : Array.from({ length: spec.tasks.count }, () => minimalTask);
-      for (const task of tasks) writer.tag(1, WireType.LengthDelimited).bytes(encodeCreate(task));
+      for (const task of tasks) writer.tag(1, WireType.LengthDelimited).bytes(encodeCreate(task, world.keySalt));
       return writer.finish();
     }
     case "GetTask":

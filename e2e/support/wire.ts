@@ -82,10 +82,16 @@ function writeValue(writer: BinaryWriter, value: Json): void {
 }
 
 /** True if the value holds a RawText anywhere (then only writeValueField can send it). */
+/**
+ * True when the value must be written field by field: it holds raw text, or an own
+ * "__proto__" key, which ts-proto's Struct.wrap drops (it assigns fields[key]) before sending.
+ */
 export function holdsRawText(value: Json | undefined): boolean {
   if (value instanceof RawText) return true;
   if (Array.isArray(value)) return value.some(holdsRawText);
-  if (typeof value === "object" && value !== null) return Object.values(value).some(holdsRawText);
+  if (typeof value === "object" && value !== null) {
+    return Object.hasOwn(value, "__proto__") || Object.values(value).some(holdsRawText);
+  }
   return false;
 }
 

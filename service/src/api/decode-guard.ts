@@ -114,8 +114,12 @@ function unmask(value: Record<string, unknown> | unknown[], path: string): Spool
   const entries: [string | number, unknown][] = Array.isArray(value) ? value.map((item, i) => [i, item]) : Object.entries(value);
   for (const [key, item] of entries) {
     const at = typeof key === "number" ? `${path}[${key}]` : path === "" ? snakeCase(key) : `${path}.${key}`;
+    if (key === masked) return SpoolError.invalidArgument(at.replaceAll(masked, "__proto__"), `a key named "__proto__" is not accepted`);
     if (typeof key === "string" && key.includes(masked)) {
-      return SpoolError.invalidArgument(at.replaceAll(masked, "__proto__"), `a key named "__proto__" is not accepted`);
+      // A longer key that holds the text ("a__proto__") is an ordinary key: rename it back.
+      const record = value as Record<string, unknown>;
+      delete record[key];
+      record[key.replaceAll(masked, "__proto__")] = item;
     }
     if (typeof item === "string") {
       if (item.includes(masked)) (value as Record<string | number, unknown>)[key] = item.replaceAll(masked, "__proto__");

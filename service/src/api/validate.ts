@@ -194,14 +194,14 @@ export interface ListQuery {
 }
 
 export function listQueryFrom(request: ListTasksRequest): ListQuery {
-  if (request.states.length > taskStateNames.length) {
-    throw invalid("states", `holds ${request.states.length} states; there are ${taskStateNames.length}`);
-  }
   const states = request.states.map((state, i): TaskState => {
     const domain = stateFromPb(state);
     if (!domain) throw invalid(`states[${i}]`, `${PbTaskState[state] ?? state} is not a state to filter on`);
     return domain;
   });
+  if (states.length > taskStateNames.length) {
+    throw invalid("states", `holds ${states.length} states; there are ${taskStateNames.length}`);
+  }
   if (request.queue && !queuePattern.test(request.queue)) {
     throw invalid("queue", `${quote(request.queue)} must be 1 to 64 letters, digits, '.', '_' or '-'`);
   }
