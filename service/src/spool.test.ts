@@ -150,11 +150,14 @@ describe("running tasks", () => {
 
   it("runs higher priorities first", async () => {
     // Occupy every thread, queue tasks of mixed priorities, then free the threads.
-    const blockers = await Promise.all([1, 2, 3].map(() => client.createTask("demo.sleep", { seconds: 1 })));
+    // The blockers run until cancelled, not for a fixed time: on a slow machine they once
+    // ended before the last of the three tasks was created.
+    const blockers = await Promise.all([1, 2, 3].map(() => client.createTask("demo.sleep", { seconds: 600 })));
     await eventually(async () => ((await client.listTasksPage({ states: ["running"] })).tasks.length === 3 ? true : undefined));
     const low = await client.createTask("demo.echo", "low", { priority: -5 });
     const high = await client.createTask("demo.echo", "high", { priority: 10 });
     const mid = await client.createTask("demo.echo", "mid");
+    await Promise.all(blockers.map((b) => client.cancelTask(b.id)));
     await Promise.all(blockers.map((b) => settled(b.id)));
     const [l, h, m] = await Promise.all([settled(low.id), settled(high.id), settled(mid.id)]);
     expect(h.startedAt!.getTime()).toBeLessThanOrEqual(m.startedAt!.getTime());
