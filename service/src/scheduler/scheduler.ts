@@ -35,7 +35,7 @@ export interface SchedulerOptions {
   pollIntervalMs: number;
   /** Most tasks claimed here beyond the free threads (the local queue). */
   maxPrefetch: number;
-  /** How long drain() waits for the database at each step before giving up on it. */
+  /** How long drain() waits for the database, all steps together, before giving up on it. */
   databaseWaitMs: number;
 }
 

@@ -7,6 +7,7 @@
 //     with a clear error type instead of reaching the database.
 import { isNonRetryable } from "@spool/sdk/task";
 import { findJsonProblem, jsonTextDepth, maxJsonDepth, storableText } from "../domain/json-values.js";
+import { cut } from "../errors.js";
 import type { SerializedError } from "./from-worker.js";
 
 export const runOutputLimits = {
@@ -26,8 +27,7 @@ export const resultErrorTypes = { tooLarge: "ResultTooLarge", tooDeep: "ResultTo
 
 /** `text` cut to `max` characters, saying how much was cut. */
 export function capText(text: string, max: number): string {
-  const safe = storableText(text);
-  return safe.length > max ? `${safe.slice(0, max)}... [${safe.length - max} characters cut]` : safe;
+  return cut(storableText(text), max);
 }
 
 /** The JSON text to store as a handler's result, or the error that fails the attempt instead. */
