@@ -53,6 +53,7 @@ it("reads the same configuration from every flag as from its variable", () => {
     SPOOL_MAX_CONNECTION_AGE_MS: "600000",
     SPOOL_MAX_CONNECTION_AGE_GRACE_MS: "30000",
     SPOOL_LOG_LEVEL: "debug",
+    SPOOL_LOG_FORMAT: "pretty",
   };
   // Every variable is covered here, so a new one without a case fails this test.
   expect(Object.keys(values).sort()).toEqual([...configVariables].sort());

@@ -5,6 +5,7 @@
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { logFormats, type LogFormat } from "./logger.js";
 import { defaultTransportLimits, type TransportLimits } from "./api/transport-limits.js";
 import { parseHosts, targetSessionAttrs } from "./store/primary-finder.js";
 
@@ -92,6 +93,10 @@ export const configSchema = z
       .default(defaultTransportLimits.maxConnectionAgeGraceMs)
       .meta(about("after that GOAWAY, how long open calls may go on")),
     SPOOL_LOG_LEVEL: z.enum(logLevels).default("info").meta(about("level of the service's own log")),
+    SPOOL_LOG_FORMAT: z
+      .enum(logFormats)
+      .default("auto")
+      .meta(about("the service's own log: json, pretty (for people), or auto (pretty when stdout is a terminal)")),
   })
   .refine((c) => c.SPOOL_LEASE_TTL_MS >= 2 * c.SPOOL_LEASE_RENEW_MS, {
     path: ["SPOOL_LEASE_TTL_MS"],
@@ -124,6 +129,8 @@ export interface Config {
   leaseTtlMs: number;
   /** The level of the process's logger (main.ts). */
   logLevel: LogLevel;
+  /** json, pretty, or auto: pretty when stdout is a terminal (logger.ts). */
+  logFormat: LogFormat;
   /** Most StreamLogs and WatchTask calls this replica serves at once. */
   maxStreams: number;
   /** Log text one attempt may store; beyond it lines are dropped and counted. */
@@ -167,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, nameOf: (variable: string) =>
       maxConnectionAgeGraceMs: c.SPOOL_MAX_CONNECTION_AGE_GRACE_MS,
     },
     logLevel: c.SPOOL_LOG_LEVEL,
+    logFormat: c.SPOOL_LOG_FORMAT,
     logBytesPerAttempt: c.SPOOL_LOG_BYTES_PER_ATTEMPT,
     maxStreams: c.SPOOL_MAX_STREAMS,
   };

@@ -3,16 +3,20 @@
 // flags and the environment (command-line.ts; the README's configuration table) and stops it
 // gracefully on SIGTERM or SIGINT: running tasks are interrupted and handed back (PENDING,
 // their attempt given back), then the server and the database close.
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
 import { commandName, parseCommandLine, UsageError } from "./command-line.js";
 import type { Config } from "./config.js";
 import { isConnectionError } from "./errors.js";
+import { createLogger, logFormats, type LogFormat } from "./logger.js";
 import { startSpool, type Spool } from "./spool.js";
 
 // The logger takes its level from the parsed configuration. Until that is parsed there is no
 // level to trust, so an invalid configuration (a bad SPOOL_LOG_LEVEL included) is reported by
 // a logger at the default level: a fatal line is never silenced by the very value it reports.
-let log: Logger = pino({ name: "spool" });
+// Its format is the one asked for when that much can be read, so that a terminal shows even
+// this line readably.
+const earlyFormat = logFormats.find((format) => format === process.env.SPOOL_LOG_FORMAT) ?? ("auto" satisfies LogFormat);
+let log: Logger = createLogger({ format: earlyFormat });
 
 // postgres.js 3.4.9 drops the promise of the query with which each new connection reads the
 // database's array types (porsager/postgres#1192, #1223): when that connection is lost in
@@ -32,7 +36,7 @@ async function main(): Promise<void> {
     return;
   }
   const config: Config = command.config;
-  log = pino({ name: "spool", level: config.logLevel });
+  log = createLogger({ level: config.logLevel, format: config.logFormat });
   // The handlers go in before the start: until a SIGTERM handler exists, the signal kills the
   // process outright, leaving the embedded Postgres behind, even after "spool serving" is
   // logged (startSpool logs it just before it returns). A signal during the start stops the

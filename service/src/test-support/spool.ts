@@ -26,6 +26,7 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
     leaseTtlMs: 10_000,
     transport: defaultTransportLimits,
     logLevel: "silent",
+    logFormat: "json",
     logBytesPerAttempt: 64 * 1024 * 1024,
     maxStreams: 1000,
     ...overrides,
