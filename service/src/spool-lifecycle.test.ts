@@ -143,7 +143,7 @@ describe("starting", () => {
   it("refuses to start when a handler module fails to load, naming it", async () => {
     const broken = join(fixturesDir, "broken-module.ts");
     await expect(startTestSpool(database.url, { taskModules: [broken] })).rejects.toThrow(
-      /failed to load the handler modules: handler module \S*broken-module\.ts could not be loaded: its top level threw Error: this module is broken on purpose \(at \S*broken-module\.ts:\d+:\d+\)/,
+      /^handler module \S*broken-module\.ts could not be loaded: its top level threw Error: this module is broken on purpose \(at \S*broken-module\.ts:\d+:\d+\)/,
     );
     await eventually(async () => (liveWorkerThreads() === 0 ? true : undefined), 5000, "threads to exit");
   });

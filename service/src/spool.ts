@@ -62,6 +62,10 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     }
   };
   try {
+    // The handlers load here first, before anything starts: a module that cannot load stops
+    // the start with its own error (its file and line), not one relayed by a worker thread,
+    // and without first starting a database and a pool for nothing.
+    const schemas = InputSchemas.of(await loadHandlers([builtInModule, ...config.taskModules]));
     let url = config.databaseUrl;
     if (url === undefined) {
       const embedded = await startEmbeddedPostgres(config.dataDir, log);
@@ -98,7 +102,6 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       databaseWaitMs: shutdownDatabaseWaitMs,
     });
     const creator = new TaskCreator(database.sql);
-    const schemas = InputSchemas.of(await loadHandlers([builtInModule, ...config.taskModules]));
     const watchers = new TaskWatchers();
     const live = scheduler;
 
