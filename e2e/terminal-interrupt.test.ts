@@ -197,3 +197,18 @@ it("a second Ctrl-C exits at once, and its Postgres still stops (it is out of th
   expect(cluster.filter((pid) => statOf(pid) !== undefined)).toEqual([]);
   expect(postgresOf(job.dataDir)).toEqual([]);
 });
+
+it("a closed terminal (SIGHUP to the group) stops as gracefully as Ctrl-C, its Postgres included", async () => {
+  const job = await startJob();
+  await runningTask(job, "demo.sleep", { seconds: 600 });
+  const cluster = postgresOf(job.dataDir);
+  expect(cluster.length).toBeGreaterThan(1);
+
+  signalGroup(job.pid, "SIGHUP");
+  const { code, signal: by } = await exitOf(job);
+  expect({ code, signal: by }, job.output()).toEqual({ code: 0, signal: null });
+  expect(job.output()).toContain('"signal":"SIGHUP"');
+  expect(job.output()).toContain('"msg":"stopped"');
+  expect(cluster.filter((pid) => statOf(pid) !== undefined)).toEqual([]);
+  expect(postgresOf(job.dataDir)).toEqual([]);
+});

@@ -65,6 +65,10 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  // A closed terminal sends SIGHUP, whose default ends the process at once: the tasks would
+  // wait for their leases to lapse, and the embedded Postgres (in its own process group,
+  // which the terminal does not signal) would be left running. It stops gracefully instead.
+  process.on("SIGHUP", onSignal);
   started = await startSpool(config, log);
   if (signals > 0) void stop(started);
 }
