@@ -160,6 +160,8 @@ function encodeList(spec: ListSpec, world: World): Uint8Array {
     labels: labels ?? {},
     createdAfter: undefined,
     createdBefore: undefined,
+    tenant: "",
+    createdBy: "",
     view: 0,
     pageSize: spec.pageSize,
     pageToken: isIssued(spec.pageToken) ? world.issuedPageToken : text(spec.pageToken),

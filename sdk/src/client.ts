@@ -160,6 +160,8 @@ export class SpoolClient {
       createdBefore: options.createdBefore && timestampFromDate(options.createdBefore),
       pageSize: options.pageSize ?? 0,
       pageToken: options.pageToken ?? "",
+      tenant: options.tenant ?? "",
+      createdBy: options.createdBy ?? "",
       view: options.view === "full" ? TaskView.TASK_VIEW_FULL : TaskView.TASK_VIEW_BASIC,
     };
     const response = await this.#unary("listTasks", request, true);
@@ -338,6 +340,8 @@ function taskFromPb(task: PbTask | undefined): Task {
     cancelRequested: task.cancelRequested,
     timeoutMs: task.timeout ? msFromDuration(task.timeout) : 0,
     idempotencyKey: task.idempotencyKey || undefined,
+    tenant: task.tenant,
+    createdBy: task.createdBy,
     createdAt: dateOf(task.createdAt),
     runAt: dateOf(task.runAt),
     startedAt: task.startedAt && dateOf(task.startedAt),

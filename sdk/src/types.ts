@@ -57,6 +57,10 @@ export interface Task<Output = unknown> {
   /** Execution limit of one attempt, in ms. */
   timeoutMs: number;
   idempotencyKey: string | undefined;
+  /** The tenant it belongs to (its creator's; "default" when the service runs without auth). */
+  tenant: string;
+  /** The subject that created it ("anonymous" without auth). */
+  createdBy: string;
   createdAt: Date;
   runAt: Date;
   startedAt: Date | undefined;
@@ -92,6 +96,10 @@ export interface ListTasksOptions {
   labels?: Record<string, string>;
   createdAfter?: Date;
   createdBefore?: Date;
+  /** Only this tenant's tasks: default, the caller's own; another needs the admin role (an admin's default is every tenant). */
+  tenant?: string;
+  /** Only tasks created by this subject. A caller with only the submitter role lists only its own. */
+  createdBy?: string;
   /** Tasks per page, 1..1000; default 50. A page also stops at 3 MiB, so it may hold fewer. */
   pageSize?: number;
   /** nextPageToken of the previous page. */

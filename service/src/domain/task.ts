@@ -64,6 +64,10 @@ export interface Task {
   idempotencyKey: string | null;
   labels: Record<string, string>;
   cancelRequested: boolean;
+  /** The creator's tenant; only that tenant's callers (and admins) see the task. */
+  tenant: string;
+  /** The subject that created it. */
+  createdBy: string;
   createdAt: Date;
   runAt: Date;
   startedAt: Date | null;
@@ -81,7 +85,13 @@ export interface NewTask {
   timeoutMs: number;
   idempotencyKey: string | undefined;
   labels: Record<string, string>;
+  /** The creator's tenant and subject (from the caller's identity, not the request). */
+  tenant: string;
+  createdBy: string;
 }
+
+/** What a CreateTask request itself says: a NewTask before the caller's identity is added. */
+export type TaskRequest = Omit<NewTask, "tenant" | "createdBy">;
 
 export const taskDefaults = {
   queue: "default",
@@ -111,4 +121,8 @@ export interface TaskFilter {
   labels: Record<string, string>;
   createdAfter: Date | undefined;
   createdBefore: Date | undefined;
+  /** Only this tenant's tasks; undefined means every tenant (admins only: api/access.ts). */
+  tenant: string | undefined;
+  /** Only tasks created by this subject. */
+  createdBy: string | undefined;
 }

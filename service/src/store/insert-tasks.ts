@@ -4,8 +4,9 @@
 // Parameters: the tasks as parallel arrays (unnest), and the notify channel.
 // Guarantees:
 //   - all rows of the batch commit together, or none does;
-//   - a task whose idempotency_key is already taken is not inserted; the task holding the key
-//     is returned instead, with created = false (also within one batch: the first one wins);
+//   - a task whose idempotency_key is already taken in its tenant is not inserted; the task
+//     holding the key is returned instead, with created = false (also within one batch: the
+//     first one wins). Keys of different tenants never meet;
 //   - when at least one task was inserted, one NOTIFY `w:<earliest run_at>` is sent in the
 //     same transaction, so schedulers wake exactly when the rows are visible.
 import type { NewTask, Task } from "../domain/task.js";
@@ -26,9 +27,9 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
   const inserted = await sql<{ id: string; runAt: Date }[]>`
     with ins as (
       insert into spool.tasks as t
-        (id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, created_at, run_at)
+        (id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, tenant, created_by, created_at, run_at)
       select id, kind, queue, priority, input::jsonb, max_attempts, timeout_ms, idempotency_key, labels::jsonb,
-        created_at,
+        tenant, created_by, created_at,
         -- No run_at: due at once by the database's clock, the one claims compare with.
         coalesce(run_at, now())
       from unnest(
@@ -36,12 +37,13 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
         ${rows.map((r) => r.task.priority)}::int[], ${rows.map((r) => json(r.task.input)) as string[]}::text[],
         ${rows.map((r) => r.task.maxAttempts)}::int[], ${rows.map((r) => r.task.timeoutMs)}::int[],
         ${rows.map((r) => r.task.idempotencyKey ?? null) as string[]}::text[], ${rows.map((r) => JSON.stringify(r.task.labels))}::text[],
+        ${rows.map((r) => r.task.tenant)}::text[], ${rows.map((r) => r.task.createdBy)}::text[],
         -- As ISO text, exact to the millisecond: to_timestamp(ms / 1000.0) went through
         -- floating point and lost a millisecond on far dates (year 4283: .181 read back .180).
         ${rows.map((r) => r.createdAt.toISOString())}::timestamptz[],
         ${rows.map((r) => r.task.runAt?.toISOString() ?? null) as string[]}::timestamptz[]
-      ) as r(id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, created_at, run_at)
-      on conflict (idempotency_key) where idempotency_key is not null do nothing
+      ) as r(id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, tenant, created_by, created_at, run_at)
+      on conflict (tenant, idempotency_key) where idempotency_key is not null do nothing
       -- Only what the database decided: the rest of each task is what was sent (returning
       -- every column cost twice the Node CPU of the whole insert).
       returning t.id, t.run_at as "runAt"
@@ -72,23 +74,28 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
       idempotencyKey: task.idempotencyKey ?? null,
       labels: task.labels,
       cancelRequested: false,
+      tenant: task.tenant,
+      createdBy: task.createdBy,
       createdAt,
       runAt,
       startedAt: null,
       finishedAt: null,
     });
   }
-  const missingKeys = rows.filter((row) => !byId.has(row.id)).map((row) => row.task.idempotencyKey as string);
+  const missing = rows.filter((row) => !byId.has(row.id)).map((row) => row.task);
   const existing = new Map<string, Task>();
-  if (missingKeys.length > 0) {
+  const keyOf = (tenant: string, key: string) => JSON.stringify([tenant, key]);
+  if (missing.length > 0) {
     const found = await sql<Task[]>`
-      select ${sql.unsafe(taskColumns)} from spool.tasks t where t.idempotency_key = any(${missingKeys})`;
-    for (const task of found) existing.set(task.idempotencyKey as string, task);
+      select ${sql.unsafe(taskColumns)} from spool.tasks t
+      join unnest(${missing.map((t) => t.tenant)}::text[], ${missing.map((t) => t.idempotencyKey as string)}::text[]) as k(tenant, key)
+        on t.tenant = k.tenant and t.idempotency_key = k.key`;
+    for (const task of found) existing.set(keyOf(task.tenant, task.idempotencyKey as string), task);
   }
   return rows.map((row) => {
     const task = byId.get(row.id);
     if (task) return { task, created: true };
-    const other = existing.get(row.task.idempotencyKey as string);
+    const other = existing.get(keyOf(row.task.tenant, row.task.idempotencyKey as string));
     if (!other) throw new Error(`task with idempotency key ${row.task.idempotencyKey} vanished during insert`);
     return { task: other, created: false };
   });

@@ -24,6 +24,8 @@ const taskFields = {
   idempotencyKey: tasks.idempotencyKey,
   labels: tasks.labels,
   cancelRequested: tasks.cancelRequested,
+  tenant: tasks.tenant,
+  createdBy: tasks.createdBy,
   createdAt: tasks.createdAt,
   runAt: tasks.runAt,
   startedAt: tasks.startedAt,
@@ -81,6 +83,8 @@ export async function listTasks(
   const fields = view === "basic" ? basicTaskFields : taskFields;
   const common: SQL[] = [];
   if (filter.kinds.length > 0) common.push(inArray(tasks.kind, filter.kinds)); // at most 100 (validate.ts)
+  if (filter.tenant !== undefined) common.push(eq(tasks.tenant, filter.tenant));
+  if (filter.createdBy !== undefined) common.push(eq(tasks.createdBy, filter.createdBy));
   if (filter.queue !== undefined) common.push(eq(tasks.queue, filter.queue));
   if (Object.keys(filter.labels).length > 0) {
     common.push(sql`${tasks.labels} @> ${JSON.stringify(filter.labels)}::text::jsonb`);

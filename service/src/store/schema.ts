@@ -68,6 +68,10 @@ export const tasks = spool.table(
     idempotencyKey: text("idempotency_key"),
     labels: jsonb("labels").$type<Record<string, string>>().notNull().default({}),
     cancelRequested: boolean("cancel_requested").notNull().default(false),
+    /** The creator's tenant (auth/principal.ts); rows older than tenancy are "default". */
+    tenant: text("tenant").notNull().default("default"),
+    /** The subject of the identity that created the task. */
+    createdBy: text("created_by").notNull().default("anonymous"),
     cancelReason: text("cancel_reason"),
     /** Replica running the current attempt; set exactly while RUNNING. */
     owner: uuid("owner"),
@@ -101,8 +105,10 @@ export const tasks = spool.table(
     index("tasks_running_owner_idx")
       .on(t.owner)
       .where(sql`${t.state} = 'running'`),
-    uniqueIndex("tasks_idempotency_key_idx")
-      .on(t.idempotencyKey)
+    // An idempotency key is unique within its tenant: tenants cannot see or take each
+    // other's keys.
+    uniqueIndex("tasks_tenant_idempotency_key_idx")
+      .on(t.tenant, t.idempotencyKey)
       .where(sql`${t.idempotencyKey} is not null`),
     // ListTasks filters over ended tasks, the large and growing set, each walked newest first
     // by id. They are partial so that only a task's final row version enters them: a task
@@ -114,6 +120,9 @@ export const tasks = spool.table(
       .where(sql`${t.state} in ('succeeded', 'failed', 'cancelled', 'dropped')`),
     index("tasks_ended_kind_idx")
       .on(t.kind, t.id)
+      .where(sql`${t.state} in ('succeeded', 'failed', 'cancelled', 'dropped')`),
+    index("tasks_ended_tenant_idx")
+      .on(t.tenant, t.id)
       .where(sql`${t.state} in ('succeeded', 'failed', 'cancelled', 'dropped')`),
     index("tasks_ended_labels_idx")
       .using("gin", sql`${t.labels} jsonb_path_ops`)

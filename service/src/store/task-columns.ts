@@ -3,5 +3,6 @@
 export const taskColumns = `t.id, t.kind, t.queue, t.state, t.priority, t.input, t.result, t.error,
   t.failures, t.progress, t.attempt, t.max_attempts as "maxAttempts", t.timeout_ms as "timeoutMs",
   t.idempotency_key as "idempotencyKey", t.labels, t.cancel_requested as "cancelRequested",
+  t.tenant, t.created_by as "createdBy",
   t.created_at as "createdAt", t.run_at as "runAt", t.started_at as "startedAt",
   t.finished_at as "finishedAt"`;

@@ -12,6 +12,8 @@ export function newTask(overrides: Partial<NewTask> = {}): NewTask {
     timeoutMs: taskDefaults.timeoutMs,
     idempotencyKey: undefined,
     labels: {},
+    tenant: "default",
+    createdBy: "anonymous",
     ...overrides,
   };
 }

@@ -161,7 +161,10 @@ export interface TaskError {
    * ResultTooDeep. At most 200 characters.
    */
   type: string;
-  /** Stack trace of the thrown error, when there is one; at most 16 KiB. */
+  /**
+   * Stack trace of the thrown error, when there is one; at most 16 KiB. Empty for callers
+   * below the operator role: it names the server's files.
+   */
   stack: string;
 }
 
@@ -235,7 +238,16 @@ export interface Task {
    * What the running attempt last reported through ctx.progress; unset if it reported
    * nothing. Kept after the task ends.
    */
-  progress: Progress | undefined;
+  progress:
+    | Progress
+    | undefined;
+  /**
+   * Tenant the task belongs to: the creator's. Only callers of that tenant (and admins) see
+   * the task. "default" when the service runs without auth.
+   */
+  tenant: string;
+  /** Subject of the identity that created it ("anonymous" without auth). */
+  createdBy: string;
 }
 
 export interface Task_LabelsEntry {
@@ -409,6 +421,8 @@ function createBaseTask(): Task {
     finishedAt: undefined,
     failures: [],
     progress: undefined,
+    tenant: "",
+    createdBy: "",
   };
 }
 
@@ -473,6 +487,12 @@ export const Task: MessageFns<Task> = {
     }
     if (message.progress !== undefined) {
       Progress.encode(message.progress, writer.uint32(162).fork()).join();
+    }
+    if (message.tenant !== "") {
+      writer.uint32(170).string(message.tenant);
+    }
+    if (message.createdBy !== "") {
+      writer.uint32(178).string(message.createdBy);
     }
     return writer;
   },
@@ -653,6 +673,22 @@ export const Task: MessageFns<Task> = {
             message.progress = Progress.decode(reader, reader.uint32());
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.createdBy = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -730,6 +766,12 @@ export const Task: MessageFns<Task> = {
         ? object.failures.map((e: any) => AttemptFailure.fromJSON(e))
         : [],
       progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+      createdBy: isSet(object.createdBy)
+        ? globalThis.String(object.createdBy)
+        : isSet(object.created_by)
+        ? globalThis.String(object.created_by)
+        : "",
     };
   },
 
@@ -801,6 +843,12 @@ export const Task: MessageFns<Task> = {
     if (message.progress !== undefined) {
       obj.progress = Progress.toJSON(message.progress);
     }
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
+    if (message.createdBy !== "") {
+      obj.createdBy = message.createdBy;
+    }
     return obj;
   },
 
@@ -851,6 +899,8 @@ export const Task: MessageFns<Task> = {
     message.progress = (object.progress !== undefined && object.progress !== null)
       ? Progress.fromPartial(object.progress)
       : undefined;
+    message.tenant = object.tenant ?? "";
+    message.createdBy = object.createdBy ?? "";
     return message;
   },
 };

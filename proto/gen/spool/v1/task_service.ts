@@ -187,6 +187,16 @@ export interface ListTasksRequest {
    * or stack), so that a page stays small whatever the tasks carry.
    */
   view: TaskView;
+  /**
+   * Only tasks of this tenant. Empty means the caller's own tenant; another tenant needs the
+   * admin role. An admin's empty tenant means every tenant. (At most 200 characters.)
+   */
+  tenant: string;
+  /**
+   * Only tasks created by this subject (at most 1000 characters). A caller with only the
+   * submitter role sees only its own tasks, whatever this says.
+   */
+  createdBy: string;
 }
 
 export interface ListTasksRequest_LabelsEntry {
@@ -964,6 +974,8 @@ function createBaseListTasksRequest(): ListTasksRequest {
     pageSize: 0,
     pageToken: "",
     view: 0,
+    tenant: "",
+    createdBy: "",
   };
 }
 
@@ -999,6 +1011,12 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     }
     if (message.view !== 0) {
       writer.uint32(72).int32(message.view);
+    }
+    if (message.tenant !== "") {
+      writer.uint32(82).string(message.tenant);
+    }
+    if (message.createdBy !== "") {
+      writer.uint32(90).string(message.createdBy);
     }
     return writer;
   },
@@ -1101,6 +1119,22 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
             message.view = reader.int32() as any;
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.createdBy = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1153,6 +1187,12 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
         ? globalThis.String(object.page_token)
         : "",
       view: isSet(object.view) ? taskViewFromJSON(object.view) : 0,
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+      createdBy: isSet(object.createdBy)
+        ? globalThis.String(object.createdBy)
+        : isSet(object.created_by)
+        ? globalThis.String(object.created_by)
+        : "",
     };
   },
 
@@ -1191,6 +1231,12 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     if (message.view !== 0) {
       obj.view = taskViewToJSON(message.view);
     }
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
+    if (message.createdBy !== "") {
+      obj.createdBy = message.createdBy;
+    }
     return obj;
   },
 
@@ -1220,6 +1266,8 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
     message.view = object.view ?? 0;
+    message.tenant = object.tenant ?? "";
+    message.createdBy = object.createdBy ?? "";
     return message;
   },
 };
