@@ -54,6 +54,13 @@ it("reads the same configuration from every flag as from its variable", () => {
     SPOOL_MAX_CONNECTION_AGE_GRACE_MS: "30000",
     SPOOL_LOG_LEVEL: "debug",
     SPOOL_LOG_FORMAT: "pretty",
+    SPOOL_AUTH: "auto",
+    SPOOL_AUTH_TOKENS_FILE: "/etc/spool/tokens.json",
+    SPOOL_AUTH_JWKS: "https://issuer.example/.well-known/jwks.json",
+    SPOOL_AUTH_ISSUER: "https://issuer.example/",
+    SPOOL_AUTH_AUDIENCE: "spool",
+    SPOOL_AUTH_TENANT_CLAIM: "https://example.com/tenant",
+    SPOOL_AUTH_ROLES_CLAIM: "scope",
   };
   // Every variable is covered here, so a new one without a case fails this test.
   expect(Object.keys(values).sort()).toEqual([...configVariables].sort());

@@ -6,6 +6,8 @@ import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { logFormats, type LogFormat } from "./logger.js";
+import { authModes, isLoopback, type AuthSettings } from "./auth/auth-mode.js";
+import { isJwksUrl } from "./auth/jwt-verifier.js";
 import { defaultTransportLimits, type TransportLimits } from "./api/transport-limits.js";
 import { parseHosts, targetSessionAttrs } from "./store/primary-finder.js";
 
@@ -92,11 +94,53 @@ export const configSchema = z
     SPOOL_MAX_CONNECTION_AGE_GRACE_MS: integer(0, 86_400_000)
       .default(defaultTransportLimits.maxConnectionAgeGraceMs)
       .meta(about("after that GOAWAY, how long open calls may go on")),
+    SPOOL_AUTH: z
+      .enum(authModes)
+      .default("auto")
+      .meta(about("auto: auth is on when an identity source is set, off on loopback without one; none: off anywhere (loudly)")),
+    SPOOL_AUTH_TOKENS_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .meta(about("JSON list of static bearer tokens (their SHA-256) with subject, tenant and roles; re-read when it changes")),
+    SPOOL_AUTH_JWKS: z
+      .string()
+      .min(1)
+      .superRefine((jwks, ctx) => {
+        if (!isJwksUrl(jwks)) return;
+        let url: URL;
+        try {
+          url = new URL(jwks);
+        } catch {
+          return ctx.addIssue({ code: "custom", message: "is not a valid URL" });
+        }
+        if (url.protocol === "http:" && !isLoopback(url.hostname)) {
+          ctx.addIssue({ code: "custom", message: "must be https (plain http only on a loopback host)" });
+        }
+      })
+      .optional()
+      .meta(about("JWKS that signs bearer JWTs: a file (re-read when it changes) or an https URL (cached, refreshed)")),
+    SPOOL_AUTH_ISSUER: z.string().min(1).optional().meta(about("the `iss` a JWT must carry (required with SPOOL_AUTH_JWKS)")),
+    SPOOL_AUTH_AUDIENCE: z.string().min(1).optional().meta(about("the `aud` a JWT must carry (required with SPOOL_AUTH_JWKS)")),
+    SPOOL_AUTH_TENANT_CLAIM: z.string().min(1).default("tenant").meta(about("the JWT claim that names the caller's tenant")),
+    SPOOL_AUTH_ROLES_CLAIM: z
+      .string()
+      .min(1)
+      .default("roles")
+      .meta(about("the JWT claim that lists the caller's roles (a list, or names separated by spaces)")),
     SPOOL_LOG_LEVEL: z.enum(logLevels).default("info").meta(about("level of the service's own log")),
     SPOOL_LOG_FORMAT: z
       .enum(logFormats)
       .default("auto")
       .meta(about("the service's own log: json, pretty (for people), or auto (pretty when stdout is a terminal)")),
+  })
+  .refine((c) => c.SPOOL_AUTH_JWKS === undefined || c.SPOOL_AUTH_ISSUER !== undefined, {
+    path: ["SPOOL_AUTH_ISSUER"],
+    message: "is required with SPOOL_AUTH_JWKS: a JWT from any issuer using those keys would pass",
+  })
+  .refine((c) => c.SPOOL_AUTH_JWKS === undefined || c.SPOOL_AUTH_AUDIENCE !== undefined, {
+    path: ["SPOOL_AUTH_AUDIENCE"],
+    message: "is required with SPOOL_AUTH_JWKS: a JWT meant for another service would pass",
   })
   .refine((c) => c.SPOOL_LEASE_TTL_MS >= 2 * c.SPOOL_LEASE_RENEW_MS, {
     path: ["SPOOL_LEASE_TTL_MS"],
@@ -137,6 +181,8 @@ export interface Config {
   logBytesPerAttempt: number;
   /** Per-connection limits of the gRPC server (streams, idle time, age). */
   transport: TransportLimits;
+  /** Identity sources, and whether auth may be off (auth/auth-mode.ts). */
+  auth: AuthSettings;
 }
 
 /**
@@ -172,6 +218,20 @@ export function loadConfig(env: NodeJS.ProcessEnv, nameOf: (variable: string) =>
       maxConnectionIdleMs: c.SPOOL_MAX_CONNECTION_IDLE_MS,
       maxConnectionAgeMs: c.SPOOL_MAX_CONNECTION_AGE_MS,
       maxConnectionAgeGraceMs: c.SPOOL_MAX_CONNECTION_AGE_GRACE_MS,
+    },
+    auth: {
+      mode: c.SPOOL_AUTH,
+      tokensFile: c.SPOOL_AUTH_TOKENS_FILE === undefined ? undefined : resolve(c.SPOOL_AUTH_TOKENS_FILE),
+      jwt:
+        c.SPOOL_AUTH_JWKS === undefined
+          ? undefined
+          : {
+              jwks: isJwksUrl(c.SPOOL_AUTH_JWKS) ? c.SPOOL_AUTH_JWKS : resolve(c.SPOOL_AUTH_JWKS),
+              issuer: c.SPOOL_AUTH_ISSUER!,
+              audience: c.SPOOL_AUTH_AUDIENCE!,
+              tenantClaim: c.SPOOL_AUTH_TENANT_CLAIM,
+              rolesClaim: c.SPOOL_AUTH_ROLES_CLAIM,
+            },
     },
     logLevel: c.SPOOL_LOG_LEVEL,
     logFormat: c.SPOOL_LOG_FORMAT,

@@ -6,6 +6,8 @@ export type SpoolErrorCode =
   | "not_found"
   | "already_exists"
   | "failed_precondition"
+  | "unauthenticated"
+  | "permission_denied"
   | "resource_exhausted"
   | "unavailable"
   | "internal";

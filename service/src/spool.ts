@@ -22,6 +22,7 @@ import { listen } from "./store/notify.js";
 import { getTask, listTasks } from "./store/read-tasks.js";
 import { TaskCreator } from "./store/task-creator.js";
 import { builtInModule, loadHandlers } from "./workers/handlers.js";
+import { createAuthenticator } from "./auth/auth-mode.js";
 import { WorkerPool } from "./workers/pool.js";
 
 export interface Spool {
@@ -66,6 +67,10 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     // the start with its own error (its file and line), not one relayed by a worker thread,
     // and without first starting a database and a pool for nothing.
     const schemas = InputSchemas.of(await loadHandlers([builtInModule, ...config.taskModules]));
+    // So do the identity sources: a bad tokens file or JWKS, or a public address without
+    // any, stops the start before anything runs.
+    const auth = createAuthenticator(config.auth, config.host, log.child({ component: "auth" }));
+    cleanups.push(() => auth.close());
     let url = config.databaseUrl;
     if (url === undefined) {
       const embedded = await startEmbeddedPostgres(config.dataDir, log);
@@ -163,6 +168,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       host: config.host,
       port: config.port,
       ops,
+      auth,
       log: log.child({ component: "api" }),
       maxStreams: config.maxStreams,
       limits: config.transport,

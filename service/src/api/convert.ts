@@ -1,19 +1,23 @@
 // Domain values to protobuf messages, for the few types that differ. The state, level and
 // duration mappings themselves are shared with the SDK (@spool/proto's convert.ts).
 import { durationFromMs, levelToPb, stateToPb, timestampFromDate as ts, type LogEntry, type Task as PbTask } from "@spool/proto";
-import type { LogLine, Task } from "../domain/task.js";
+import { failureTypes, type LogLine, type Task, type TaskError } from "../domain/task.js";
 
-export function taskToPb(task: Task): PbTask {
+/**
+ * A task as protobuf. Without `serverDetails` (callers below the operator role, see
+ * auth/access.ts) what describes the server is left out: the stack, which names its files,
+ * and the replica (host and pid) named by a lease failure.
+ */
+export function taskToPb(task: Task, serverDetails = true): PbTask {
+  const message = (type: string, text: string) => (serverDetails || type !== failureTypes.leaseExpired ? text : leaseExpiredForSubmitters);
   return {
     id: task.id,
     kind: task.kind,
     state: stateToPb(task.state),
     input: task.input ?? undefined,
     result: task.result ?? undefined,
-    error: task.error
-      ? { message: task.error.message, type: task.error.type, stack: task.error.stack ?? "" }
-      : undefined,
-    failures: task.failures.map((f) => ({ attempt: f.attempt, type: f.type, message: f.message, finishedAt: ts(new Date(f.at)) })),
+    error: task.error ? errorToPb(task.error, serverDetails) : undefined,
+    failures: task.failures.map((f) => ({ attempt: f.attempt, type: f.type, message: message(f.type, f.message), finishedAt: ts(new Date(f.at)) })),
     progress: task.progress
       ? { fraction: task.progress.fraction, message: task.progress.message, attempt: task.progress.attempt, updatedAt: ts(new Date(task.progress.at)) }
       : undefined,
@@ -29,7 +33,17 @@ export function taskToPb(task: Task): PbTask {
     runAt: ts(task.runAt),
     startedAt: task.startedAt ? ts(task.startedAt) : undefined,
     finishedAt: task.finishedAt ? ts(task.finishedAt) : undefined,
+    tenant: task.tenant,
+    createdBy: task.createdBy,
   };
+}
+
+const leaseExpiredForSubmitters = "the replica running the attempt stopped renewing its lease";
+
+function errorToPb(error: TaskError, serverDetails: boolean) {
+  if (serverDetails) return { message: error.message, type: error.type, stack: error.stack ?? "" };
+  const message = error.type === failureTypes.leaseExpired ? leaseExpiredForSubmitters : error.message;
+  return { message, type: error.type, stack: "" };
 }
 
 export function logLineToPb(line: LogLine): LogEntry {

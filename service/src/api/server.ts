@@ -7,6 +7,7 @@ import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { healthDescriptorSetPath, spoolDescriptorSetPath, TaskServiceService } from "@spool/proto";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
+import type { Authenticator } from "../auth/authenticator.js";
 import type { TaskOperations } from "../domain/operations.js";
 import { guardDecoding } from "./decode-guard.js";
 import { StreamSlots } from "./stream-slots.js";
@@ -28,6 +29,8 @@ export async function startApiServer(options: {
   host: string;
   port: number;
   ops: TaskOperations;
+  /** Who each TaskService call runs as; health and reflection are open to all. */
+  auth: Authenticator;
   log: Logger;
   /** Most StreamLogs and WatchTask calls served at once. */
   maxStreams: number;
@@ -35,7 +38,7 @@ export async function startApiServer(options: {
   limits?: TransportLimits;
 }): Promise<ApiServer> {
   const server = limitedServer(options.limits);
-  server.addService(guardDecoding(TaskServiceService), taskService(options.ops, options.log, new StreamSlots(options.maxStreams)));
+  server.addService(guardDecoding(TaskServiceService), taskService(options.ops, options.log, new StreamSlots(options.maxStreams), options.auth));
 
   const health = new HealthImplementation({ "": "NOT_SERVING", [taskServiceName]: "NOT_SERVING" });
   health.addToServer(server);

@@ -1,5 +1,7 @@
-// The spool.v1.TaskService handlers: validate, call the domain, convert. Every failure reaches
-// the caller as a gRPC status (api/status.ts); none escapes to crash the process.
+// The spool.v1.TaskService handlers: authenticate, validate, check access, call the domain,
+// convert. Every failure reaches the caller as a gRPC status (api/status.ts); none escapes to
+// crash the process. Every call runs as a Principal (auth/): it needs the submitter role at
+// least, and sees only the tasks auth/access.ts lets it see; others are NOT_FOUND.
 import { once } from "node:events";
 import {
   status,
@@ -18,9 +20,12 @@ import {
   type WatchTaskResponse,
 } from "@spool/proto";
 import type { Logger } from "pino";
+import { canSee, requireRole, seesServerDetails, visible } from "../auth/access.js";
+import type { Authenticator } from "../auth/authenticator.js";
+import type { Principal } from "../auth/principal.js";
 import type { TaskOperations } from "../domain/operations.js";
-import type { LogLine, NewTask, Task } from "../domain/task.js";
-import { errorForLog, SpoolError } from "../errors.js";
+import type { LogLine, NewTask, Task, TaskRequest } from "../domain/task.js";
+import { errorForLog, quote, SpoolError } from "../errors.js";
 import { logLineToPb, taskToPb } from "./convert.js";
 import { decodingProblem } from "./decode-guard.js";
 import type { StreamSlots } from "./stream-slots.js";
@@ -44,65 +49,87 @@ const fullViewChunk = 16;
 /** Log entries per StreamLogs message stop growing past this many bytes of text. */
 const maxMessageBytes = 1024 * 1024;
 
-export function taskService(ops: TaskOperations, log: Logger, streams: StreamSlots): TaskServiceServer & Record<string, UntypedHandleCall> {
-  const unary =
-    <Req, Res>(method: string, handle: (request: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>): handleUnaryCall<Req, Res> =>
-    (call, callback) => {
-      const problem = decodingProblem(call.request);
-      if (problem) return callback(reportError(log, method, problem));
-      handle(call.request, call).then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(reportError(log, method, error)),
-      );
-    };
-
-  const found = async <T>(id: string, lookup: Promise<T | undefined>): Promise<T> => {
-    const value = await lookup;
-    if (value === undefined) throw new SpoolError("not_found", `task ${id} not found`);
-    return value;
+export function taskService(
+  ops: TaskOperations,
+  log: Logger,
+  streams: StreamSlots,
+  auth: Authenticator,
+): TaskServiceServer & Record<string, UntypedHandleCall> {
+  /** The caller, if it may call `method` at all (every TaskService call needs submitter). */
+  const principalOf = async (method: string, call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>) => {
+    const principal = await auth.authenticate({ metadata: call.metadata, peerCertificate: call.getAuthContext()?.sslPeerCertificate });
+    requireRole(principal, "submitter", method);
+    return principal;
   };
 
+  const unary =
+    <Req, Res>(
+      method: string,
+      handle: (request: Req, principal: Principal, call: ServerUnaryCall<Req, Res>) => Promise<Res>,
+    ): handleUnaryCall<Req, Res> =>
+    (call, callback) => {
+      principalOf(method, call)
+        .then((principal) => {
+          // Decoding problems are told only to a caller that may call at all.
+          const problem = decodingProblem(call.request);
+          if (problem) throw problem;
+          return handle(call.request, principal, call);
+        })
+        .then(
+          (response) => callback(null, response),
+          (error: unknown) => callback(reportError(log, method, error)),
+        );
+    };
+
+  /** A new task from a request, as the caller's: its tenant, created by its subject. */
+  const owned = async (principal: Principal, request: TaskRequest, field: string): Promise<NewTask> => ({
+    ...request,
+    input: await ops.checkInput(request.kind, request.input, field),
+    tenant: principal.tenant,
+    createdBy: principal.subject,
+  });
+
   return {
-    createTask: unary("CreateTask", async (request) => {
-      const parsed = newTaskFromPb(request, ops.kinds);
-      const newTask = { ...parsed, input: await ops.checkInput(parsed.kind, parsed.input, "input") };
+    createTask: unary("CreateTask", async (request, principal) => {
+      const newTask = await owned(principal, newTaskFromPb(request, ops.kinds), "input");
       const [result] = await ops.create([newTask]);
-      return createdToPb(newTask, result!);
+      return createdToPb(principal, newTask, result!);
     }),
 
-    createTasks: unary("CreateTasks", async (request) => {
+    createTasks: unary("CreateTasks", async (request, principal) => {
       const newTasks = await Promise.all(
-        newTasksFromPb(request.tasks, ops.kinds).map(async (task, i) => ({
-          ...task,
-          input: await ops.checkInput(task.kind, task.input, `tasks[${i}].input`),
-        })),
+        newTasksFromPb(request.tasks, ops.kinds).map((task, i) => owned(principal, task, `tasks[${i}].input`)),
       );
       const results = await ops.create(newTasks);
-      return { results: results.map((result, i) => createdToPb(newTasks[i]!, result, `tasks[${i}].`)) };
+      return { results: results.map((result, i) => createdToPb(principal, newTasks[i]!, result, `tasks[${i}].`)) };
     }),
 
-    getTask: unary("GetTask", async (request) => {
+    getTask: unary("GetTask", async (request, principal) => {
       const id = taskIdFrom("id", request.id);
-      return { task: taskToPb(await found(id, ops.get(id))) };
+      return { task: taskToPb(visible(principal, id, await ops.get(id)), seesServerDetails(principal)) };
     }),
 
-    listTasks: unary("ListTasks", async (request, call) => {
-      const query = listQueryFrom(request);
-      const page = await boundedPage(ops, query, () => call.cancelled);
+    listTasks: unary("ListTasks", async (request, principal, call) => {
+      const query = listQueryFrom(request, principal);
+      const page = await boundedPage(ops, query, seesServerDetails(principal), () => call.cancelled);
       return {
         tasks: page.tasks,
         nextPageToken: page.lastId === undefined ? "" : pageTokenFor(page.lastId, query.filterHash),
       };
     }),
 
-    cancelTask: unary("CancelTask", async (request) => {
+    cancelTask: unary("CancelTask", async (request, principal) => {
       const id = taskIdFrom("id", request.id);
-      return { task: taskToPb(await found(id, ops.cancel(id, cancelReasonFrom(request.reason)))) };
+      const reason = cancelReasonFrom(request.reason);
+      // Who may cancel is who may see: checked on the task before touching it.
+      visible(principal, id, await ops.get(id));
+      return { task: taskToPb(visible(principal, id, await ops.cancel(id, reason)), seesServerDetails(principal)) };
     }),
 
     streamLogs: (call: ServerWritableStream<StreamLogsRequest, StreamLogsResponse>) =>
-      serverStream(log, streams, "StreamLogs", call, async (send, signal) => {
+      serverStream(log, streams, "StreamLogs", call, principalOf, async (principal, send, signal) => {
         const request = logRequestFrom(call.request);
+        visible(principal, request.taskId, await ops.get(request.taskId));
         await ops.streamLogs(request, {
           signal,
           write: async (lines: LogLine[]) => {
@@ -112,9 +139,11 @@ export function taskService(ops: TaskOperations, log: Logger, streams: StreamSlo
       }),
 
     watchTask: (call: ServerWritableStream<WatchTaskRequest, WatchTaskResponse>) =>
-      serverStream(log, streams, "WatchTask", call, async (send, signal) => {
+      serverStream(log, streams, "WatchTask", call, principalOf, async (principal, send, signal) => {
         const id = taskIdFrom("id", call.request.id);
-        await ops.watchTask(id, { signal, write: (task: Task) => send({ task: taskToPb(task) }) });
+        visible(principal, id, await ops.get(id));
+        const details = seesServerDetails(principal);
+        await ops.watchTask(id, { signal, write: (task: Task) => send({ task: taskToPb(task, details) }) });
       }),
   };
 }
@@ -129,7 +158,8 @@ function serverStream<Req, Res>(
   streams: StreamSlots,
   method: string,
   call: ServerWritableStream<Req, Res>,
-  run: (send: (message: Res) => Promise<void>, signal: AbortSignal) => Promise<void>,
+  principalOf: (method: string, call: ServerWritableStream<Req, Res>) => Promise<Principal>,
+  run: (principal: Principal, send: (message: Res) => Promise<void>, signal: AbortSignal) => Promise<void>,
 ): void {
   const reader = new AbortController();
   call.on("cancelled", () => reader.abort());
@@ -140,13 +170,14 @@ function serverStream<Req, Res>(
   };
   const release = streams.acquire();
   Promise.resolve()
-    .then(() => {
+    .then(async () => {
       if (!release) {
         throw new SpoolError("resource_exhausted", `this replica serves ${streams.max} streams already (SPOOL_MAX_STREAMS); retry later`);
       }
+      const principal = await principalOf(method, call);
       const problem = decodingProblem(call.request);
       if (problem) throw problem;
-      return run(send, reader.signal);
+      return run(principal, send, reader.signal);
     })
     .finally(() => release?.())
     .then(
@@ -166,7 +197,12 @@ function serverStream<Req, Res>(
  * holds about one reply, and reading stops when the caller has gone. `lastId` is set when
  * there may be more.
  */
-async function boundedPage(ops: TaskOperations, query: ListQuery, gone: () => boolean): Promise<{ tasks: PbTask[]; lastId?: string }> {
+async function boundedPage(
+  ops: TaskOperations,
+  query: ListQuery,
+  serverDetails: boolean,
+  gone: () => boolean,
+): Promise<{ tasks: PbTask[]; lastId?: string }> {
   const chunk = query.view === "full" ? fullViewChunk : query.limit + 1;
   const tasks: PbTask[] = [];
   let bytes = 0;
@@ -177,7 +213,7 @@ async function boundedPage(ops: TaskOperations, query: ListQuery, gone: () => bo
     const rows = await ops.list(query.filter, before, wanted, query.view);
     for (const row of rows) {
       if (tasks.length === query.limit) return { tasks, lastId: before };
-      const task = taskToPb(row);
+      const task = taskToPb(row, serverDetails);
       const size = PbTask.encode(task).finish().length + 8; // + the field's tag and length
       if (tasks.length > 0 && bytes + size > maxReplyBytes) return { tasks, lastId: before };
       tasks.push(task);
@@ -188,15 +224,23 @@ async function boundedPage(ops: TaskOperations, query: ListQuery, gone: () => bo
   }
 }
 
-/** A create's result as protobuf; a reused idempotency key must name a task of the same kind. */
-function createdToPb(requested: NewTask, { task, created }: { task: Task; created: boolean }, field = "") {
+/**
+ * A create's result as protobuf. A reused idempotency key returns the task holding it, if the
+ * caller may see that task and it is of the same kind. Keys are per tenant; within one, a
+ * submitter's key held by another subject's task is ALREADY_EXISTS, and the task is not
+ * shown.
+ */
+function createdToPb(principal: Principal, requested: NewTask, { task, created }: { task: Task; created: boolean }, field = "") {
+  if (!created && !canSee(principal, task)) {
+    throw new SpoolError("already_exists", `${field}idempotency_key: ${quote(requested.idempotencyKey ?? "")} is already used in tenant ${quote(principal.tenant)} by a task you cannot see`);
+  }
   if (!created && task.kind !== requested.kind) {
     throw new SpoolError(
       "failed_precondition",
       `${field}idempotency_key: "${requested.idempotencyKey}" already names task ${task.id} of kind "${task.kind}"`,
     );
   }
-  return { task: taskToPb(task), created };
+  return { task: taskToPb(task, seesServerDetails(principal)), created };
 }
 
 /** Splits lines into messages of at most maxMessageBytes of UTF-8 text each (at least one line). */
@@ -219,6 +263,7 @@ function* messagesOf(lines: LogLine[]): Generator<LogEntry[]> {
 function reportError(log: Logger, method: string, error: unknown) {
   const serviceError = toServiceError(error);
   if (serviceError.code === status.INTERNAL) log.error({ err: errorForLog(error), method }, "request failed");
-  else if (serviceError.code === status.UNAVAILABLE) log.warn({ err: errorForLog(error), method }, "request failed: database unavailable");
+  else if (serviceError.code === status.UNAVAILABLE) log.warn({ err: errorForLog(error), method }, "request failed: unavailable");
+  else if (serviceError.code === status.UNAUTHENTICATED) log.debug({ method, reason: serviceError.details }, "request refused: unauthenticated");
   return serviceError;
 }

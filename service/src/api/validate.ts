@@ -17,7 +17,10 @@ import {
 } from "@spool/proto";
 import { findJsonProblem, hasUnstorableText } from "../domain/json-values.js";
 import type { LogStreamRequest } from "../domain/operations.js";
-import { taskDefaults, type NewTask, type TaskFilter, type TaskState, type TaskView } from "../domain/task.js";
+import { taskDefaults, type TaskFilter, type TaskRequest, type TaskState, type TaskView } from "../domain/task.js";
+import { scopedFilter } from "../auth/access.js";
+import { limits as nameLimits } from "../auth/names.js";
+import type { Principal } from "../auth/principal.js";
 import { quote, quoteKey, SpoolError } from "../errors.js";
 import { isTaskId } from "../domain/task-id.js";
 
@@ -94,7 +97,7 @@ function validTimeout(duration: Duration | undefined): number {
   return msFromDuration(duration);
 }
 
-export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<string>): NewTask {
+export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<string>): TaskRequest {
   const kind = validKind("kind", request.kind, kinds);
   const input = validInput(request.input);
   const queue = request.queue || taskDefaults.queue;
@@ -127,7 +130,7 @@ export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<str
   };
 }
 
-export function newTasksFromPb(requests: CreateTaskRequest[], kinds: ReadonlySet<string>): NewTask[] {
+export function newTasksFromPb(requests: CreateTaskRequest[], kinds: ReadonlySet<string>): TaskRequest[] {
   if (requests.length === 0 || requests.length > limits.tasksPerCall) {
     throw invalid("tasks", `holds ${requests.length} tasks; 1 to ${limits.tasksPerCall} per call`);
   }
@@ -193,7 +196,11 @@ export interface ListQuery {
   filterHash: string;
 }
 
-export function listQueryFrom(request: ListTasksRequest): ListQuery {
+/**
+ * A ListTasks request as a query, scoped to what `principal` may list (auth/access.ts): the
+ * page token binds the scoped filter, so it cannot carry a page over to another scope.
+ */
+export function listQueryFrom(request: ListTasksRequest, principal: Principal): ListQuery {
   const states = request.states.map((state, i): TaskState => {
     const domain = stateFromPb(state);
     if (!domain) throw invalid(`states[${i}]`, `${PbTaskState[state] ?? state} is not a state to filter on`);
@@ -218,14 +225,24 @@ export function listQueryFrom(request: ListTasksRequest): ListQuery {
   if (request.pageSize < 0 || request.pageSize > limits.pageSize) {
     throw invalid("page_size", `${request.pageSize} is out of range 1..${limits.pageSize}`);
   }
-  const filter: TaskFilter = {
+  refuseNul("tenant", request.tenant);
+  if (request.tenant.length > nameLimits.tenantLength) {
+    throw invalid("tenant", `is ${request.tenant.length} characters; at most ${nameLimits.tenantLength}`);
+  }
+  refuseNul("created_by", request.createdBy);
+  if (request.createdBy.length > nameLimits.subjectLength) {
+    throw invalid("created_by", `is ${request.createdBy.length} characters; at most ${nameLimits.subjectLength}`);
+  }
+  const filter: TaskFilter = scopedFilter(principal, {
     states,
     kinds: request.kinds,
     queue: request.queue || undefined,
     labels: validLabels("labels", request.labels),
     createdAfter,
     createdBefore,
-  };
+    tenant: request.tenant || undefined,
+    createdBy: request.createdBy || undefined,
+  });
   const view = viewFrom(request.view);
   const filterHash = hashFilter(filter);
   return {
@@ -257,6 +274,8 @@ function hashFilter(filter: TaskFilter): string {
     Object.entries(filter.labels).sort(),
     filter.createdAfter?.getTime() ?? null,
     filter.createdBefore?.getTime() ?? null,
+    filter.tenant ?? null,
+    filter.createdBy ?? null,
   ]);
   return createHash("sha256").update(canonical).digest("base64url").slice(0, 12);
 }

@@ -27,6 +27,7 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
     transport: defaultTransportLimits,
     logLevel: "silent",
     logFormat: "json",
+    auth: { mode: "auto", tokensFile: undefined, jwt: undefined },
     logBytesPerAttempt: 64 * 1024 * 1024,
     maxStreams: 1000,
     ...overrides,
