@@ -7,6 +7,7 @@ import { SpoolClient } from "../client.js";
 import { SpoolError } from "../errors.js";
 import { taskStates, terminalStates, type CreateTaskOptions, type Task, type TaskState } from "../types.js";
 import { exitCodeFor, Output } from "./format.js";
+import { parseDuration, parseFutureTime } from "./time.js";
 
 interface GlobalOptions {
   address: string;
@@ -57,7 +58,7 @@ program
   .option("--input <json>", "input, as JSON", parseJson)
   .option("--queue <queue>", "queue (default: default)")
   .option("--priority <n>", "priority, -1000..1000: higher runs first", parseInteger)
-  .option("--at <time>", "run at: an ISO 8601 time, or +30s, +5m, +2h from now", parseTime)
+  .option("--at <time>", "run at: an ISO 8601 time, or +30s, +5m, +2h from now", (value: string) => parseFutureTime(value))
   .option("--max-attempts <n>", "most attempts (default 3)", parseInteger)
   .option("--timeout <duration>", "per-attempt timeout, e.g. 30s, 5m, 1500ms", parseDuration)
   .option("--idempotency-key <key>", "a repeated key returns the existing task")
@@ -219,21 +220,6 @@ function parseJson(value: string): unknown {
 function parseInteger(value: string): number {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError("not an integer");
   return Number(value);
-}
-
-const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-function parseDuration(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value);
-  if (!match) throw new InvalidArgumentError("not a duration: use e.g. 1500ms, 30s, 5m, 2h");
-  return Math.round(Number(match[1]) * units[match[2]!]!);
-}
-
-function parseTime(value: string): Date {
-  if (value.startsWith("+")) return new Date(Date.now() + parseDuration(value.slice(1)));
-  const time = new Date(value);
-  if (Number.isNaN(time.getTime())) throw new InvalidArgumentError("not a time: use ISO 8601 (2026-01-31T09:00:00Z) or +30s, +5m");
-  return time;
 }
 
 function parseState(value: string): TaskState {
