@@ -59,14 +59,31 @@ describe("spool", () => {
     expect(human.stdout).toMatch(/kind\s+demo\.echo/);
   });
 
-  it("waits with --wait and exits with how the task ended", async () => {
+  it("waits with --wait, showing progress and log lines, and exits with how the task ended", async () => {
     const ok = await spool(["create", "demo.sleep", "--input", '{"seconds":0.3}', "--wait"]);
     expect(ok.code).toBe(0);
+    expect(ok.stdout).not.toMatch(/\x1b/); // not a terminal: no colour, no cursor moves
+    const lines = ok.stdout.split("\n");
+    const logLine = lines.findIndex((line) => /^\s+1 \S+ INFO\s+slept 1 of 1 s$/.test(line));
+    const fullBar = lines.findIndex((line) => /^█{20} 100% slept 1 of 1 s$/.test(line));
+    const ended = lines.findIndex((line) => /^\S+ SUCCEEDED attempt 1 of 3$/.test(line));
+    expect(Math.min(logLine, fullBar, ended), ok.stdout).toBeGreaterThan(-1);
+    expect(Math.max(logLine, fullBar), ok.stdout).toBeLessThan(ended); // the end comes after every log line
     expect(ok.stdout).toMatch(/state\s+SUCCEEDED/);
     expect(ok.stdout).toMatch(/progress\s+.*100%/);
+
+    // Two attempts: the log lines of both, and the exit code of the end.
+    const retried = await spool(["create", "demo.sleep", "--input", '{"seconds":0.1,"fail":true}', "--max-attempts", "2", "--wait"]);
+    expect(retried.code).toBe(2);
+    expect(retried.stdout.match(/^\s+\d \S+ INFO\s+slept 1 of 1 s$/gm)).toHaveLength(2);
+    expect(retried.stdout).toMatch(/^\S+ FAILED attempt 2 of 2$/m);
+    expect(retried.stdout).toMatch(/error\s+Error: demo.sleep failed after 0.1 s, as asked/);
+
+    // --json: one line, the task as it ended; no bars, no log lines.
     const failed = await spool(["create", "demo.sleep", "--input", '{"seconds":0.1,"fail":true}', "--max-attempts", "1", "--wait", "--json"]);
     expect(failed.code).toBe(2);
-    expect(jsonLines(failed.stdout).at(-1)).toMatchObject({ state: "failed", error: { message: "demo.sleep failed after 0.1 s, as asked" } });
+    expect(jsonLines(failed.stdout)).toHaveLength(1);
+    expect(jsonLines(failed.stdout)[0]).toMatchObject({ state: "failed", error: { message: "demo.sleep failed after 0.1 s, as asked" } });
   });
 
   it("lists tasks as a table, or as JSON lines, filtered", async () => {
@@ -103,6 +120,7 @@ describe("spool", () => {
     expect(watched.stdout).toMatch(/RUNNING attempt 1 of 3/);
     expect(watched.stdout).toMatch(/CANCELLED/);
     expect(watched.stdout).toMatch(/error\s+Cancelled: not needed/);
+    expect(watched.stdout).not.toMatch(/^█{20} 100%/m); // only a task that succeeded ends on a full bar
   });
 
   it("shows progress while watching", async () => {
@@ -110,7 +128,9 @@ describe("spool", () => {
     const watched = await spool(["watch", task!.id]);
     expect(watched.code).toBe(0);
     expect(watched.stdout).toMatch(/50% slept 1 of 2 s/);
-    expect(watched.stdout).toMatch(/SUCCEEDED/);
+    // It ends on a full bar, and the line of the end carries the service's time of it.
+    const [ended] = jsonLines((await spool(["get", task!.id, "--json"])).stdout);
+    expect(watched.stdout).toContain(`█`.repeat(20) + ` 100% slept 2 of 2 s\n${ended!.finishedAt} SUCCEEDED attempt 1 of 3\n`);
   });
 
   it("says what is wrong, on stderr with exit code 1, for bad input and an unreachable service", async () => {

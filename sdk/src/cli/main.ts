@@ -1,11 +1,13 @@
-// `spool`: Spool from a terminal. Human output (tables, colour on a terminal) by default;
-// `--json` prints one JSON document per line for scripts. Exit codes: 0 ok (or the task
-// SUCCEEDED), 1 the command failed (bad flags, service unreachable, not found...), and for
-// commands that wait for a task: 2 FAILED, 3 CANCELLED, 4 DROPPED.
+// `spool`: Spool from a terminal. Human output (tables, colour and a live progress bar on a
+// terminal, plain lines elsewhere) by default; `--json` prints one JSON document per line
+// for scripts. Exit codes: 0 ok (or the task SUCCEEDED), 1 the command failed (bad flags,
+// service unreachable, not found...), and for commands that wait for a task (create --wait,
+// watch): 2 FAILED, 3 CANCELLED, 4 DROPPED.
 import { Command, InvalidArgumentError, Option } from "commander";
 import { SpoolClient } from "../client.js";
 import { SpoolError } from "../errors.js";
 import { taskStates, terminalStates, type CreateTaskOptions, type Task, type TaskState } from "../types.js";
+import { followTask } from "./follow.js";
 import { exitCodeFor, Output } from "./format.js";
 import { parseDuration, parseFutureTime } from "./time.js";
 
@@ -39,6 +41,7 @@ function action<A extends unknown[]>(run: (client: SpoolClient, options: GlobalO
     try {
       process.exitCode = (await run(client, options, ...(args.slice(0, -1) as A))) ?? 0;
     } catch (error) {
+      out.endStatus(); // the message goes on a line of its own, not after a live bar
       const spoolError = SpoolError.from(error);
       if (options.json) process.stderr.write(`${JSON.stringify({ error: { code: spoolError.code, message: spoolError.message } })}\n`);
       else process.stderr.write(out.style("red", `error: ${spoolError.code}: ${spoolError.message}\n`));
@@ -63,7 +66,15 @@ program
   .option("--timeout <duration>", "per-attempt timeout, e.g. 30s, 5m, 1500ms", parseDuration)
   .option("--idempotency-key <key>", "a repeated key returns the existing task")
   .option("--label <key=value>", "a label (repeatable)", collect)
-  .option("--wait", "wait for the task to end; the exit code tells how it ended", false)
+  .option("--wait", "follow the task to its end (states, progress bar, log lines); the exit code tells how it ended", false)
+  .addHelpText(
+    "after",
+    `
+With --wait, it shows what \`spool watch\` shows (a line per state, a progress bar) and
+the task's log lines as they come, then the task as it ended. With --wait --json it prints
+one line: the task as it ended (its log: \`spool logs <id> --json\`).
+Exit codes with --wait: 0 SUCCEEDED, 2 FAILED, 3 CANCELLED, 4 DROPPED; 1 if the command failed.`,
+  )
   .action(
     action(async (client, global, kind: string, options: CreateCommandOptions) => {
       const create: CreateTaskOptions = {
@@ -81,10 +92,13 @@ program
         else out.line(`${task.id} ${out.state(task.state)}`);
         return;
       }
-      if (!global.json) out.line(out.style("dim", `created ${task.id}, waiting for it to end...`));
-      const ended = await client.waitForTask(task.id);
-      printTask(ended, global);
-      return exitCodeFor(ended.state);
+      if (global.json) {
+        const ended = await client.waitForTask(task.id);
+        out.json(ended);
+        return exitCodeFor(ended.state);
+      }
+      out.line(out.style("dim", `created ${task.id}, waiting for it to end...`));
+      return endFollowing(await followTask(client, task.id, out, { logs: true }));
     }),
   );
 
@@ -163,24 +177,23 @@ program
   .command("watch")
   .description("follow a task's state and progress until it ends; the exit code tells how it ended")
   .argument("<id>", "task id")
+  .addHelpText(
+    "after",
+    `
+Each line starts with the time of the change by the service's clock. On a terminal the
+progress bar is one live line; elsewhere each change of it is a line. With --json: the
+task at each change, one per line, the last one as it ended.
+Exit codes: 0 SUCCEEDED, 2 FAILED, 3 CANCELLED, 4 DROPPED; 1 if the command failed.`,
+  )
   .action(
     action(async (client, global, id: string) => {
+      if (!global.json) return endFollowing(await followTask(client, id, out, { logs: false }));
       let last: Task | undefined;
       for await (const task of client.watchTask(id)) {
-        if (global.json) out.json(task);
-        else if (!last || last.state !== task.state || last.attempt !== task.attempt) {
-          if (last?.progress && !global.json) out.endStatus();
-          out.line(`${new Date().toISOString()} ${out.state(task.state)} attempt ${task.attempt} of ${task.maxAttempts}`);
-        }
-        if (!global.json && task.progress && task.state === "running") out.status(`${out.bar(task.progress.fraction)} ${task.progress.message}`);
+        out.json(task);
         last = task;
       }
-      if (!last) return 1;
-      if (!global.json) {
-        if (last.progress && last.state !== "running") out.endStatus();
-        printTask(last, global);
-      }
-      return exitCodeFor(last.state);
+      return last ? exitCodeFor(last.state) : 1;
     }),
   );
 
@@ -202,6 +215,13 @@ interface ListCommandOptions {
   queue?: string;
   label?: string[];
   limit: number;
+}
+
+/** After following a task on a terminal: the task as it ended, and the exit code to match. */
+function endFollowing(task: Task | undefined): number {
+  if (!task) return 1;
+  out.task(task);
+  return exitCodeFor(task.state);
 }
 
 function printTask(task: Task, global: GlobalOptions): void {

@@ -1,0 +1,114 @@
+// The `spool` command's rendering, without a service: a fake output stream records what a
+// terminal (isTTY) or a pipe would get.
+import { describe, expect, it } from "vitest";
+import type { Task } from "../types.js";
+import { cut, Output, stateTime } from "./format.js";
+
+function task(overrides: Partial<Task> = {}): Task {
+  return {
+    id: "01a20392-cd00-7774-b068-0f78454a8d14",
+    kind: "demo.sleep",
+    state: "pending",
+    input: null,
+    result: undefined,
+    error: undefined,
+    failures: [],
+    progress: undefined,
+    attempt: 0,
+    maxAttempts: 3,
+    queue: "default",
+    priority: 0,
+    labels: {},
+    cancelRequested: false,
+    timeoutMs: 900_000,
+    idempotencyKey: undefined,
+    createdAt: new Date("2026-03-01T12:00:00Z"),
+    runAt: new Date("2026-03-01T12:00:00Z"),
+    startedAt: undefined,
+    finishedAt: undefined,
+    ...overrides,
+  };
+}
+
+/** An Output writing into a string, as a terminal (tty) or a pipe; no colour either way. */
+function capture(tty: boolean) {
+  const written: string[] = [];
+  const out = new Output({ isTTY: tty, write: (text: string) => written.push(text) }, false);
+  return { out, text: () => written.join("") };
+}
+
+const progress = (fraction: number, message: string, attempt = 1) => ({ fraction, message, attempt, updatedAt: new Date("2026-03-01T12:00:01Z") });
+
+describe("cut", () => {
+  it("keeps short text, and cuts long text to the width with an ellipsis", () => {
+    expect(cut("short", 10)).toBe("short");
+    expect(cut("exactly10!", 10)).toBe("exactly10!");
+    expect(cut("a bit longer than ten", 10)).toBe("a bit lon…");
+  });
+
+  it("puts text on one line and never splits a character", () => {
+    expect(cut("line one\n  line two\ttab", 100)).toBe("line one line two tab");
+    expect(cut("😀😀😀😀", 3)).toBe("😀😀…");
+  });
+});
+
+describe("stateTime", () => {
+  const createdAt = new Date("2026-03-01T12:00:00Z");
+  const startedAt = new Date("2026-03-01T12:00:01Z");
+  const failedAt = new Date("2026-03-01T12:00:02Z");
+  const finishedAt = new Date("2026-03-01T12:00:09Z");
+  const failures = [{ attempt: 1, type: "Error", message: "boom", finishedAt: failedAt }];
+
+  it("is the service's time of the task's current state", () => {
+    expect(stateTime(task({ createdAt }))).toBe(createdAt);
+    expect(stateTime(task({ createdAt, state: "running", attempt: 1, startedAt }))).toBe(startedAt);
+    expect(stateTime(task({ createdAt, state: "pending", attempt: 1, startedAt, failures }))).toBe(failedAt);
+    expect(stateTime(task({ createdAt, state: "succeeded", attempt: 2, startedAt, failures, finishedAt }))).toBe(finishedAt);
+  });
+});
+
+describe("Output", () => {
+  it("prints a state line with the service's time, and why a retry waits", () => {
+    const { out, text } = capture(false);
+    const failedAt = new Date("2026-03-01T12:00:02Z");
+    out.stateLine(task({ state: "running", attempt: 1, startedAt: new Date("2026-03-01T12:00:01Z") }));
+    out.stateLine(task({ state: "pending", attempt: 1, failures: [{ attempt: 1, type: "TypeError", message: "x is undefined", finishedAt: failedAt }] }));
+    expect(text()).toBe(
+      "2026-03-01T12:00:01.000Z RUNNING attempt 1 of 3\n" + "2026-03-01T12:00:02.000Z PENDING attempt 1 of 3 (retry after TypeError: x is undefined)\n",
+    );
+  });
+
+  it("in a pipe prints each progress change as a line, never the same twice in a row", () => {
+    const { out, text } = capture(false);
+    out.progress(progress(0.5, "half"));
+    out.progress(progress(0.5, "half"));
+    out.line("a log line");
+    out.progress(progress(0.5, "half"), 1);
+    out.endStatus();
+    out.endStatus();
+    out.line("after");
+    expect(text().split("\n")).toEqual([
+      "██████████░░░░░░░░░░  50% half",
+      "a log line",
+      "████████████████████ 100% half",
+      "after",
+      "",
+    ]);
+  });
+
+  it("on a terminal rewrites the bar in place and prints lines above it", () => {
+    const { out, text } = capture(true);
+    out.progress(progress(0.25, "a quarter"));
+    out.progress(progress(0.5, "half"));
+    out.line("a log line");
+    out.endStatus();
+    out.line("done");
+    expect(text()).toBe(
+      `\r\x1b[2K█████░░░░░░░░░░░░░░░  25% a quarter` +
+        `\r\x1b[2K██████████░░░░░░░░░░  50% half` +
+        `\r\x1b[2Ka log line\n██████████░░░░░░░░░░  50% half` +
+        "\n" +
+        "done\n",
+    );
+  });
+});
