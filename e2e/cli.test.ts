@@ -102,10 +102,31 @@ describe("spool", () => {
     const [task] = jsonLines((await spool(["create", "demo.log", "--input", '{"lines":5}', "--json"])).stdout);
     const followed = await spool(["logs", task!.id, "-f"]);
     expect(followed.code).toBe(0);
-    expect(followed.stdout.trim().split("\n")).toHaveLength(5);
+    const lines = followed.stdout.trim().split("\n");
+    expect(lines).toHaveLength(6);
     expect(followed.stdout).toMatch(/^\s+1 \S+ INFO /);
+    expect(lines.at(-1)).toBe("SUCCEEDED (attempt 1 of 3)");
     const rest = await spool(["logs", task!.id, "--after", "3", "--json"]);
     expect(jsonLines(rest.stdout).map((l) => l.seq)).toEqual([4, 5]);
+  });
+
+  it("marks each attempt in a log, ends with the outcome, and with -f exits with how the task ended", async () => {
+    const [task] = jsonLines((await spool(["create", "demo.sleep", "--input", '{"seconds":0.1,"fail":true}', "--max-attempts", "2", "--json"])).stdout);
+    const followed = await spool(["logs", task!.id, "-f"]);
+    expect(followed.code).toBe(2);
+    expect(followed.stdout.trimEnd().split("\n").map((line) => line.replace(/^\s+(\d+) \S+ INFO\s+/, "$1 "))).toEqual([
+      "1 slept 1 of 1 s",
+      "── attempt 2 ──",
+      "2 slept 1 of 1 s",
+      "FAILED (attempt 2 of 2) Error: demo.sleep failed after 0.1 s, as asked",
+    ]);
+    const stored = await spool(["logs", task!.id]);
+    expect(stored).toMatchObject({ code: 0, stdout: followed.stdout }); // plain logs: 0 whatever the task did
+    const resumed = await spool(["logs", task!.id, "--after", "1"]);
+    expect(resumed.stdout).toMatch(/^── attempt 2 ──\n\s+2 /);
+    const json = await spool(["logs", task!.id, "-f", "--json"]);
+    expect(json.code).toBe(2);
+    expect(jsonLines(json.stdout).map((l) => [l.seq, l.attempt])).toEqual([[1, 1], [2, 2]]); // entries only
   });
 
   it("cancels a running task, and watch follows it to CANCELLED with exit code 3", async () => {

@@ -78,6 +78,19 @@ describe("Output", () => {
     );
   });
 
+  it("prints the outcome: state, attempt, and the error if any", () => {
+    const { out, text } = capture(false);
+    out.outcome(task({ state: "succeeded", attempt: 1 }));
+    out.outcome(task({ state: "failed", attempt: 3, error: { type: "Error", message: "it broke" } }));
+    expect(text()).toBe("SUCCEEDED (attempt 1 of 3)\nFAILED (attempt 3 of 3) Error: it broke\n");
+  });
+
+  it("marks an attempt", () => {
+    const { out, text } = capture(false);
+    out.attemptHeader(2);
+    expect(text()).toBe("── attempt 2 ──\n");
+  });
+
   it("in a pipe prints each progress change as a line, never the same twice in a row", () => {
     const { out, text } = capture(false);
     out.progress(progress(0.5, "half"));

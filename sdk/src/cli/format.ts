@@ -94,6 +94,11 @@ export class Output {
     this.line(`${this.style("dim", `${String(entry.seq).padStart(5)} ${entry.time.toISOString()}`)} ${level} ${entry.message}`);
   }
 
+  /** Before the log lines of another attempt than the previous line's. */
+  attemptHeader(attempt: number): void {
+    this.line(this.style("bold", `── attempt ${attempt} ──`));
+  }
+
   /**
    * A change of state or attempt, stamped with the service's time of it (stateTime), so
    * the line says when it happened, not when this command heard of it. A task waiting to
@@ -103,6 +108,12 @@ export class Output {
     const failure = retryingAfter(task);
     const why = failure ? ` ${this.style("yellow", `(retry after ${cut(errorText(failure), errorWidth)})`)}` : "";
     this.line(`${this.style("dim", stateTime(task).toISOString())} ${this.state(task.state)} attempt ${task.attempt} of ${task.maxAttempts}${why}`);
+  }
+
+  /** Where a task stands, in one line: its state, attempt, and error if it has one. */
+  outcome(task: Task): void {
+    const error = task.error ? ` ${this.style("red", errorText(task.error))}` : "";
+    this.line(`${this.state(task.state)} (attempt ${task.attempt} of ${task.maxAttempts})${error}`);
   }
 
   bar(fraction: number, width = 20): string {

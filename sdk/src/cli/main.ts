@@ -2,7 +2,7 @@
 // terminal, plain lines elsewhere) by default; `--json` prints one JSON document per line
 // for scripts. Exit codes: 0 ok (or the task SUCCEEDED), 1 the command failed (bad flags,
 // service unreachable, not found...), and for commands that wait for a task (create --wait,
-// watch): 2 FAILED, 3 CANCELLED, 4 DROPPED.
+// watch, logs --follow): 2 FAILED, 3 CANCELLED, 4 DROPPED.
 import { Command, InvalidArgumentError, Option } from "commander";
 import { SpoolClient } from "../client.js";
 import { SpoolError } from "../errors.js";
@@ -150,12 +150,33 @@ program
   .argument("<id>", "task id")
   .option("-f, --follow", "keep printing new lines until the task ends", false)
   .option("--after <seq>", "only lines after this seq", parseInteger, 0)
+  .addHelpText(
+    "after",
+    `
+A line \`── attempt N ──\` comes before the lines of another attempt than the line before
+(and before the first line if that is not attempt 1). A last line says where the task
+stands: its state, attempt, and error if it did not succeed.
+With --json: the log entries only, one per line (each carries its attempt).
+Exit code: 0, or with --follow how the task ended, as \`spool watch\`: 0 SUCCEEDED,
+2 FAILED, 3 CANCELLED, 4 DROPPED; 1 if the command failed.`,
+  )
   .action(
     action(async (client, global, id: string, options: { follow: boolean; after: number }) => {
+      let attempt = 1;
       for await (const entry of client.streamLogs(id, { follow: options.follow, afterSeq: options.after })) {
-        if (global.json) out.json(entry);
-        else out.logLine(entry);
+        if (global.json) {
+          out.json(entry);
+          continue;
+        }
+        if (entry.attempt !== attempt) out.attemptHeader(entry.attempt);
+        attempt = entry.attempt;
+        out.logLine(entry);
       }
+      if (global.json && !options.follow) return 0;
+      // After the stream: with --follow it ended because the task did, so this is the end.
+      const task = await client.getTask(id);
+      if (!global.json) out.outcome(task);
+      return options.follow ? exitCodeFor(task.state) : 0;
     }),
   );
 
