@@ -92,10 +92,57 @@ describe("spool", () => {
     const table = await spool(["list", "--label", `run=${label}`]);
     expect(table.code).toBe(0);
     const lines = table.stdout.trim().split("\n");
-    expect(lines[0]).toMatch(/^ID\s+KIND\s+STATE\s+ATTEMPT\s+QUEUE\s+CREATED/);
+    expect(lines[0]).toMatch(/^ID\s+KIND\s+STATE\s+ATTEMPT\s+QUEUE\s+CREATED\s+DURATION\s+PROGRESS\s+LABELS\s+ERROR$/);
     expect(lines).toHaveLength(4);
     const json = await spool(["list", "--label", `run=${label}`, "--json", "--limit", "2"]);
     expect(jsonLines(json.stdout).map((t) => t.input)).toEqual([3, 2]);
+  });
+
+  it("lists each task's duration, labels and error, and says when more exist than shown", async () => {
+    const label = `c${Date.now()}`;
+    const labels = ["--label", `run=${label}`, "--label", "team=cli"];
+    const failed = await spool(["create", "demo.sleep", "--input", '{"seconds":0.1,"fail":true}', "--max-attempts", "1", ...labels, "--wait"]);
+    expect(failed.code).toBe(2);
+    const [later] = jsonLines((await spool(["create", "demo.echo", "--at", "+1h", ...labels, "--json"])).stdout);
+    const reason = `no longer needed ${"y".repeat(100)}`;
+    expect((await spool(["cancel", later!.id, "--reason", reason])).code).toBe(0);
+
+    const table = await spool(["list", "--label", `run=${label}`]);
+    expect(table.code).toBe(0);
+    const [header, cancelled, failedRow, ...rest] = table.stdout.trimEnd().split("\n");
+    expect(header).toMatch(/DURATION\s+PROGRESS\s+LABELS\s+ERROR$/);
+    expect(failedRow).toMatch(new RegExp(`FAILED\\s+1/1\\s+default\\s+\\S+\\s+\\d+(\\.\\d)?m?s\\s+run=${label},team=cli\\s+Error: demo\\.sleep failed after 0\\.1 s, as asked$`));
+    // Never ran: no duration. Its error is cut to the column, saying so.
+    expect(cancelled).toMatch(new RegExp(`CANCELLED\\s+0/3\\s+default\\s+\\S+\\s+run=${label},team=cli\\s+(Cancelled: no longer needed y+…)$`));
+    expect(/(Cancelled: .*)$/.exec(cancelled!)![1]).toHaveLength(60);
+    expect(rest).toEqual([]); // all shown: no hint
+
+    const limited = await spool(["list", "--label", `run=${label}`, "--limit", "1"]);
+    expect(limited.stdout.trimEnd().split("\n")).toEqual([expect.stringMatching(/^ID/), expect.stringContaining(later!.id), "showing 1; more exist: --limit N or narrower filters"]);
+    const exact = await spool(["list", "--label", `run=${label}`, "--limit", "2"]);
+    expect(exact.stdout).not.toContain("more exist");
+  });
+
+  it("filters the list by creation time with --since and --until", async () => {
+    const label = `t${Date.now()}`;
+    const [first] = jsonLines((await spool(["create", "demo.echo", "--label", `run=${label}`, "--json"])).stdout);
+    const [second] = jsonLines((await spool(["create", "demo.echo", "--label", `run=${label}`, "--json"])).stdout);
+    expect(Date.parse(second!.createdAt)).toBeGreaterThan(Date.parse(first!.createdAt)); // created by two processes, one after the other
+    const ids = async (...args: string[]) => {
+      const result = await spool(["list", "--label", `run=${label}`, "--json", ...args]);
+      expect(result).toMatchObject({ code: 0, stderr: "" });
+      return jsonLines(result.stdout).map((task) => task.id);
+    };
+    expect(await ids("--since", second!.createdAt)).toEqual([second!.id]); // at or after
+    expect(await ids("--until", second!.createdAt)).toEqual([first!.id]); // before
+    expect(await ids("--since", first!.createdAt, "--until", second!.createdAt)).toEqual([first!.id]);
+    expect(await ids("--since", "1h")).toEqual([second!.id, first!.id]); // created within the last hour
+    expect(await ids("--until", "1h")).toEqual([]); // created more than an hour ago
+    const none = await spool(["list", "--label", `run=${label}`, "--until", "1d"]);
+    expect(none.stdout.trim()).toBe("no tasks");
+    const bad = await spool(["list", "--since", "yesterday"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--since <time>.*not a time: use ISO 8601/);
   });
 
   it("prints and follows a task's log, and resumes after a seq", async () => {

@@ -2,7 +2,7 @@
 // terminal (isTTY) or a pipe would get.
 import { describe, expect, it } from "vitest";
 import type { Task } from "../types.js";
-import { cut, Output, stateTime } from "./format.js";
+import { cut, labelsText, Output, stateTime, taskDuration } from "./format.js";
 
 function task(overrides: Partial<Task> = {}): Task {
   return {
@@ -49,6 +49,29 @@ describe("cut", () => {
   it("puts text on one line and never splits a character", () => {
     expect(cut("line one\n  line two\ttab", 100)).toBe("line one line two tab");
     expect(cut("😀😀😀😀", 3)).toBe("😀😀…");
+  });
+});
+
+describe("labelsText", () => {
+  it("prints k=v pairs sorted by key", () => {
+    expect(labelsText({ team: "cli", env: "prod" })).toBe("env=prod,team=cli");
+    expect(labelsText({})).toBe("");
+  });
+});
+
+describe("taskDuration", () => {
+  const startedAt = new Date("2026-03-01T12:00:10Z");
+  it("is finished minus started for a task that ended", () => {
+    expect(taskDuration(task({ state: "failed", startedAt, finishedAt: new Date("2026-03-01T12:00:11.200Z") }))).toBe(1200);
+  });
+
+  it("is now minus started while it runs", () => {
+    expect(taskDuration(task({ state: "running", startedAt }), startedAt.getTime() + 184_000)).toBe(184_000);
+  });
+
+  it("is undefined for a task that never ran, or waits to retry", () => {
+    expect(taskDuration(task())).toBeUndefined();
+    expect(taskDuration(task({ state: "pending", attempt: 1, startedAt }))).toBeUndefined();
   });
 });
 
@@ -123,5 +146,25 @@ describe("Output", () => {
         "\n" +
         "done\n",
     );
+  });
+
+  it("lists tasks with duration, labels and a cut error", () => {
+    const { out, text } = capture(false);
+    const startedAt = new Date("2026-03-01T12:00:01Z");
+    out.taskTable([
+      task({
+        state: "failed",
+        attempt: 3,
+        labels: { team: "cli", env: "prod" },
+        startedAt,
+        finishedAt: new Date(startedAt.getTime() + 1234),
+        error: { type: "Error", message: `${"x".repeat(100)}` },
+      }),
+      task({ id: "01a20392-cd00-7774-b068-0f78454a8d15", state: "running", attempt: 1, startedAt, progress: progress(0.5, "half") }),
+    ], startedAt.getTime() + 184_000);
+    const [header, failed, running] = text().trimEnd().split("\n");
+    expect(header).toMatch(/^ID\s+KIND\s+STATE\s+ATTEMPT\s+QUEUE\s+CREATED\s+DURATION\s+PROGRESS\s+LABELS\s+ERROR$/);
+    expect(failed).toMatch(/FAILED\s+3\/3\s+default\s+\S+\s+1\.2s\s+env=prod,team=cli\s+Error: x{52}…$/);
+    expect(running).toMatch(/RUNNING\s+1\/3\s+default\s+\S+\s+3m4s\s+50% half$/);
   });
 });

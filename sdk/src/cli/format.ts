@@ -8,6 +8,7 @@
 import { styleText } from "node:util";
 import type { AttemptFailure, LogEntry, Task, TaskError, TaskProgress, TaskState } from "../types.js";
 import { terminalStates } from "../types.js";
+import { formatDuration } from "./time.js";
 
 type Style = Parameters<typeof styleText>[0];
 
@@ -17,8 +18,10 @@ export interface OutputStream {
   write(text: string): unknown;
 }
 
-/** Width of an error cut to fit a line: enough to recognise it. */
+/** Widths text is cut to (an error on a state line too): enough to recognise what it is. */
 const errorWidth = 60;
+const labelsWidth = 40;
+const progressWidth = 40;
 
 export class Output {
   readonly color: boolean;
@@ -63,6 +66,31 @@ export class Output {
         .trimEnd();
     this.line(this.style("bold", render(headers)));
     for (const row of rows) this.line(render(row));
+  }
+
+  /**
+   * `spool list`'s table. DURATION is the latest attempt's: finished (or `now`, while it
+   * runs) minus started. ERROR, LABELS and PROGRESS are cut to a column's width.
+   */
+  taskTable(tasks: Task[], now = Date.now()): void {
+    this.table(
+      ["ID", "KIND", "STATE", "ATTEMPT", "QUEUE", "CREATED", "DURATION", "PROGRESS", "LABELS", "ERROR"],
+      tasks.map((t) => {
+        const duration = taskDuration(t, now);
+        return [
+          t.id,
+          t.kind,
+          this.state(t.state),
+          `${t.attempt}/${t.maxAttempts}`,
+          t.queue,
+          t.createdAt.toISOString(),
+          duration === undefined ? "" : formatDuration(duration),
+          t.progress && !terminalStates.has(t.state) ? cut(`${Math.round(t.progress.fraction * 100)}% ${t.progress.message}`, progressWidth) : "",
+          cut(labelsText(t.labels), labelsWidth),
+          t.error ? this.style("red", cut(errorText(t.error), errorWidth)) : "",
+        ];
+      }),
+    );
   }
 
   task(task: Task): void {
@@ -174,6 +202,24 @@ export function cut(text: string, width: number): string {
 
 export function errorText(error: Pick<TaskError, "type" | "message">): string {
   return `${error.type}: ${error.message}`;
+}
+
+/** Labels as k=v,k=v, sorted by key (the service keeps no order). */
+export function labelsText(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+}
+
+/**
+ * How long the latest attempt ran, in ms: finished minus started, or `now` minus started
+ * while it runs. Undefined if it never started, or waits for a retry (nothing runs).
+ */
+export function taskDuration(task: Task, now = Date.now()): number | undefined {
+  if (!task.startedAt) return undefined;
+  if (task.finishedAt) return task.finishedAt.getTime() - task.startedAt.getTime();
+  return task.state === "running" ? now - task.startedAt.getTime() : undefined;
 }
 
 /**

@@ -6,10 +6,10 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { SpoolClient } from "../client.js";
 import { SpoolError } from "../errors.js";
-import { taskStates, terminalStates, type CreateTaskOptions, type Task, type TaskState } from "../types.js";
+import { taskStates, type CreateTaskOptions, type Task, type TaskState } from "../types.js";
 import { followTask } from "./follow.js";
 import { exitCodeFor, Output } from "./format.js";
-import { parseDuration, parseFutureTime } from "./time.js";
+import { parseDuration, parseFutureTime, parsePastTime } from "./time.js";
 
 interface GlobalOptions {
   address: string;
@@ -115,32 +115,46 @@ program
   .option("--kind <kind>", "only this kind (repeatable)", collect)
   .option("--queue <queue>", "only this queue")
   .option("--label <key=value>", "only tasks with this label (repeatable)", collect)
-  .option("--limit <n>", "at most this many tasks", parseInteger, 50)
+  .option("--since <time>", "only tasks created at or after this time: ISO 8601, or 30m, 2h, 1d ago", (value: string) => parsePastTime(value))
+  .option("--until <time>", "only tasks created before this time: ISO 8601, or 30m, 2h, 1d ago", (value: string) => parsePastTime(value))
+  .option("--limit <n>", "at most this many tasks", parseLimit, 50)
+  .addHelpText(
+    "after",
+    `
+Columns: DURATION is the latest attempt's (finished, or now while it runs, minus started);
+ERROR is the type and message of why it did not succeed, cut to 60 characters (\`spool get\`
+shows it whole). When more tasks match than --limit, a last line says so.
+With --json: one task per line, every field (input, result, failures), and no such line.`,
+  )
   .action(
     action(async (client, global, options: ListCommandOptions) => {
       const states = (options.state ?? []).map(parseState);
       const tasks: Task[] = [];
-      const filter = { states, kinds: options.kind, queue: options.queue, labels: parseLabels(options.label) };
-      // A table shows no input or result: the BASIC view is enough. JSON lines are complete.
+      const filter = {
+        states,
+        kinds: options.kind,
+        queue: options.queue,
+        labels: parseLabels(options.label),
+        createdAfter: options.since,
+        createdBefore: options.until,
+      };
+      // A table shows no input or result: the BASIC view is enough (it has the error's type
+      // and message, without the stack). JSON lines are complete.
       const view = global.json ? "full" : "basic";
-      for await (const task of client.listTasks({ ...filter, pageSize: Math.min(options.limit, 1000), view })) {
-        if (tasks.length >= options.limit) break;
+      // One task past the limit tells whether more exist; asking for it in the same page
+      // saves a second call when the limit fits one page.
+      let more = false;
+      for await (const task of client.listTasks({ ...filter, pageSize: Math.min(options.limit + 1, 1000), view })) {
+        if (tasks.length >= options.limit) {
+          more = true;
+          break;
+        }
         tasks.push(task);
       }
       if (global.json) return tasks.forEach((task) => out.json(task));
       if (tasks.length === 0) return out.line(out.style("dim", "no tasks"));
-      out.table(
-        ["ID", "KIND", "STATE", "ATTEMPT", "QUEUE", "CREATED", "PROGRESS"],
-        tasks.map((t) => [
-          t.id,
-          t.kind,
-          out.state(t.state),
-          `${t.attempt}/${t.maxAttempts}`,
-          t.queue,
-          t.createdAt.toISOString(),
-          t.progress && !terminalStates.has(t.state) ? `${Math.round(t.progress.fraction * 100)}% ${t.progress.message}` : "",
-        ]),
-      );
+      out.taskTable(tasks);
+      if (more) out.line(out.style("dim", `showing ${tasks.length}; more exist: --limit N or narrower filters`));
     }),
   );
 
@@ -235,6 +249,8 @@ interface ListCommandOptions {
   kind?: string[];
   queue?: string;
   label?: string[];
+  since?: Date;
+  until?: Date;
   limit: number;
 }
 
@@ -261,6 +277,12 @@ function parseJson(value: string): unknown {
 function parseInteger(value: string): number {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError("not an integer");
   return Number(value);
+}
+
+function parseLimit(value: string): number {
+  const limit = parseInteger(value);
+  if (limit < 1) throw new InvalidArgumentError("must be at least 1");
+  return limit;
 }
 
 function parseState(value: string): TaskState {
