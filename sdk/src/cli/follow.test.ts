@@ -22,6 +22,8 @@ const base: Task = {
   cancelRequested: false,
   timeoutMs: 900_000,
   idempotencyKey: undefined,
+  tenant: "default",
+  createdBy: "anonymous",
   createdAt: new Date("2026-03-01T12:00:00Z"),
   runAt: new Date("2026-03-01T12:00:00Z"),
   startedAt: undefined,

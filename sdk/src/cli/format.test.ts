@@ -22,6 +22,8 @@ function task(overrides: Partial<Task> = {}): Task {
     cancelRequested: false,
     timeoutMs: 900_000,
     idempotencyKey: undefined,
+    tenant: "default",
+    createdBy: "anonymous",
     createdAt: new Date("2026-03-01T12:00:00Z"),
     runAt: new Date("2026-03-01T12:00:00Z"),
     startedAt: undefined,

@@ -79,7 +79,7 @@ export class JwtVerifier {
       }));
     } catch (error) {
       // The keys could not be had: the service's problem, not the token's, and passing.
-      if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || !(error instanceof errors.JOSEError)) {
+      if (!tokenProblems.some((type) => error instanceof type)) {
         throw new SpoolError("unavailable", `the JWKS could not be read to check the token; retry later`, { cause: error });
       }
       throw new SpoolError("unauthenticated", `bearer token rejected: ${reasonOf(error)}`, { cause: error });
@@ -121,6 +121,19 @@ function localKeys(path: string, text: string): JWTVerifyGetKey {
   if (set.keys.some((key) => key.kty === "oct")) throw new Error(`${path}: holds a symmetric ("oct") key; a JWKS for Spool holds public keys only`);
   return createLocalJWKSet(set);
 }
+
+/** What jose throws for a token that is wrong, as opposed to keys that could not be had. */
+const tokenProblems = [
+  errors.JWTExpired,
+  errors.JWTClaimValidationFailed,
+  errors.JWTInvalid,
+  errors.JWSInvalid,
+  errors.JWSSignatureVerificationFailed,
+  errors.JWKSNoMatchingKey,
+  errors.JWKSMultipleMatchingKeys,
+  errors.JOSEAlgNotAllowed,
+  errors.JOSENotSupported,
+];
 
 /** A reason a caller can act on, without echoing the token (jose's messages do not). */
 function reasonOf(error: unknown): string {

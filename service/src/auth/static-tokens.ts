@@ -42,8 +42,9 @@ export function parseTokensFile(path: string, text: string): Map<string, Princip
   const parsed = z.array(entrySchema).safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const where = issue.path.length > 0 ? `[${issue.path.map(String).join("].")}` : "";
-    throw new Error(`${path}${where ? ` entry ${where}` : ""}: ${issue.message}`);
+    const [index, ...rest] = issue.path;
+    const where = index === undefined ? "" : ` entry [${String(index)}]${rest.map((part) => (typeof part === "number" ? `[${part}]` : `.${String(part)}`)).join("")}`;
+    throw new Error(`${path}${where}: ${issue.message}`);
   }
   const byHash = new Map<string, Principal>();
   parsed.data.forEach((entry, i) => {
