@@ -198,3 +198,28 @@ describe("the tenant boundary", () => {
     expect((await as("root").getTask(failed.id)).error?.stack).toContain("demo");
   });
 });
+
+describe("secure by default", () => {
+  it("refuses to start on a public address with no identity source, saying how to configure one", async () => {
+    // It refuses before it binds anything (or starts a database): nothing listens publicly.
+    const error = await startService({ DATABASE_URL: database.url, SPOOL_HOST: "0.0.0.0" }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.message).toContain("exited with code 1 before serving");
+    expect(error?.message).toContain("listening on 0.0.0.0 with no identity source configured");
+    expect(error?.message).toContain("SPOOL_AUTH_TOKENS_FILE");
+  });
+
+  it("on loopback with nothing configured, serves with auth off and says so", async () => {
+    const open = await startService({ DATABASE_URL: database.url });
+    expect(open.output()).toContain("auth is off: listening on loopback only");
+    const client = new SpoolClient(open.address);
+    try {
+      expect(await client.createTask("demo.echo", 1)).toMatchObject({ tenant: "default", createdBy: "anonymous" });
+    } finally {
+      client.close();
+      await open.kill("SIGTERM");
+    }
+  });
+});
