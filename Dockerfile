@@ -1,5 +1,7 @@
 # Spool: multi-stage image. Build with `docker build -t spool:0.1.0 .`, run with
-#   docker run -p 50051:50051 -e DATABASE_URL=postgres://... spool:0.1.0
+#   docker run -p 50051:50051 -e DATABASE_URL=postgres://... \
+#     -v ./tokens.json:/etc/spool/tokens.json:ro -e SPOOL_AUTH_TOKENS_FILE=/etc/spool/tokens.json spool:0.1.0
+# It listens on 0.0.0.0, so it needs an identity source (docs/security.md) or SPOOL_AUTH=none.
 # Without DATABASE_URL it runs its embedded Postgres with data in /var/lib/spool (mount a
 # volume there to keep it). It loads handler modules from /app/tasks (SPOOL_TASKS), empty
 # here: an image FROM this one puts yours there (docs/docker.md, examples/docker/Dockerfile).
