@@ -61,6 +61,11 @@ it("reads the same configuration from every flag as from its variable", () => {
     SPOOL_AUTH_AUDIENCE: "spool",
     SPOOL_AUTH_TENANT_CLAIM: "https://example.com/tenant",
     SPOOL_AUTH_ROLES_CLAIM: "scope",
+    SPOOL_TLS_CERT: "/etc/spool/tls/server.pem",
+    SPOOL_TLS_KEY: "/etc/spool/tls/server.key",
+    SPOOL_TLS_CLIENT_CA: "/etc/spool/tls/clients-ca.pem",
+    SPOOL_TLS_REFRESH_MS: "60000",
+    SPOOL_AUTH_CLIENT_CERTS: "/etc/spool/client-certs.json",
   };
   // Every variable is covered here, so a new one without a case fails this test.
   expect(Object.keys(values).sort()).toEqual([...configVariables].sort());
@@ -87,6 +92,35 @@ it("names the flag, and its variable, in a bad value's message", () => {
     /^invalid configuration: --port \(SPOOL_PORT\): .*; SPOOL_WORKERS: /,
   );
   expect(() => config(["--database-url", "mysql://x"])).toThrow("--database-url (DATABASE_URL): must be a postgres:// URL");
+});
+
+it("turns TLS on with a certificate and its key, and mTLS with a client CA, paths made absolute", () => {
+  expect(config([]).tls).toBeUndefined();
+  expect(config(["--tls-cert", "tls/cert.pem", "--tls-key", "tls/key.pem"]).tls).toEqual({
+    certFile: resolve("tls/cert.pem"),
+    keyFile: resolve("tls/key.pem"),
+    clientCaFile: undefined,
+    refreshMs: 10_000,
+  });
+  const mutual = config([], { SPOOL_TLS_CERT: "c", SPOOL_TLS_KEY: "k", SPOOL_TLS_CLIENT_CA: "ca", SPOOL_AUTH_CLIENT_CERTS: "ids.json" });
+  expect(mutual.tls?.clientCaFile).toBe(resolve("ca"));
+  expect(mutual.authClientCertsFile).toBe(resolve("ids.json"));
+});
+
+it("refuses TLS settings that do not go together, naming the one to fix", () => {
+  expect(() => config([], { SPOOL_TLS_KEY: "k" })).toThrow(
+    "invalid configuration: SPOOL_TLS_KEY: is set without SPOOL_TLS_CERT: give both, the certificate and its key, to turn TLS on",
+  );
+  expect(() => config(["--tls-cert", "c"])).toThrow("--tls-cert (SPOOL_TLS_CERT): is set without SPOOL_TLS_KEY");
+  expect(() => config([], { SPOOL_TLS_CLIENT_CA: "ca" })).toThrow(
+    "invalid configuration: SPOOL_TLS_CLIENT_CA: needs SPOOL_TLS_CERT and SPOOL_TLS_KEY",
+  );
+  expect(() => config([], { SPOOL_TLS_CERT: "c", SPOOL_TLS_KEY: "k", SPOOL_AUTH_CLIENT_CERTS: "ids.json" })).toThrow(
+    "invalid configuration: SPOOL_AUTH_CLIENT_CERTS: needs SPOOL_TLS_CLIENT_CA",
+  );
+  expect(() => config([], { SPOOL_TLS_CERT: "c", SPOOL_TLS_KEY: "k", SPOOL_TLS_REFRESH_MS: "10" })).toThrow(
+    "invalid configuration: SPOOL_TLS_REFRESH_MS: ",
+  );
 });
 
 it("refuses an unknown flag, a flag without its value, and a stray argument", () => {

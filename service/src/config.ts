@@ -10,6 +10,7 @@ import { authModes, isLoopback, type AuthSettings } from "./auth/auth-mode.js";
 import { isJwksUrl } from "./auth/jwt-verifier.js";
 import { defaultTransportLimits, type TransportLimits } from "./api/transport-limits.js";
 import { parseHosts, targetSessionAttrs } from "./store/primary-finder.js";
+import type { TlsConfig } from "./api/tls.js";
 
 /** The levels SPOOL_LOG_LEVEL accepts (pino's). */
 export const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -133,6 +134,27 @@ export const configSchema = z
       .enum(logFormats)
       .default("auto")
       .meta(about("the service's own log: json, pretty (for people), or auto (pretty when stdout is a terminal)")),
+    // TLS (api/tls.ts). The files are read at start, where a bad one stops it, and again every
+    // SPOOL_TLS_REFRESH_MS: a rotated certificate is served to new connections.
+    SPOOL_TLS_CERT: z
+      .string()
+      .min(1)
+      .optional()
+      .meta(about("PEM certificate chain the server presents; with SPOOL_TLS_KEY, turns TLS on")),
+    SPOOL_TLS_KEY: z.string().min(1).optional().meta(about("PEM private key of SPOOL_TLS_CERT")),
+    SPOOL_TLS_CLIENT_CA: z
+      .string()
+      .min(1)
+      .optional()
+      .meta(about("PEM CA certificates: every client must present a certificate they issued (mTLS)")),
+    SPOOL_TLS_REFRESH_MS: integer(100, 86_400_000)
+      .default(10_000)
+      .meta(about("how often the TLS files are read again; a change is served to new connections")),
+    SPOOL_AUTH_CLIENT_CERTS: z
+      .string()
+      .min(1)
+      .optional()
+      .meta(about("JSON file mapping client certificates' SANs to a tenant and roles (needs SPOOL_TLS_CLIENT_CA)")),
   })
   .refine((c) => c.SPOOL_AUTH_JWKS === undefined || c.SPOOL_AUTH_ISSUER !== undefined, {
     path: ["SPOOL_AUTH_ISSUER"],
@@ -145,6 +167,22 @@ export const configSchema = z
   .refine((c) => c.SPOOL_LEASE_TTL_MS >= 2 * c.SPOOL_LEASE_RENEW_MS, {
     path: ["SPOOL_LEASE_TTL_MS"],
     message: "must be at least twice SPOOL_LEASE_RENEW_MS, so that one late renewal does not lose the lease",
+  })
+  .superRefine((c, ctx) => {
+    // Each problem names the variable that cannot be used as given, and what it needs.
+    const needs = (variable: string, message: string) => ctx.addIssue({ code: "custom", path: [variable], message });
+    if (c.SPOOL_TLS_KEY !== undefined && c.SPOOL_TLS_CERT === undefined) {
+      needs("SPOOL_TLS_KEY", "is set without SPOOL_TLS_CERT: give both, the certificate and its key, to turn TLS on");
+    }
+    if (c.SPOOL_TLS_CERT !== undefined && c.SPOOL_TLS_KEY === undefined) {
+      needs("SPOOL_TLS_CERT", "is set without SPOOL_TLS_KEY: give both, the certificate and its key, to turn TLS on");
+    }
+    if (c.SPOOL_TLS_CLIENT_CA !== undefined && c.SPOOL_TLS_CERT === undefined) {
+      needs("SPOOL_TLS_CLIENT_CA", "needs SPOOL_TLS_CERT and SPOOL_TLS_KEY: client certificates are asked for in a TLS handshake");
+    }
+    if (c.SPOOL_AUTH_CLIENT_CERTS !== undefined && c.SPOOL_TLS_CLIENT_CA === undefined) {
+      needs("SPOOL_AUTH_CLIENT_CERTS", "needs SPOOL_TLS_CLIENT_CA: a client certificate is an identity only once a CA has verified it");
+    }
   });
 
 /** The environment variables configSchema reads, in its order. */
@@ -183,6 +221,10 @@ export interface Config {
   transport: TransportLimits;
   /** Identity sources, and whether auth may be off (auth/auth-mode.ts). */
   auth: AuthSettings;
+  /** TLS on the gRPC port, and mTLS when it has a client CA (api/tls.ts); undefined: plaintext. */
+  tls: TlsConfig | undefined;
+  /** The JSON file mapping client certificates to identities (auth/client-certs.ts), absolute. */
+  authClientCertsFile: string | undefined;
 }
 
 /**
@@ -237,5 +279,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, nameOf: (variable: string) =>
     logFormat: c.SPOOL_LOG_FORMAT,
     logBytesPerAttempt: c.SPOOL_LOG_BYTES_PER_ATTEMPT,
     maxStreams: c.SPOOL_MAX_STREAMS,
+    tls:
+      c.SPOOL_TLS_CERT === undefined || c.SPOOL_TLS_KEY === undefined
+        ? undefined
+        : {
+            certFile: resolve(c.SPOOL_TLS_CERT),
+            keyFile: resolve(c.SPOOL_TLS_KEY),
+            clientCaFile: c.SPOOL_TLS_CLIENT_CA === undefined ? undefined : resolve(c.SPOOL_TLS_CLIENT_CA),
+            refreshMs: c.SPOOL_TLS_REFRESH_MS,
+          },
+    authClientCertsFile: c.SPOOL_AUTH_CLIENT_CERTS === undefined ? undefined : resolve(c.SPOOL_AUTH_CLIENT_CERTS),
   };
 }

@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { startApiServer, type ApiServer } from "./api/server.js";
+import { serverTls } from "./api/tls.js";
 import type { Config } from "./config.js";
 import { InputSchemas } from "./domain/input-schemas.js";
 import type { TaskOperations } from "./domain/operations.js";
@@ -63,6 +64,9 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     }
   };
   try {
+    // TLS files are read and checked before anything starts: a bad one stops the start at once,
+    // naming its variable and file.
+    const tls = config.tls && serverTls(config.tls, log.child({ component: "tls" }));
     // The handlers load here first, before anything starts: a module that cannot load stops
     // the start with its own error (its file and line), not one relayed by a worker thread,
     // and without first starting a database and a pool for nothing.
@@ -172,6 +176,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       log: log.child({ component: "api" }),
       maxStreams: config.maxStreams,
       limits: config.transport,
+      tls,
     });
     server = api;
     cleanups.push(() => api.close(serverCloseGraceMs));
@@ -183,7 +188,8 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       await Promise.all([live.drain(), withTimeout(creator.drained(), shutdownDatabaseWaitMs, "storing the last created tasks")]);
     });
     updateHealth();
-    log.info({ port: api.port, replicaId, workers: config.workers, kinds: [...pool.kinds] }, "spool serving");
+    const transport = tls ? (tls.mutual ? "mtls" : "tls") : "plaintext";
+    log.info({ port: api.port, transport, replicaId, workers: config.workers, kinds: [...pool.kinds] }, "spool serving");
 
     let stopping: Promise<void> | undefined;
     return {

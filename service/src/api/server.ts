@@ -1,5 +1,6 @@
 // The gRPC server: spool.v1.TaskService, the standard health service (grpc.health.v1), and
-// server reflection, so grpcurl and `buf curl` work without .proto files.
+// server reflection, so grpcurl and `buf curl` work without .proto files. Plaintext, or TLS
+// with the credentials of tls.ts.
 import { readFileSync } from "node:fs";
 import { ServerCredentials } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
@@ -12,6 +13,7 @@ import type { TaskOperations } from "../domain/operations.js";
 import { guardDecoding } from "./decode-guard.js";
 import { StreamSlots } from "./stream-slots.js";
 import { taskService } from "./task-service.js";
+import type { ServerTls } from "./tls.js";
 import { limitedServer, type TransportLimits } from "./transport-limits.js";
 
 export const taskServiceName = "spool.v1.TaskService";
@@ -36,6 +38,8 @@ export async function startApiServer(options: {
   maxStreams: number;
   /** Default: defaultTransportLimits. */
   limits?: TransportLimits;
+  /** TLS (tls.ts); default: plaintext. */
+  tls?: ServerTls;
 }): Promise<ApiServer> {
   const server = limitedServer(options.limits);
   server.addService(guardDecoding(TaskServiceService), taskService(options.ops, options.log, new StreamSlots(options.maxStreams), options.auth));
@@ -52,8 +56,10 @@ export async function startApiServer(options: {
   new ReflectionService({ spool: { fileDescriptorProtos } } as unknown as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${bindHost(options.host)}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
+    server.bindAsync(
+      `${bindHost(options.host)}:${options.port}`,
+      options.tls?.credentials ?? ServerCredentials.createInsecure(),
+      (error, bound) => (error ? reject(error) : resolve(bound)),
     ),
   );
 

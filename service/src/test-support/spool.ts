@@ -30,6 +30,8 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
     auth: { mode: "auto", tokensFile: undefined, jwt: undefined },
     logBytesPerAttempt: 64 * 1024 * 1024,
     maxStreams: 1000,
+    tls: undefined,
+    authClientCertsFile: undefined,
     ...overrides,
   };
 }
