@@ -1,7 +1,7 @@
 // The client's transport options against a gRPC server of the test's own: TLS with a
-// certificate made for the test, and the bearer token as call metadata. (The Spool service
-// leaves TLS and authentication to the mesh in front of it, so the client's side of both is
-// tested here; everything else runs against the real service in e2e/.)
+// certificate made for the test, the name it is verified against, and the bearer token as
+// call metadata. (TLS and mTLS against the real service, client certificates included, are
+// in e2e/tls.test.ts; everything else runs against the real service in e2e/ too.)
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -54,7 +54,7 @@ afterAll(() => {
 
 describe("SpoolClient transport", () => {
   it("connects with TLS to a server whose certificate it trusts, sending the bearer token", async () => {
-    const client = new SpoolClient(`localhost:${port}`, { tls: { rootCerts: cert }, token: "s3cret" });
+    const client = new SpoolClient(`localhost:${port}`, { tls: { ca: cert }, token: "s3cret" });
     const task = await client.getTask("01a20392-cd00-7774-b068-0f78454a8d14");
     expect(task).toMatchObject({ id: "01a20392-cd00-7774-b068-0f78454a8d14", kind: "demo.echo", state: "pending" });
     expect(seen.at(-1)?.get("authorization")).toEqual(["Bearer s3cret"]);
@@ -68,5 +68,27 @@ describe("SpoolClient transport", () => {
     const plaintext = new SpoolClient(`localhost:${port}`, { retries: 0 });
     await expect(plaintext.getTask("01a20392-cd00-7774-b068-0f78454a8d14")).rejects.toMatchObject({ code: "unavailable" });
     plaintext.close();
+  });
+
+  it("verifies the server's certificate against serverName when one is given", async () => {
+    const id = "01a20392-cd00-7774-b068-0f78454a8d14";
+    const named = new SpoolClient(`127.0.0.1:${port}`, { tls: { ca: cert.toString(), serverName: "localhost" }, retries: 0 });
+    expect((await named.getTask(id)).id).toBe(id);
+    named.close();
+    const misnamed = new SpoolClient(`127.0.0.1:${port}`, { tls: { ca: cert, serverName: "spool.example.com" }, retries: 0 });
+    await expect(misnamed.getTask(id)).rejects.toMatchObject({ code: "unavailable" });
+    misnamed.close();
+    // The earlier name of `ca` still works.
+    const legacy = new SpoolClient(`localhost:${port}`, { tls: { rootCerts: cert }, retries: 0 });
+    expect((await legacy.getTask(id)).id).toBe(id);
+    legacy.close();
+  });
+
+  it("refuses TLS options that cannot work, when it is made", () => {
+    expect(() => new SpoolClient("localhost:1", { tls: { cert } })).toThrow("SpoolClient: tls.cert and tls.key go together");
+    expect(() => new SpoolClient("localhost:1", { tls: { ca: "not a certificate" } })).toThrow("SpoolClient: tls.ca holds no PEM certificate");
+    expect(() => new SpoolClient("localhost:1", { tls: { cert, key: "not a key" } })).toThrow(
+      /^SpoolClient: tls.cert and tls.key are not a usable PEM certificate and its key: /,
+    );
   });
 });

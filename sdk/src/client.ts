@@ -40,8 +40,12 @@ import { terminalStates } from "./types.js";
 export interface SpoolClientOptions {
   /** Channel credentials; overrides `tls`. Default: insecure (plaintext), as on loopback or inside a mesh. */
   credentials?: ChannelCredentials;
-  /** TLS: true trusts the system's roots; or give the PEM root certificates to trust. */
-  tls?: boolean | { rootCerts: Buffer };
+  /**
+   * TLS: `true` verifies the server against the system's root certificates; an object can
+   * name other roots, a client certificate for a server that requires one (mTLS), and the
+   * name to verify. Default: plaintext.
+   */
+  tls?: boolean | SpoolTlsOptions;
   /** Sent as `authorization: Bearer <token>` on every call. */
   token?: string;
   /** Deadline of unary calls, in ms; default 30 s. */
@@ -51,6 +55,23 @@ export interface SpoolClientOptions {
    * key) is retried after UNAVAILABLE, with exponential backoff; default 4, 0 disables.
    */
   retries?: number;
+}
+
+/** TLS settings of a SpoolClient. Certificates and keys are PEM text (a file's contents), not file names. */
+export interface SpoolTlsOptions {
+  /** The root certificates to trust instead of the system's: your own CA, say. */
+  ca?: string | Buffer;
+  /** The client certificate (then any intermediates) to present, for mTLS; goes with `key`. */
+  cert?: string | Buffer;
+  /** The private key of `cert`. */
+  key?: string | Buffer;
+  /**
+   * The name the server's certificate must carry, also sent as SNI, when it is not the host
+   * of the address dialled (an IP address, or a load balancer's name).
+   */
+  serverName?: string;
+  /** @deprecated The earlier name of `ca`. */
+  rootCerts?: Buffer;
 }
 
 export interface WaitOptions {
@@ -88,7 +109,10 @@ export class SpoolClient {
 
   /** @param address host:port of a Spool replica (or of a load balancer in front of several). */
   constructor(address: string, options: SpoolClientOptions = {}) {
-    this.#client = new TaskServiceClient(address, options.credentials ?? credentialsFor(options.tls), channelOptions);
+    const tls = options.tls === true ? {} : options.tls || undefined;
+    // grpc-js verifies the certificate against this name, and sends it as SNI, instead of the host.
+    const nameOverride = options.credentials === undefined && tls?.serverName ? { "grpc.ssl_target_name_override": tls.serverName } : {};
+    this.#client = new TaskServiceClient(address, options.credentials ?? credentialsFor(tls), { ...channelOptions, ...nameOverride });
     this.#metadata = new Metadata();
     if (options.token) this.#metadata.set("authorization", `Bearer ${options.token}`);
     this.#deadlineMs = options.deadlineMs ?? 30_000;
@@ -291,9 +315,23 @@ export class SpoolClient {
   }
 }
 
-function credentialsFor(tls: SpoolClientOptions["tls"]): ChannelCredentials {
+/** Plaintext without TLS options; else TLS with these roots (default: the system's) and client certificate. */
+function credentialsFor(tls: SpoolTlsOptions | undefined): ChannelCredentials {
   if (!tls) return grpcCredentials.createInsecure();
-  return grpcCredentials.createSsl(tls === true ? undefined : tls.rootCerts);
+  const pem = (value: string | Buffer | undefined) => (value === undefined ? null : Buffer.from(value));
+  const ca = pem(tls.ca ?? tls.rootCerts);
+  // OpenSSL skips what is not a certificate in a list of roots: a wrong file would leave no
+  // root at all, and every server would then fail verification for no visible reason.
+  const invalid = (message: string) => new SpoolError("invalid_argument", `SpoolClient: ${message}`, status.INVALID_ARGUMENT);
+  if (ca && !ca.includes("-----BEGIN CERTIFICATE-----")) throw invalid("tls.ca holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw invalid("tls.cert and tls.key go together: give both, the client certificate and its private key");
+  }
+  try {
+    return grpcCredentials.createSsl(ca, pem(tls.key), pem(tls.cert));
+  } catch (error) {
+    throw invalid(`tls.cert and tls.key are not a usable PEM certificate and its key: ${(error as Error).message}`);
+  }
 }
 
 type UnaryResponse<M extends keyof TaskServiceClient> = TaskServiceClient[M] extends (

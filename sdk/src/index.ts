@@ -1,5 +1,5 @@
 // @spool/sdk: the typed client of Spool, and defineTask for handler authors.
-export { SpoolClient, type SpoolClientOptions, type WaitOptions } from "./client.js";
+export { SpoolClient, type SpoolClientOptions, type SpoolTlsOptions, type WaitOptions } from "./client.js";
 export { SpoolError, retryableCodes, type SpoolErrorCode } from "./errors.js";
 export { defineTask, isNonRetryable, isTaskDefinition, NonRetryableError } from "./task.js";
 export type { InputSchema, TaskContext, TaskDefinition, TaskLogger } from "./task.js";

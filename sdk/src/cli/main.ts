@@ -3,8 +3,9 @@
 // for scripts. Exit codes: 0 ok (or the task SUCCEEDED), 1 the command failed (bad flags,
 // service unreachable, not found...), and for commands that wait for a task (create --wait,
 // watch, logs --follow): 2 FAILED, 3 CANCELLED, 4 DROPPED.
+import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { SpoolClient } from "../client.js";
+import { SpoolClient, type SpoolTlsOptions } from "../client.js";
 import { SpoolError } from "../errors.js";
 import { taskStates, type CreateTaskOptions, type Task, type TaskState } from "../types.js";
 import { followTask } from "./follow.js";
@@ -14,6 +15,10 @@ import { parseDuration, parseFutureTime, parsePastTime } from "./time.js";
 interface GlobalOptions {
   address: string;
   tls: boolean;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  serverName?: string;
   token?: string;
   json: boolean;
 }
@@ -22,23 +27,50 @@ const out = new Output();
 const program = new Command("spool")
   .description("Create, follow and cancel Spool tasks.")
   .addOption(new Option("--address <host:port>", "Spool service address").env("SPOOL_ADDRESS").default("127.0.0.1:50051"))
-  .option("--tls", "connect with TLS (system root certificates)", false)
+  .option("--tls", "connect with TLS (system root certificates, unless --ca)", false)
+  .addOption(new Option("--ca <file>", "PEM root certificates to trust instead of the system's (implies --tls)").env("SPOOL_CA"))
+  .addOption(new Option("--cert <file>", "PEM client certificate, for mTLS (implies --tls; with --key)").env("SPOOL_CERT"))
+  .addOption(new Option("--key <file>", "PEM private key of --cert").env("SPOOL_KEY"))
+  .addOption(
+    new Option("--server-name <name>", "name the server's certificate must carry, if not the address's host (implies --tls)").env(
+      "SPOOL_SERVER_NAME",
+    ),
+  )
   .addOption(new Option("--token <token>", "bearer token sent with every call").env("SPOOL_TOKEN"))
   .option("--json", "print JSON (one document per line) instead of text", false)
   .showHelpAfterError()
   .configureOutput({ outputError: (text, write) => write(out.style("red", text)) });
 
-function connect(command: Command): { client: SpoolClient; options: GlobalOptions } {
-  const options = command.optsWithGlobals<GlobalOptions>();
-  return { client: new SpoolClient(options.address, { tls: options.tls, token: options.token }), options };
+function connect(options: GlobalOptions): SpoolClient {
+  return new SpoolClient(options.address, { tls: tlsOptions(options), token: options.token });
+}
+
+/** TLS when --tls or any of its files or --server-name is given; the files are read here. */
+function tlsOptions(options: GlobalOptions): boolean | SpoolTlsOptions {
+  const given = [options.ca, options.cert, options.key, options.serverName].some((value) => value !== undefined);
+  if (!given) return options.tls;
+  if ((options.cert === undefined) !== (options.key === undefined)) {
+    throw new SpoolError("invalid_argument", "--cert and --key (SPOOL_CERT, SPOOL_KEY) go together: give both", 3);
+  }
+  const read = (flag: string, file: string | undefined) => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new SpoolError("invalid_argument", `${flag}: cannot read ${file}: ${(error as Error).message}`, 3);
+    }
+  };
+  return { ca: read("--ca", options.ca), cert: read("--cert", options.cert), key: read("--key", options.key), serverName: options.serverName };
 }
 
 /** Runs an action with a client, closes it, and turns errors into a message and exit code 1. */
 function action<A extends unknown[]>(run: (client: SpoolClient, options: GlobalOptions, ...args: A) => Promise<number | void>) {
   return async (...args: unknown[]) => {
     const command = args.at(-1) as Command;
-    const { client, options } = connect(command);
+    const options = command.optsWithGlobals<GlobalOptions>();
+    let client: SpoolClient | undefined;
     try {
+      client = connect(options);
       process.exitCode = (await run(client, options, ...(args.slice(0, -1) as A))) ?? 0;
     } catch (error) {
       out.endStatus(); // the message goes on a line of its own, not after a live bar
@@ -47,7 +79,7 @@ function action<A extends unknown[]>(run: (client: SpoolClient, options: GlobalO
       else process.stderr.write(out.style("red", `error: ${spoolError.code}: ${spoolError.message}\n`));
       process.exitCode = 1;
     } finally {
-      client.close();
+      client?.close();
     }
   };
 }
