@@ -1,5 +1,6 @@
 // Runs the built service (service/dist/main.js) as a child process, as a user would, and
-// talks to it with an independent client: `buf curl` over server reflection.
+// talks to it with an independent client: `buf curl` over server reflection, in plaintext or,
+// given the files, over TLS (https, with a CA and a client certificate to present).
 import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
@@ -89,12 +90,30 @@ export interface CurlResult {
   stderr: string;
 }
 
-/** `buf curl` against the service, over reflection (no .proto files). */
-export function bufCurl(service: ServiceProcess, args: string[]): Promise<CurlResult> {
+/** PEM files for `buf curl` over TLS: the CA to trust and, for mTLS, a client certificate. */
+export interface CurlTls {
+  cacert: string;
+  cert?: string;
+  key?: string;
+}
+
+/** The URL of a method (or, without one, of the server): https when TLS files are given. */
+export function serviceUrl(service: ServiceProcess, tls?: CurlTls, method = ""): string {
+  return `${tls ? "https" : "http"}://${service.address}${method}`;
+}
+
+/**
+ * `buf curl` against the service, over reflection (no .proto files). Plaintext needs
+ * --http2-prior-knowledge; over https, HTTP/2 is negotiated in the TLS handshake.
+ */
+export function bufCurl(service: ServiceProcess, args: string[], tls?: CurlTls): Promise<CurlResult> {
+  const transport = tls
+    ? ["--cacert", tls.cacert, ...(tls.cert ? ["--cert", tls.cert] : []), ...(tls.key ? ["--key", tls.key] : [])]
+    : ["--http2-prior-knowledge"];
   return new Promise((resolve) => {
     execFile(
       buf,
-      ["curl", "--protocol", "grpc", "--http2-prior-knowledge", ...args],
+      ["curl", "--protocol", "grpc", ...transport, ...args],
       { timeout: 30_000 },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
@@ -102,8 +121,9 @@ export function bufCurl(service: ServiceProcess, args: string[]): Promise<CurlRe
 }
 
 /** Calls one TaskService method with a JSON request; the JSON response, or throws with the error. */
-export async function curlCall(service: ServiceProcess, method: string, request: unknown): Promise<any> {
-  const result = await bufCurl(service, ["-d", JSON.stringify(request), `http://${service.address}/spool.v1.TaskService/${method}`]);
+export async function curlCall(service: ServiceProcess, method: string, request: unknown, tls?: CurlTls): Promise<any> {
+  const url = serviceUrl(service, tls, `/spool.v1.TaskService/${method}`);
+  const result = await bufCurl(service, ["-d", JSON.stringify(request), url], tls);
   if (result.code !== 0) throw new CurlError(result);
   return JSON.parse(result.stdout);
 }

@@ -2,15 +2,13 @@
 // a message naming the variable and the file; a rotated certificate reaches new connections
 // without a restart; a bad file met while serving is warned about and the last good one goes
 // on being served; with a client CA, only clients holding a certificate it issued get in.
-import { once } from "node:events";
 import { copyFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect as tlsConnect } from "node:tls";
 import { credentials, makeGenericClientConstructor, Server, type ServiceError } from "@grpc/grpc-js";
 import { HealthImplementation, service as healthService } from "grpc-health-check";
 import { pino } from "pino";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { TestPki, type CertificateFiles } from "../test-support/certificates.js";
+import { presentedSerial, TestPki, type CertificateFiles } from "../test-support/certificates.js";
 import { eventually } from "../test-support/spool.js";
 import { serverTls, type TlsConfig } from "./tls.js";
 
@@ -58,15 +56,7 @@ async function serve(config: TlsConfig, log = capture().log): Promise<number> {
 }
 
 /** The serial number of the certificate a new connection is given. */
-async function servedSerial(port: number): Promise<string> {
-  const socket = tlsConnect({ host: "127.0.0.1", port, ALPNProtocols: ["h2"], rejectUnauthorized: false, servername: "localhost" });
-  try {
-    await once(socket, "secureConnect");
-    return socket.getPeerCertificate().serialNumber;
-  } finally {
-    socket.destroy();
-  }
-}
+const servedSerial = presentedSerial;
 
 const HealthClient = makeGenericClientConstructor(healthService, "Health");
 

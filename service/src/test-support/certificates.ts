@@ -2,9 +2,12 @@
 // leaf certificates they issue with the SANs, usages and serial a test asks for. EC P-256
 // keys, so that each takes a few milliseconds.
 import { execFileSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "node:tls";
 
 export interface CertificateFiles {
   /** PEM certificate file. */
@@ -84,4 +87,23 @@ export class TestPki {
 
 function openssl(args: string[]): void {
   execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/**
+ * The serial number of the certificate a server on loopback presents to a new connection,
+ * unverified: what a test that rotates certificates polls for.
+ */
+export async function presentedSerial(port: number): Promise<string> {
+  const socket = connect({ host: "127.0.0.1", port, servername: "localhost", ALPNProtocols: ["h2"], rejectUnauthorized: false });
+  try {
+    await once(socket, "secureConnect");
+    return socket.getPeerCertificate().serialNumber;
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** A certificate file's serial number, as presentedSerial gives it. */
+export function serialOf(file: string): string {
+  return new X509Certificate(readFileSync(file)).serialNumber;
 }
