@@ -163,6 +163,48 @@ describe("mTLS", () => {
   });
 });
 
+describe("client certificates as identities (SPOOL_AUTH_CLIENT_CERTS)", () => {
+  const billing = pki.issue(ca, "billing", { sans: ["URI:spiffe://spool.test/ns/billing/sa/api"], usages: ["clientAuth"] });
+  let service: ServiceProcess;
+
+  beforeAll(async () => {
+    const mapping = join(pki.dir, "client-certs.json");
+    writeFileSync(
+      mapping,
+      JSON.stringify([
+        { san: "spiffe://spool.test/ns/billing/sa/api", tenant: "billing", roles: ["submitter"] },
+        { san: "spiffe://spool.test/ns/e2e/sa/client", tenant: "e2e", roles: ["operator"] },
+      ]),
+    );
+    service = await start({ ...tlsEnv(server, ca.cert), SPOOL_AUTH_CLIENT_CERTS: mapping });
+  });
+  afterAll(() => service.kill("SIGTERM"));
+
+  it("runs each call as the identity its certificate's SAN maps to, in that tenant", async () => {
+    expect(service.output()).toMatch(/"sources":\["client certificates"\][^\n]*"msg":"auth is on"/);
+    const spool = sdk(service, ca, billing);
+    try {
+      const task = await spool.createTask("demo.echo", "from billing");
+      expect(task).toMatchObject({ tenant: "billing", createdBy: "spiffe://spool.test/ns/billing/sa/api" });
+      // The operator of another tenant cannot see it: NOT_FOUND, as a missing task.
+      const other = sdk(service, ca, client);
+      try {
+        await expect(other.getTask(task.id)).rejects.toMatchObject({ code: "not_found" });
+        expect((await other.listTasksPage()).tasks.map((t) => t.id)).not.toContain(task.id);
+      } finally {
+        other.close();
+      }
+    } finally {
+      spool.close();
+    }
+  });
+
+  it("refuses a certificate the client CA issued whose SAN is not mapped: UNAUTHENTICATED", async () => {
+    const unmapped = pki.issue(ca, "unmapped", { sans: ["URI:spiffe://spool.test/ns/other/sa/x"], usages: ["clientAuth"] });
+    expect(await echo(sdk(service, ca, unmapped), 1)).toBe("unauthenticated");
+  });
+});
+
 describe("certificate rotation", () => {
   it("serves a new certificate to new connections without a restart, and keeps serving through a garbage file", async () => {
     const live = { cert: join(pki.dir, "live.pem"), key: join(pki.dir, "live.key") };

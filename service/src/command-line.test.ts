@@ -104,7 +104,7 @@ it("turns TLS on with a certificate and its key, and mTLS with a client CA, path
   });
   const mutual = config([], { SPOOL_TLS_CERT: "c", SPOOL_TLS_KEY: "k", SPOOL_TLS_CLIENT_CA: "ca", SPOOL_AUTH_CLIENT_CERTS: "ids.json" });
   expect(mutual.tls?.clientCaFile).toBe(resolve("ca"));
-  expect(mutual.authClientCertsFile).toBe(resolve("ids.json"));
+  expect(mutual.auth.clientCertsFile).toBe(resolve("ids.json"));
 });
 
 it("refuses TLS settings that do not go together, naming the one to fix", () => {

@@ -223,8 +223,6 @@ export interface Config {
   auth: AuthSettings;
   /** TLS on the gRPC port, and mTLS when it has a client CA (api/tls.ts); undefined: plaintext. */
   tls: TlsConfig | undefined;
-  /** The JSON file mapping client certificates to identities (auth/client-certs.ts), absolute. */
-  authClientCertsFile: string | undefined;
 }
 
 /**
@@ -264,6 +262,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, nameOf: (variable: string) =>
     auth: {
       mode: c.SPOOL_AUTH,
       tokensFile: c.SPOOL_AUTH_TOKENS_FILE === undefined ? undefined : resolve(c.SPOOL_AUTH_TOKENS_FILE),
+      clientCertsFile: c.SPOOL_AUTH_CLIENT_CERTS === undefined ? undefined : resolve(c.SPOOL_AUTH_CLIENT_CERTS),
       jwt:
         c.SPOOL_AUTH_JWKS === undefined
           ? undefined
@@ -288,6 +287,5 @@ export function loadConfig(env: NodeJS.ProcessEnv, nameOf: (variable: string) =>
             clientCaFile: c.SPOOL_TLS_CLIENT_CA === undefined ? undefined : resolve(c.SPOOL_TLS_CLIENT_CA),
             refreshMs: c.SPOOL_TLS_REFRESH_MS,
           },
-    authClientCertsFile: c.SPOOL_AUTH_CLIENT_CERTS === undefined ? undefined : resolve(c.SPOOL_AUTH_CLIENT_CERTS),
   };
 }

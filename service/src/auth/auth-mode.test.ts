@@ -8,7 +8,7 @@ import { AuthConfigError, createAuthenticator, isLoopback, openAccess, type Auth
 import { anonymousAdmin } from "./principal.js";
 import { sha256Hex } from "./static-tokens.js";
 
-const off: AuthSettings = { mode: "auto", tokensFile: undefined, jwt: undefined };
+const off: AuthSettings = { mode: "auto", tokensFile: undefined, clientCertsFile: undefined, jwt: undefined };
 
 /** A logger that keeps its lines. */
 function recording() {
@@ -51,7 +51,7 @@ describe("createAuthenticator", () => {
     expect(lines.find((l) => l.level === 40)?.msg).toMatch(/AUTH IS OFF/);
     const tokensFile = join(dir, "none.json");
     await writeFile(tokensFile, "[]");
-    expect(() => createAuthenticator({ mode: "none", tokensFile, jwt: undefined }, "0.0.0.0", log)).toThrow(/SPOOL_AUTH=none/);
+    expect(() => createAuthenticator({ mode: "none", tokensFile, clientCertsFile: undefined, jwt: undefined }, "0.0.0.0", log)).toThrow(/SPOOL_AUTH=none/);
   });
 
   it("with a tokens file, identifies bearer tokens and refuses everything else", async () => {

@@ -12,7 +12,9 @@ import type { Logger } from "pino";
 import { CallAuthenticator, type Authenticator, type CertificateIdentities } from "./authenticator.js";
 import { JwtVerifier, type JwtSettings } from "./jwt-verifier.js";
 import { anonymousAdmin } from "./principal.js";
+import { ClientCertIdentities } from "./client-certs.js";
 import { StaticTokens } from "./static-tokens.js";
+import { WatchedFile } from "./watched-file.js";
 
 export const authModes = ["auto", "none"] as const;
 export type AuthMode = (typeof authModes)[number];
@@ -20,6 +22,8 @@ export type AuthMode = (typeof authModes)[number];
 export interface AuthSettings {
   mode: AuthMode;
   tokensFile: string | undefined;
+  /** Client certificates' SANs to identities (auth/client-certs.ts); needs mTLS. */
+  clientCertsFile: string | undefined;
   jwt: JwtSettings | undefined;
 }
 
@@ -39,13 +43,8 @@ export class AuthConfigError extends Error {
   override name = "AuthConfigError";
 }
 
-export function createAuthenticator(
-  settings: AuthSettings,
-  host: string,
-  log: Logger,
-  certificates?: CertificateIdentities,
-): Authenticator {
-  const configured = settings.tokensFile !== undefined || settings.jwt !== undefined || certificates !== undefined;
+export function createAuthenticator(settings: AuthSettings, host: string, log: Logger): Authenticator {
+  const configured = settings.tokensFile !== undefined || settings.jwt !== undefined || settings.clientCertsFile !== undefined;
   if (settings.mode === "none") {
     if (configured) {
       throw new AuthConfigError("SPOOL_AUTH=none turns auth off, yet an identity source is configured: remove one or the other");
@@ -64,15 +63,26 @@ export function createAuthenticator(
     log.info({ host }, "auth is off: listening on loopback only, every call runs as the anonymous admin (docs/security.md)");
     return openAccess;
   }
-  const tokens = settings.tokensFile === undefined ? undefined : new StaticTokens(settings.tokensFile, log);
+  const opened: { close(): void }[] = [];
+  const open = <T extends { close(): void }>(source: T): T => (opened.push(source), source);
+  let tokens: StaticTokens | undefined;
   let jwt: JwtVerifier | undefined;
+  let certificates: CertificateIdentities | undefined;
   try {
-    jwt = settings.jwt === undefined ? undefined : new JwtVerifier(settings.jwt, log);
+    tokens = settings.tokensFile === undefined ? undefined : open(new StaticTokens(settings.tokensFile, log));
+    jwt = settings.jwt === undefined ? undefined : open(new JwtVerifier(settings.jwt, log));
+    certificates = settings.clientCertsFile === undefined ? undefined : open(watchedCertificates(settings.clientCertsFile, log));
   } catch (error) {
-    tokens?.close();
+    for (const source of opened) source.close();
     throw error;
   }
   const sources = [tokens && "static tokens", jwt && "JWT", certificates && "client certificates"].filter(Boolean);
   log.info({ sources }, "auth is on");
   return new CallAuthenticator({ tokens, jwt, certificates });
+}
+
+/** The client-certificate mapping, re-read when its file changes, as the tokens file is. */
+function watchedCertificates(path: string, log: Logger): CertificateIdentities & { close(): void } {
+  const file = new WatchedFile(path, (text) => ClientCertIdentities.parse(text, path), log.child({ component: "auth-client-certs" }));
+  return { identify: (certificate) => file.value.identify(certificate), close: () => file.close() };
 }

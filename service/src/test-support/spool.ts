@@ -27,11 +27,10 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
     transport: defaultTransportLimits,
     logLevel: "silent",
     logFormat: "json",
-    auth: { mode: "auto", tokensFile: undefined, jwt: undefined },
+    auth: { mode: "auto", tokensFile: undefined, clientCertsFile: undefined, jwt: undefined },
     logBytesPerAttempt: 64 * 1024 * 1024,
     maxStreams: 1000,
     tls: undefined,
-    authClientCertsFile: undefined,
     ...overrides,
   };
 }
