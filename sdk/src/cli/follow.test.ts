@@ -4,31 +4,9 @@ import { describe, expect, it } from "vitest";
 import type { LogEntry, Task } from "../types.js";
 import { followTask, type FollowClient } from "./follow.js";
 import { Output } from "./format.js";
+import { taskFixture } from "../test-support/task-fixture.js";
 
-const base: Task = {
-  id: "01a20392-cd00-7774-b068-0f78454a8d14",
-  kind: "demo.sleep",
-  state: "pending",
-  input: null,
-  result: undefined,
-  error: undefined,
-  failures: [],
-  progress: undefined,
-  attempt: 0,
-  maxAttempts: 3,
-  queue: "default",
-  priority: 0,
-  labels: {},
-  cancelRequested: false,
-  timeoutMs: 900_000,
-  idempotencyKey: undefined,
-  tenant: "default",
-  createdBy: "anonymous",
-  createdAt: new Date("2026-03-01T12:00:00Z"),
-  runAt: new Date("2026-03-01T12:00:00Z"),
-  startedAt: undefined,
-  finishedAt: undefined,
-};
+const base: Task = taskFixture();
 const startedAt = new Date("2026-03-01T12:00:01Z");
 const finishedAt = new Date("2026-03-01T12:00:05Z");
 const progress = (fraction: number, message: string, attempt = 1) => ({ fraction, message, attempt, updatedAt: startedAt });

@@ -3,34 +3,9 @@
 import { describe, expect, it } from "vitest";
 import type { Task } from "../types.js";
 import { cut, labelsText, Output, stateTime, taskDuration } from "./format.js";
+import { taskFixture } from "../test-support/task-fixture.js";
 
-function task(overrides: Partial<Task> = {}): Task {
-  return {
-    id: "01a20392-cd00-7774-b068-0f78454a8d14",
-    kind: "demo.sleep",
-    state: "pending",
-    input: null,
-    result: undefined,
-    error: undefined,
-    failures: [],
-    progress: undefined,
-    attempt: 0,
-    maxAttempts: 3,
-    queue: "default",
-    priority: 0,
-    labels: {},
-    cancelRequested: false,
-    timeoutMs: 900_000,
-    idempotencyKey: undefined,
-    tenant: "default",
-    createdBy: "anonymous",
-    createdAt: new Date("2026-03-01T12:00:00Z"),
-    runAt: new Date("2026-03-01T12:00:00Z"),
-    startedAt: undefined,
-    finishedAt: undefined,
-    ...overrides,
-  };
-}
+const task = taskFixture;
 
 /** An Output writing into a string, as a terminal (tty) or a pipe; no colour either way. */
 function capture(tty: boolean) {
