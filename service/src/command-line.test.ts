@@ -66,6 +66,10 @@ it("reads the same configuration from every flag as from its variable", () => {
     SPOOL_TLS_CLIENT_CA: "/etc/spool/tls/clients-ca.pem",
     SPOOL_TLS_REFRESH_MS: "60000",
     SPOOL_AUTH_CLIENT_CERTS: "/etc/spool/client-certs.json",
+    SPOOL_DEMO_KINDS: "true",
+    SPOOL_TENANT_MAX_PENDING: "5000",
+    SPOOL_TENANT_CREATE_RATE: "100",
+    SPOOL_TENANT_CREATE_BURST: "250",
   };
   // Every variable is covered here, so a new one without a case fails this test.
   expect(Object.keys(values).sort()).toEqual([...configVariables].sort());

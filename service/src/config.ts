@@ -11,6 +11,7 @@ import { isJwksUrl } from "./auth/jwt-verifier.js";
 import { defaultTransportLimits, type TransportLimits } from "./api/transport-limits.js";
 import { parseHosts, targetSessionAttrs } from "./store/primary-finder.js";
 import type { TlsConfig } from "./api/tls.js";
+import type { TenantQuotas } from "./quotas/tenant-quotas.js";
 
 /** The levels SPOOL_LOG_LEVEL accepts (pino's). */
 export const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -64,7 +65,11 @@ export const configSchema = z
     SPOOL_TASKS: z
       .string()
       .default("")
-      .meta({ ...about("handler modules or folders of them, comma-separated, added to the built-in demo.* kinds"), list: true }),
+      .meta({ ...about("handler modules or folders of them, comma-separated"), list: true }),
+    SPOOL_DEMO_KINDS: z
+      .enum(["auto", "true", "false"])
+      .default("auto")
+      .meta(about("load the built-in demo.* kinds; auto: only while auth is off (they would be an open CPU and disk sink)")),
     SPOOL_POLL_INTERVAL_MS: integer(50, 600_000)
       .default(2000)
       .meta(about("fallback poll for due tasks, should a wake-up notification be missed")),
@@ -129,6 +134,15 @@ export const configSchema = z
       .min(1)
       .default("roles")
       .meta(about("the JWT claim that lists the caller's roles (a list, or names separated by spaces)")),
+    SPOOL_TENANT_MAX_PENDING: integer(1, 2 ** 31 - 1)
+      .default(1_000_000)
+      .meta(about("most pending tasks one tenant may have; past it CreateTask answers RESOURCE_EXHAUSTED")),
+    SPOOL_TENANT_CREATE_RATE: integer(0, 10_000_000)
+      .default(0)
+      .meta(about("tasks one tenant may create per second on this replica (token bucket); 0: no limit")),
+    SPOOL_TENANT_CREATE_BURST: integer(1, 10_000_000)
+      .optional()
+      .meta(about("the bucket's size: tasks a tenant may create at once above the rate (default: one second's worth)")),
     SPOOL_LOG_LEVEL: z.enum(logLevels).default("info").meta(about("level of the service's own log")),
     SPOOL_LOG_FORMAT: z
       .enum(logFormats)
@@ -201,6 +215,10 @@ export interface Config {
   cancelGraceMs: number;
   /** Handler modules or directories, absolute. */
   taskModules: string[];
+  /** Whether the demo.* kinds load; undefined: only while auth is off. */
+  demoKinds: boolean | undefined;
+  /** Per-tenant limits on creating tasks (quotas/tenant-quotas.ts). */
+  quotas: TenantQuotas;
   pollIntervalMs: number;
   workerMaxHeapMb: number;
   dbPoolSize: number;
@@ -247,6 +265,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, nameOf: (variable: string) =>
       .map((s) => s.trim())
       .filter(Boolean)
       .map((s) => resolve(s)),
+    demoKinds: c.SPOOL_DEMO_KINDS === "auto" ? undefined : c.SPOOL_DEMO_KINDS === "true",
+    quotas: {
+      maxPending: c.SPOOL_TENANT_MAX_PENDING,
+      createRate: c.SPOOL_TENANT_CREATE_RATE,
+      createBurst: c.SPOOL_TENANT_CREATE_BURST ?? Math.max(1, c.SPOOL_TENANT_CREATE_RATE),
+    },
     pollIntervalMs: c.SPOOL_POLL_INTERVAL_MS,
     workerMaxHeapMb: c.SPOOL_WORKER_MAX_HEAP_MB,
     dbPoolSize: c.SPOOL_DB_POOL_SIZE,

@@ -18,10 +18,14 @@ export class SpoolError extends Error {
   constructor(
     readonly code: SpoolErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(message, options);
+    this.retryAfterMs = options?.retryAfterMs;
   }
+
+  /** For `resource_exhausted` and `unavailable`: when trying again may succeed (google.rpc.RetryInfo). */
+  readonly retryAfterMs: number | undefined;
 
   static invalidArgument(field: string, problem: string): SpoolError {
     return new SpoolError("invalid_argument", `${field}: ${problem}`);
