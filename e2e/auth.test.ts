@@ -68,7 +68,8 @@ beforeAll(async () => {
       : { token_sha256: sha256Hex(tokenOf(who as Person)), subject: who, tenant, roles },
   );
   await writeFile(tokensFile, JSON.stringify(entries));
-  service = await startService({ DATABASE_URL: database.url, SPOOL_AUTH_TOKENS_FILE: tokensFile });
+  // With auth on, the demo kinds are loaded only when asked: these tests use them.
+  service = await startService({ DATABASE_URL: database.url, SPOOL_AUTH_TOKENS_FILE: tokensFile, SPOOL_DEMO_KINDS: "true" });
 });
 
 afterAll(async () => {
@@ -209,6 +210,24 @@ describe("secure by default", () => {
     expect(error?.message).toContain("exited with code 1 before serving");
     expect(error?.message).toContain("listening on 0.0.0.0 with no identity source configured");
     expect(error?.message).toContain("SPOOL_AUTH_TOKENS_FILE");
+  });
+
+  it("leaves the demo kinds out when auth is on, unless SPOOL_DEMO_KINDS asks for them", async () => {
+    const tokensFile = join(dir, "tokens.json");
+    const closed = await startService({ DATABASE_URL: database.url, SPOOL_AUTH_TOKENS_FILE: tokensFile });
+    const client = new SpoolClient(closed.address, { token: tokenOf("root") });
+    try {
+      expect(closed.output()).toContain("no task kinds are loaded");
+      expect(closed.output()).toMatch(/"kinds":\[\]/);
+      const refused = await failure(client.createTask("demo.spin", { seconds: 60 }));
+      expect(refused.code).toBe("invalid_argument");
+      expect(refused.message).toContain('kind: unknown kind "demo.spin"');
+    } finally {
+      client.close();
+      await closed.kill("SIGTERM");
+    }
+    // The suite's own service asked for them, and has them.
+    expect(service.output()).toMatch(/"kinds":\["demo\.echo"/);
   });
 
   it("on loopback with nothing configured, serves with auth off and says so", async () => {

@@ -41,7 +41,8 @@ const tlsEnv = (files: CertificateFiles, clientCa?: string): Record<string, stri
 });
 
 function start(env: Record<string, string>): Promise<ServiceProcess> {
-  return startService({ DATABASE_URL: database.url, SPOOL_WORKERS: "1", ...env });
+  // Auth is on in some of these (client certificates), which leaves the demo kinds out unless asked.
+  return startService({ DATABASE_URL: database.url, SPOOL_WORKERS: "1", SPOOL_DEMO_KINDS: "true", ...env });
 }
 
 /** A client that trusts `trust` (a CA file) and presents `identity`, if given. */

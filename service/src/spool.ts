@@ -23,7 +23,7 @@ import { listen } from "./store/notify.js";
 import { getTask, listTasks } from "./store/read-tasks.js";
 import { TaskCreator } from "./store/task-creator.js";
 import { builtInModule, loadHandlers } from "./workers/handlers.js";
-import { createAuthenticator } from "./auth/auth-mode.js";
+import { createAuthenticator, openAccess } from "./auth/auth-mode.js";
 import { WorkerPool } from "./workers/pool.js";
 
 export interface Spool {
@@ -67,14 +67,21 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     // TLS files are read and checked before anything starts: a bad one stops the start at once,
     // naming its variable and file.
     const tls = config.tls && serverTls(config.tls, log.child({ component: "tls" }));
-    // The handlers load here first, before anything starts: a module that cannot load stops
-    // the start with its own error (its file and line), not one relayed by a worker thread,
-    // and without first starting a database and a pool for nothing.
-    const schemas = InputSchemas.of(await loadHandlers([builtInModule, ...config.taskModules]));
-    // So do the identity sources: a bad tokens file or JWKS, or a public address without
+    // The identity sources come first: a bad tokens file or JWKS, or a public address without
     // any, stops the start before anything runs.
     const auth = createAuthenticator(config.auth, config.host, log.child({ component: "auth" }));
     cleanups.push(() => auth.close());
+    // The demo kinds burn CPU and fill logs on request: only for open (development) services,
+    // unless SPOOL_DEMO_KINDS says otherwise.
+    const modules = (config.demoKinds ?? auth === openAccess) ? [builtInModule, ...config.taskModules] : config.taskModules;
+    // The handlers load next, before anything starts: a module that cannot load stops the
+    // start with its own error (its file and line), not one relayed by a worker thread, and
+    // without first starting a database and a pool for nothing.
+    const definitions = await loadHandlers(modules);
+    const schemas = InputSchemas.of(definitions);
+    if (definitions.size === 0) {
+      log.warn("no task kinds are loaded: give your handler modules with SPOOL_TASKS (--tasks); every CreateTask will be refused");
+    }
     let url = config.databaseUrl;
     if (url === undefined) {
       const embedded = await startEmbeddedPostgres(config.dataDir, log);
@@ -89,7 +96,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     let scheduler: Scheduler | undefined;
     const pool = new WorkerPool({
       size: config.workers,
-      modules: [builtInModule, ...config.taskModules],
+      modules,
       graceMs: config.cancelGraceMs,
       maxHeapMb: config.workerMaxHeapMb,
       logLimits: { budgetBytes: config.logBytesPerAttempt, windowBytes: logWindowBytes, maxWaitMs: logMaxWaitMs },

@@ -18,6 +18,8 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
     workers: 2,
     cancelGraceMs: 500,
     taskModules: [],
+    demoKinds: undefined,
+    quotas: { maxPending: 1_000_000, createRate: 0, createBurst: 1 },
     pollIntervalMs: 1000,
     workerMaxHeapMb: 256,
     dbPoolSize: 10,
