@@ -1,0 +1,2 @@
+DROP INDEX "spool"."tasks_pending_claim_idx";--> statement-breakpoint
+CREATE INDEX "tasks_pending_claim_idx" ON "spool"."tasks" USING btree ("tenant","priority" DESC NULLS LAST,"run_at","id") WHERE "spool"."tasks"."state" = 'pending';
