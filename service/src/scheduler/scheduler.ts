@@ -16,7 +16,8 @@ import type { Logger } from "pino";
 import { failureTypes } from "../domain/task.js";
 import { withTimeout } from "../deadline.js";
 import { SpoolError } from "../errors.js";
-import { claimTasks, compareClaims, nextDueTime, unclaimTasks, type ClaimedTask } from "../store/claim.js";
+import { FairBacklog } from "./fair-backlog.js";
+import { claimTasks, compareClaims, lastServed, nextDueTime, unclaimTasks, type ClaimedTask } from "../store/claim.js";
 import type { Sql } from "../store/database.js";
 import { ownedAttempts, type AttemptFinish } from "../store/record-attempts.js";
 import type { Outcome, WorkerPool } from "../workers/pool.js";
@@ -60,7 +61,10 @@ export class Scheduler {
   readonly #o: SchedulerOptions;
   readonly #runs = new Map<string, RunState>();
   /** Claimed here but not started yet (no thread was free when the claim returned). */
-  readonly #backlog: ClaimedTask[] = [];
+  /** Claimed here, waiting for a thread; tenants take turns (fair-backlog.ts). */
+  readonly #backlog = new FairBacklog<ClaimedTask>(compareClaims);
+  /** The tenant the last claim served last: the next claim's turns start after it (claim.ts). */
+  #lastTenant = "";
   readonly #recentCancels = new Map<string, number>();
   /** Attempts whose run ended here and whose outcome is being stored ("id/attempt"). */
   readonly #finishing = new Set<string>();
@@ -120,9 +124,8 @@ export class Scheduler {
   /** A cancel was requested for a running task: abort it if it runs here. */
   cancel(taskId: string): void {
     if (this.#o.pool.abort(taskId, "cancelled", "cancelled by request")) return;
-    const queued = this.#backlog.findIndex((c) => c.id === taskId);
-    if (queued >= 0) {
-      const [claimed] = this.#backlog.splice(queued, 1) as [ClaimedTask];
+    const [claimed] = this.#backlog.remove((c) => c.id === taskId);
+    if (claimed) {
       void this.#finish(claimed.id, { id: claimed.id, attempt: claimed.attempt, outcome: "cancelled" });
       return;
     }
@@ -145,8 +148,7 @@ export class Scheduler {
         this.#o.pool.abort(id, "lost", "this replica lost its lease and the attempt was taken back");
       }
     }
-    const kept = this.#backlog.filter((c) => keep.has(`${c.id}/${c.attempt}`));
-    this.#backlog.splice(0, this.#backlog.length, ...kept);
+    this.#backlog.remove((c) => !keep.has(`${c.id}/${c.attempt}`));
   }
 
   /**
@@ -161,7 +163,7 @@ export class Scheduler {
     const known = (id: string, attempt: number) =>
       this.#runs.get(id)?.attempt === attempt ||
       this.#finishing.has(`${id}/${attempt}`) ||
-      this.#backlog.some((c) => c.id === id && c.attempt === attempt);
+      this.#backlog.find((c) => c.id === id && c.attempt === attempt) !== undefined;
     const strays = owned.filter((o) => !known(o.id, o.attempt));
     if (strays.length === 0) return;
     this.#o.log.warn({ tasks: strays }, "tasks recorded as running here that this replica does not run: giving them back");
@@ -184,7 +186,7 @@ export class Scheduler {
     clearTimeout(this.#timer);
     clearInterval(this.#poll);
     while (this.#claiming) await new Promise((resolve) => setTimeout(resolve, 5));
-    const backlog = this.#backlog.splice(0);
+    const backlog = this.#backlog.drain();
     this.#o.pool.abortAll("shutdown", "the service is shutting down");
     if (this.#runs.size > 0) await new Promise<void>((resolve) => this.#runsEnded.add(resolve));
     const until = performance.now() + this.#o.databaseWaitMs;
@@ -220,12 +222,10 @@ export class Scheduler {
         const wanted = this.#o.pool.idle + target - this.#backlog.length;
         if (wanted <= 0) break;
         const started = performance.now();
-        const claimed = await claimTasks(this.#o.sql, wanted, this.#o.owner, this.#kinds());
+        const claimed = await claimTasks(this.#o.sql, wanted, this.#o.owner, this.#kinds(), this.#lastTenant);
+        this.#lastTenant = lastServed(claimed, this.#lastTenant);
         this.#claimMs.add(performance.now() - started);
-        if (claimed.length > 0) {
-          this.#backlog.push(...claimed);
-          this.#backlog.sort(compareClaims); // a later claim may hold more urgent tasks
-        }
+        this.#backlog.add(claimed); // a later claim may hold more urgent tasks: add sorts
         this.#dispatchBacklog();
         if (claimed.length === wanted) {
           this.#again = true; // there may be more due
@@ -261,7 +261,7 @@ export class Scheduler {
 
   #dispatchBacklog(): void {
     while (this.#backlog.length > 0 && this.#o.pool.idle > 0 && !this.#stopped) {
-      this.#dispatch(this.#backlog.shift() as ClaimedTask);
+      this.#dispatch(this.#backlog.take() as ClaimedTask);
     }
   }
 

@@ -93,9 +93,11 @@ export const tasks = spool.table(
     check("tasks_timeout_positive", sql`${t.timeoutMs} > 0`),
     check("tasks_labels_object", sql`jsonb_typeof(${t.labels}) = 'object'`),
     check("tasks_failures_array", sql`jsonb_typeof(${t.failures}) = 'array'`),
-    // Claim order: the scheduler scans this from the top and skips what is locked.
+    // Claim order within each tenant: the claim finds the tenants with pending tasks by
+    // skipping through its first column, then scans each tenant's part from the top and skips
+    // what is locked (claim.ts). It also counts a tenant's pending tasks (quotas/).
     index("tasks_pending_claim_idx")
-      .on(t.priority.desc(), t.runAt, t.id)
+      .on(t.tenant, t.priority.desc(), t.runAt, t.id)
       .where(sql`${t.state} = 'pending'`),
     // When is the next task due: min(run_at) over pending tasks.
     index("tasks_pending_run_at_idx")

@@ -7,7 +7,7 @@ import { renewLease } from "../store/leases.js";
 /** The kinds fixture tasks have (factories.ts). */
 export const testKinds = ["demo.echo"];
 
-export async function claimWithLease(sql: Sql, limit: number, owner: string, kinds = testKinds): Promise<ClaimedTask[]> {
+export async function claimWithLease(sql: Sql, limit: number, owner: string, kinds = testKinds, after = ""): Promise<ClaimedTask[]> {
   await renewLease(sql, { id: owner, name: `test:${owner.slice(0, 8)}` }, 60_000);
-  return claimTasks(sql, limit, owner, kinds);
+  return claimTasks(sql, limit, owner, kinds, after);
 }
