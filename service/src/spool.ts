@@ -25,6 +25,10 @@ import { TaskCreator } from "./store/task-creator.js";
 import { builtInModule, loadHandlers } from "./workers/handlers.js";
 import { createAuthenticator, openAccess } from "./auth/auth-mode.js";
 import { WorkerPool } from "./workers/pool.js";
+import { CreateAdmission } from "./quotas/create-admission.js";
+import { PendingCap } from "./quotas/pending-cap.js";
+import { TokenBuckets } from "./quotas/token-bucket.js";
+import { countPending } from "./store/pending-count.js";
 
 export interface Spool {
   /** The gRPC port. */
@@ -118,6 +122,12 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       databaseWaitMs: shutdownDatabaseWaitMs,
     });
     const creator = new TaskCreator(database.sql);
+    const admission = new CreateAdmission(
+      new PendingCap({ max: config.quotas.maxPending, count: (tenant, bound) => countPending(database.sql, tenant, bound) }),
+      config.quotas.createRate === 0
+        ? undefined
+        : { limit: new TokenBuckets(config.quotas.createRate, config.quotas.createBurst), perSecond: config.quotas.createRate },
+    );
     const watchers = new TaskWatchers();
     const live = scheduler;
 
@@ -165,6 +175,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
         return pool.kinds;
       },
       checkInput: (kind, input, field) => schemas.check(kind, input, field),
+      admit: (tenant, count) => admission.admit(tenant, count),
       create: (tasks) => creator.create(tasks),
       get: (id) => getTask(database.db, id),
       list: (filter, beforeId, limit, view) => listTasks(database.db, filter, beforeId, limit, view),

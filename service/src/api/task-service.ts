@@ -92,6 +92,7 @@ export function taskService(
   return {
     createTask: unary("CreateTask", async (request, principal) => {
       const newTask = await owned(principal, newTaskFromPb(request, ops.kinds), "input");
+      await ops.admit(principal.tenant, 1);
       const [result] = await ops.create([newTask]);
       return createdToPb(principal, newTask, result!);
     }),
@@ -100,6 +101,7 @@ export function taskService(
       const newTasks = await Promise.all(
         newTasksFromPb(request.tasks, ops.kinds).map((task, i) => owned(principal, task, `tasks[${i}].input`)),
       );
+      await ops.admit(principal.tenant, newTasks.length);
       const results = await ops.create(newTasks);
       return { results: results.map((result, i) => createdToPb(principal, newTasks[i]!, result, `tasks[${i}].`)) };
     }),

@@ -30,6 +30,11 @@ export interface TaskOperations {
    */
   checkInput(kind: string, input: unknown, field: string): Promise<unknown>;
   /**
+   * Whether `tenant` may create `count` more tasks now: rejects with resource_exhausted (and
+   * a retry delay) past its create rate or its cap on pending tasks.
+   */
+  admit(tenant: string, count: number): Promise<void>;
+  /**
    * Stores tasks, all or none; for a known idempotency key, returns the task holding it
    * instead (created: false). Results are in the order of the tasks.
    */

@@ -22,12 +22,11 @@ export class CreateAdmission {
     if (this.rate) {
       const waitMs = this.rate.limit.take(tenant, n);
       if (waitMs > 0) {
-        const retryAfterMs = Math.ceil(waitMs);
         throw new SpoolError(
           "resource_exhausted",
-          `tenant ${JSON.stringify(tenant)} creates tasks faster than the ${this.rate.perSecond} a second it may ` +
-            `(SPOOL_TENANT_CREATE_RATE): retry in ${(retryAfterMs / 1000).toFixed(retryAfterMs < 10_000 ? 1 : 0)} s`,
-          { retryAfterMs },
+          // The status adds when to retry (api/status.ts).
+          `tenant ${JSON.stringify(tenant)} creates tasks faster than the ${this.rate.perSecond} a second it may (SPOOL_TENANT_CREATE_RATE)`,
+          { retryAfterMs: Math.ceil(waitMs) },
         );
       }
     }
