@@ -1,6 +1,6 @@
 // Spool's API as TypeScript: the messages and grpc-js service definitions generated from
-// proto/spool/v1 (see proto/gen, DO NOT EDIT), and the paths of the raw descriptor sets that
-// server reflection serves.
+// proto/spool/v1 (see proto/gen, DO NOT EDIT), the google.rpc error details it sends
+// (status-details.ts), and the paths of the raw descriptor sets that server reflection serves.
 import { fileURLToPath } from "node:url";
 
 export { AttemptFailure, LogEntry, LogLevel, Progress, Task, TaskError, TaskState } from "./gen/spool/v1/task.js";
@@ -26,9 +26,16 @@ export {
 } from "./gen/spool/v1/task_service.js";
 export { Duration } from "./gen/google/protobuf/duration.js";
 export { Timestamp } from "./gen/google/protobuf/timestamp.js";
+export { Any } from "./gen/google/protobuf/any.js";
+export { Status as RpcStatus } from "./gen/google/rpc/status.js";
+export { RetryInfo } from "./gen/google/rpc/error_details.js";
 export * from "./convert.js";
+export * from "./status-details.js";
 
-/** FileDescriptorSet (binary) of spool.v1 and the well-known types it imports. */
+/**
+ * FileDescriptorSet (binary) of spool.v1, the error details it sends (google.rpc.Status and
+ * RetryInfo), and the well-known types they import.
+ */
 export const spoolDescriptorSetPath = fileURLToPath(new URL("../gen/spool.binpb", import.meta.url));
 /** FileDescriptorSet (binary) of grpc.health.v1, as shipped by grpc-health-check. */
 export const healthDescriptorSetPath = fileURLToPath(new URL("../gen/health.binpb", import.meta.url));
