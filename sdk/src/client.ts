@@ -52,7 +52,9 @@ export interface SpoolClientOptions {
   deadlineMs?: number;
   /**
    * How often an idempotent call (get, list, cancel, and creates that carry an idempotency
-   * key) is retried after UNAVAILABLE, with exponential backoff; default 4, 0 disables.
+   * key) is retried after UNAVAILABLE, with exponential backoff, or after RESOURCE_EXHAUSTED
+   * with a retry delay of up to 10 s (the tenant's create rate), once that delay has passed;
+   * default 4, 0 disables.
    */
   retries?: number;
 }
@@ -100,6 +102,22 @@ const channelOptions: Partial<ClientOptions> = {
 /** How often a stream (logs, watch) reconnects after UNAVAILABLE in a row before giving up. */
 const maxResumes = 10;
 const backoffMs = (failures: number) => Math.min(5000, 100 * 2 ** failures) * (0.75 + Math.random() / 2);
+/**
+ * Longest server-asked delay (RetryInfo) the client waits out by itself before a retry; a
+ * longer one goes to the caller at once, as a SpoolError with retryAfterMs, to decide.
+ */
+const maxRetryAfterMs = 10_000;
+
+/**
+ * The wait before retrying after this error, or undefined when the client should not retry
+ * it itself: the server's delay when it gave one (plus up to 10%, so clients told the same
+ * delay do not all come back at once), else exponential backoff.
+ */
+function retryDelayMs(error: SpoolError, failures: number): number | undefined {
+  if (!error.retryable) return undefined;
+  if (error.retryAfterMs === undefined) return backoffMs(failures);
+  return error.retryAfterMs > maxRetryAfterMs ? undefined : error.retryAfterMs * (1 + Math.random() / 10);
+}
 
 export class SpoolClient {
   readonly #client: TaskServiceClient;
@@ -119,7 +137,10 @@ export class SpoolClient {
     this.#retries = options.retries ?? 4;
   }
 
-  /** Creates a task. Retried after UNAVAILABLE only when it carries an idempotency key. */
+  /**
+   * Creates a task. Retried (after UNAVAILABLE, or after the delay a rate limit asks for) only
+   * when it carries an idempotency key.
+   */
   async createTask(kind: string, input?: unknown, options: CreateTaskOptions = {}): Promise<Task> {
     const request = createRequest({ kind, input, ...options });
     return taskFromPb((await this.#unary("createTask", request, request.idempotencyKey !== "")).task);
@@ -271,8 +292,9 @@ export class SpoolClient {
       } catch (error) {
         if (signal?.aborted) return;
         const spoolError = SpoolError.from(error);
-        if (!spoolError.retryable || ++failures > maxResumes) throw spoolError;
-        await new Promise((resolve) => setTimeout(resolve, backoffMs(failures)));
+        const delay = retryDelayMs(spoolError, ++failures);
+        if (delay === undefined || failures > maxResumes) throw spoolError;
+        await new Promise((resolve) => setTimeout(resolve, delay));
       } finally {
         signal?.removeEventListener("abort", cancel);
         call.cancel();
@@ -290,8 +312,9 @@ export class SpoolClient {
         return await this.#call(method, request);
       } catch (error) {
         const spoolError = SpoolError.from(error);
-        if (!idempotent || !spoolError.retryable || attempt >= this.#retries) throw spoolError;
-        await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
+        const delay = idempotent ? retryDelayMs(spoolError, attempt) : undefined;
+        if (delay === undefined || attempt >= this.#retries) throw spoolError;
+        await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
   }
