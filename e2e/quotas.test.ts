@@ -76,7 +76,11 @@ describe("a tenant's pending tasks are capped (SPOOL_TENANT_MAX_PENDING)", () =>
     const held = await alice.createTasks(Array.from({ length: 20 }, () => ({ kind: "demo.echo", runAt: later() })));
     const one = await failure(alice.createTask("demo.echo", 1));
     expect(one.code).toBe("resource_exhausted");
-    expect(one.message).toBe('tenant "acme" has 20 pending tasks and may have at most 20 (SPOOL_TENANT_MAX_PENDING): retry once some have run');
+    expect(one.message).toBe(
+      'tenant "acme" has 20 pending tasks and may have at most 20 (SPOOL_TENANT_MAX_PENDING); retry in 1 s',
+    );
+    // The delay also travels as google.rpc.RetryInfo, which the SDK reads.
+    expect(one.retryAfterMs).toBe(1000);
     // A batch larger than the cap can never pass, and says so.
     const batch = await failure(alice.createTasks(Array.from({ length: 21 }, () => ({ kind: "demo.echo" }))));
     expect(batch.message).toContain("21 tasks at once is more than tenant \"acme\" may have pending (20");
@@ -117,7 +121,10 @@ describe("creates are rate-limited per tenant (SPOOL_TENANT_CREATE_RATE)", () =>
     // The bucket refills at 1 a second: 5 more could pass only 5 s after the first five.
     const refused = await failure(alice.createTasks(five()));
     expect(refused.code).toBe("resource_exhausted");
-    expect(refused.message).toMatch(/^tenant "acme" creates tasks faster than the 1 a second it may \(SPOOL_TENANT_CREATE_RATE\): retry in \d+\.\d s$/);
+    expect(refused.message).toMatch(/^tenant "acme" creates tasks faster than the 1 a second it may \(SPOOL_TENANT_CREATE_RATE\); retry in \d+(\.\d)? s$/);
+    // Five tokens at one a second: about five seconds (less the time since the first five).
+    expect(refused.retryAfterMs).toBeGreaterThan(0);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(5000);
     // Another tenant has its own bucket.
     await eve.createTasks(five());
   });

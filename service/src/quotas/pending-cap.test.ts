@@ -30,7 +30,7 @@ describe("PendingCap", () => {
     const refused = await refusal("acme", 1);
     expect(refused).toBeInstanceOf(SpoolError);
     expect(refused?.code).toBe("resource_exhausted");
-    expect(refused?.message).toBe('tenant "acme" has 10 pending tasks and may have at most 10 (SPOOL_TENANT_MAX_PENDING): retry once some have run');
+    expect(refused?.message).toBe('tenant "acme" has 10 pending tasks and may have at most 10 (SPOOL_TENANT_MAX_PENDING)');
     expect(refused?.retryAfterMs).toBe(1000);
     // Another tenant is not affected.
     await cap.admit("globex", 10);

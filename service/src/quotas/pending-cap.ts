@@ -55,8 +55,8 @@ export class PendingCap {
     if (entry.count + n > max) {
       throw new SpoolError(
         "resource_exhausted",
-        `tenant ${JSON.stringify(tenant)} has ${entry.count} pending tasks and may have at most ${max} ` +
-          `(SPOOL_TENANT_MAX_PENDING): retry once some have run`,
+        // The status adds when to retry (api/status.ts).
+        `tenant ${JSON.stringify(tenant)} has ${entry.count} pending tasks and may have at most ${max} (SPOOL_TENANT_MAX_PENDING)`,
         { retryAfterMs: strictMs },
       );
     }
