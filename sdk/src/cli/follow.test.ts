@@ -88,6 +88,37 @@ describe("followTask", () => {
     ]);
   });
 
+  it("holds an attempt's log lines until its state line is shown, though the log stream is ahead", async () => {
+    const { out, lines } = capture();
+    let firstShown!: () => void;
+    const shown = new Promise<void>((resolve) => (firstShown = resolve));
+    const second: Task = { ...running(0, ""), attempt: 2, progress: undefined, startedAt: new Date("2026-03-01T12:00:03Z") };
+    const failed: Task = { ...second, state: "failed", finishedAt };
+    const client = {
+      async *watchTask() {
+        await shown; // the log stream has sent attempt 1's and 2's lines by now
+        yield running(0.5, "half");
+        yield { ...running(0.5, "half"), state: "pending", attempt: 1 };
+        yield second;
+        yield failed;
+      },
+      async *streamLogs() {
+        yield entry(1, "one");
+        yield entry(2, "two", 2);
+        firstShown();
+      },
+    } as unknown as FollowClient;
+    await followTask(client, base.id, out, { logs: true });
+    expect(lines().filter((line) => !line.startsWith("█")).map((line) => line.replace(/^\s+(\d) \S+ INFO\s+/, "$1 ").replace(/ \(.*/, ""))).toEqual([
+      "2026-03-01T12:00:01.000Z RUNNING attempt 1 of 3",
+      "1 one",
+      "2026-03-01T12:00:00.000Z PENDING attempt 1 of 3",
+      "2026-03-01T12:00:03.000Z RUNNING attempt 2 of 3",
+      "2 two",
+      "2026-03-01T12:00:05.000Z FAILED attempt 2 of 3",
+    ]);
+  });
+
   it("stops watching and throws when the log stream fails", async () => {
     const { out } = capture();
     let watchStopped = false;
