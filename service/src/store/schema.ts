@@ -73,6 +73,16 @@ export const tasks = spool.table(
     /** The subject of the identity that created the task. */
     createdBy: text("created_by").notNull().default("anonymous"),
     cancelReason: text("cancel_reason"),
+    /** Name of the schedule (in the task's tenant) whose tick created it; a retry keeps it. */
+    schedule: text("schedule"),
+    /** The tick it stands for; null for tasks created directly and for retries. */
+    scheduledFor: timestamptz("scheduled_for"),
+    /** For the queue's key_concurrency_limit: running tasks are counted per key. */
+    concurrencyKey: text("concurrency_key"),
+    /** The task this one retries (RetryTask). */
+    retryOf: uuid("retry_of"),
+    /** Backoff between attempts, resolved at creation (task's, else kind's, else defaults). */
+    backoff: jsonb("backoff").$type<BackoffRow>(),
     /** Replica running the current attempt; set exactly while RUNNING. */
     owner: uuid("owner"),
     /** Equal to the time encoded in id. */
@@ -96,8 +106,10 @@ export const tasks = spool.table(
     // Claim order within each tenant: the claim finds the tenants with pending tasks by
     // skipping through its first column, then scans each tenant's part from the top and skips
     // what is locked (claim.ts). It also counts a tenant's pending tasks (quotas/).
+    // Queues take turns within a tenant, so the claim walks (tenant, queue) pairs, and each
+    // queue's part is in priority order.
     index("tasks_pending_claim_idx")
-      .on(t.tenant, t.priority.desc(), t.runAt, t.id)
+      .on(t.tenant, t.queue, t.priority.desc(), t.runAt, t.id)
       .where(sql`${t.state} = 'pending'`),
     // When is the next task due: min(run_at) over pending tasks.
     index("tasks_pending_run_at_idx")
@@ -126,6 +138,13 @@ export const tasks = spool.table(
     index("tasks_ended_tenant_idx")
       .on(t.tenant, t.id)
       .where(sql`${t.state} in ('succeeded', 'failed', 'cancelled', 'dropped')`),
+    // Exactly one task per tick of a schedule, whichever replica fires it, however often.
+    uniqueIndex("tasks_schedule_tick_idx")
+      .on(t.tenant, t.schedule, t.scheduledFor)
+      .where(sql`${t.scheduledFor} is not null`),
+    index("tasks_ended_schedule_idx")
+      .on(t.tenant, t.schedule, t.id)
+      .where(sql`${t.schedule} is not null and ${t.state} in ('succeeded', 'failed', 'cancelled', 'dropped')`),
     index("tasks_ended_labels_idx")
       .using("gin", sql`${t.labels} jsonb_path_ops`)
       .where(sql`${t.state} in ('succeeded', 'failed', 'cancelled', 'dropped')`),
@@ -147,6 +166,64 @@ export const taskLogs = spool.table(
     time: timestamptz("time").notNull(),
   },
   (t) => [primaryKey({ columns: [t.taskId, t.seq] }), check("task_logs_seq_positive", sql`${t.seq} > 0`)],
+);
+
+// Queues: a queue exists from its first task (a row is added then, once per replica and
+// queue) and holds the settings that apply across the cluster. Null limits mean none.
+export const queues = spool.table(
+  "queues",
+  {
+    tenant: text("tenant").notNull(),
+    name: text("name").notNull(),
+    paused: boolean("paused").notNull().default(false),
+    concurrencyLimit: integer("concurrency_limit"),
+    keyConcurrencyLimit: integer("key_concurrency_limit"),
+    /** How long ended tasks are kept; null: the default (7 days). */
+    retentionMs: bigint("retention_ms", { mode: "number" }),
+    createdAt: timestamptz("created_at").notNull().default(sql`now()`),
+    updatedAt: timestamptz("updated_at").notNull().default(sql`now()`),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenant, t.name] }),
+    check("queues_limits_positive", sql`coalesce(${t.concurrencyLimit}, 1) > 0 and coalesce(${t.keyConcurrencyLimit}, 1) > 0`),
+    check("queues_retention_positive", sql`coalesce(${t.retentionMs}, 1) > 0`),
+  ],
+);
+
+export const catchUp = spool.enum("catch_up", ["skip", "once", "all"]);
+
+// Schedules: recurring tasks. A tick is fired by whichever replica gets the row first
+// (FOR UPDATE SKIP LOCKED), which inserts the tick's task and moves next_run_at on in one
+// transaction; tasks_schedule_tick_idx makes a tick's task unique even if two got there.
+export const schedules = spool.table(
+  "schedules",
+  {
+    tenant: text("tenant").notNull(),
+    name: text("name").notNull(),
+    /** 5 or 6 fields, read by croner; null when interval_ms is set. */
+    cron: text("cron"),
+    intervalMs: bigint("interval_ms", { mode: "number" }),
+    timeZone: text("time_zone").notNull().default("UTC"),
+    /** The TaskTemplate, as the service stores it (schedules/). */
+    task: jsonb("task").notNull(),
+    catchUp: catchUp("catch_up").notNull().default("skip"),
+    catchUpLimit: integer("catch_up_limit").notNull().default(0),
+    paused: boolean("paused").notNull().default(false),
+    /** The next tick not yet fired; null while paused. */
+    nextRunAt: timestamptz("next_run_at"),
+    lastRunAt: timestamptz("last_run_at"),
+    createdBy: text("created_by").notNull(),
+    createdAt: timestamptz("created_at").notNull().default(sql`now()`),
+    updatedAt: timestamptz("updated_at").notNull().default(sql`now()`),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenant, t.name] }),
+    check("schedules_cron_xor_interval", sql`(${t.cron} is null) <> (${t.intervalMs} is null)`),
+    check("schedules_interval_min", sql`coalesce(${t.intervalMs}, 1000) >= 1000`),
+    check("schedules_paused_no_next", sql`not ${t.paused} or ${t.nextRunAt} is null`),
+    // The ticker's query: which schedules are due.
+    index("schedules_next_run_at_idx").on(t.nextRunAt).where(sql`${t.nextRunAt} is not null`),
+  ],
 );
 
 // Leases: a replica owns the attempts it runs (tasks.owner) only while its row here has not
@@ -172,6 +249,14 @@ export interface ProgressRow {
   attempt: number;
   /** ISO time it was reported. */
   at: string;
+}
+
+export interface BackoffRow {
+  baseMs: number;
+  factor: number;
+  maxMs: number;
+  /** 0..1 */
+  jitter: number;
 }
 
 export interface AttemptFailureRow {
