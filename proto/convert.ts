@@ -4,7 +4,7 @@
 // One place, so the two sides can never disagree.
 import type { Duration } from "./gen/google/protobuf/duration.js";
 import type { Timestamp } from "./gen/google/protobuf/timestamp.js";
-import { LogLevel, TaskState } from "./gen/spool/v1/task.js";
+import { LogLevel, TaskState, type Backoff as PbBackoff } from "./gen/spool/v1/task.js";
 
 export const taskStateNames = ["pending", "running", "succeeded", "failed", "cancelled", "dropped"] as const;
 export type TaskStateName = (typeof taskStateNames)[number];
@@ -74,4 +74,30 @@ export function dateFromTimestamp(timestamp: Timestamp): Date | undefined {
   if (!Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) return undefined;
   if (seconds < minTimestampSeconds || seconds > maxTimestampSeconds) return undefined;
   return new Date(Number(seconds) * 1000 + Math.floor(nanos / 1_000_000));
+}
+
+/** A retry backoff (spool.v1.Backoff) in ms: see task.proto for its meaning. */
+export interface Backoff {
+  baseMs: number;
+  factor: number;
+  maxMs: number;
+  jitter: number;
+}
+
+/** The backoff of a task that set none and whose kind sets none. */
+export const defaultBackoff: Backoff = { baseMs: 1000, factor: 2, maxMs: 3_600_000, jitter: 0.25 };
+
+export function backoffToPb(backoff: Backoff): PbBackoff {
+  return { base: durationFromMs(backoff.baseMs), factor: backoff.factor, max: durationFromMs(backoff.maxMs), jitter: backoff.jitter };
+}
+
+/** The fields a Backoff message sets (unset durations and zero numbers are left out). */
+export function backoffFromPb(backoff: PbBackoff | undefined): Partial<Backoff> {
+  if (!backoff) return {};
+  const out: Partial<Backoff> = {};
+  if (backoff.base) out.baseMs = msFromDuration(backoff.base);
+  if (backoff.factor) out.factor = backoff.factor;
+  if (backoff.max) out.maxMs = msFromDuration(backoff.max);
+  if (backoff.jitter) out.jitter = backoff.jitter;
+  return out;
 }

@@ -3,7 +3,7 @@
 // (status-details.ts), and the paths of the raw descriptor sets that server reflection serves.
 import { fileURLToPath } from "node:url";
 
-export { AttemptFailure, LogEntry, LogLevel, Progress, Task, TaskError, TaskState } from "./gen/spool/v1/task.js";
+export { AttemptFailure, Backoff as PbBackoff, LogEntry, LogLevel, Progress, Task, TaskError, TaskState } from "./gen/spool/v1/task.js";
 export {
   CancelTaskRequest,
   CancelTaskResponse,
@@ -15,6 +15,8 @@ export {
   GetTaskResponse,
   ListTasksRequest,
   ListTasksResponse,
+  RetryTaskRequest,
+  RetryTaskResponse,
   StreamLogsRequest,
   StreamLogsResponse,
   TaskServiceClient,
@@ -24,6 +26,45 @@ export {
   WatchTaskRequest,
   WatchTaskResponse,
 } from "./gen/spool/v1/task_service.js";
+export {
+  CatchUp,
+  CreateScheduleRequest,
+  CreateScheduleResponse,
+  DeleteScheduleRequest,
+  DeleteScheduleResponse,
+  GetScheduleRequest,
+  GetScheduleResponse,
+  ListSchedulesRequest,
+  ListSchedulesResponse,
+  PauseScheduleRequest,
+  PauseScheduleResponse,
+  ResumeScheduleRequest,
+  ResumeScheduleResponse,
+  Schedule,
+  ScheduleServiceClient,
+  ScheduleServiceService,
+  type ScheduleServiceServer,
+  TaskTemplate,
+  TriggerScheduleRequest,
+  TriggerScheduleResponse,
+  UpdateScheduleRequest,
+  UpdateScheduleResponse,
+} from "./gen/spool/v1/schedule_service.js";
+export {
+  ListQueuesRequest,
+  ListQueuesResponse,
+  PauseQueueRequest,
+  PauseQueueResponse,
+  Queue,
+  QueueDepth,
+  QueueServiceClient,
+  QueueServiceService,
+  type QueueServiceServer,
+  ResumeQueueRequest,
+  ResumeQueueResponse,
+  UpdateQueueRequest,
+  UpdateQueueResponse,
+} from "./gen/spool/v1/queue_service.js";
 export { Duration } from "./gen/google/protobuf/duration.js";
 export { Timestamp } from "./gen/google/protobuf/timestamp.js";
 export { Any } from "./gen/google/protobuf/any.js";

@@ -137,6 +137,8 @@ export function encodeCreate(spec: CreateSpec, keySalt = ""): Uint8Array {
     timeout: undefined,
     idempotencyKey: text(idempotencyKey),
     labels: labels ?? {},
+    concurrencyKey: "",
+    backoff: undefined,
   });
   if (spec.kind instanceof RawText) writeText(writer, 1, spec.kind);
   if (!typedInput) writeValueField(writer, 2, spec.input as Json);
@@ -162,6 +164,7 @@ function encodeList(spec: ListSpec, world: World): Uint8Array {
     createdBefore: undefined,
     tenant: "",
     createdBy: "",
+    schedule: "",
     view: 0,
     pageSize: spec.pageSize,
     pageToken: isIssued(spec.pageToken) ? world.issuedPageToken : text(spec.pageToken),

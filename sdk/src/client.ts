@@ -10,6 +10,8 @@ import {
 } from "@grpc/grpc-js";
 import {
   durationFromMs,
+  backoffFromPb,
+  defaultBackoff,
   levelFromPb,
   msFromDuration,
   stateFromPb,
@@ -207,6 +209,7 @@ export class SpoolClient {
       pageToken: options.pageToken ?? "",
       tenant: options.tenant ?? "",
       createdBy: options.createdBy ?? "",
+      schedule: options.schedule ?? "",
       view: options.view === "full" ? TaskView.TASK_VIEW_FULL : TaskView.TASK_VIEW_BASIC,
     };
     const response = await this.#unary("listTasks", request, true);
@@ -377,6 +380,13 @@ function createRequest(spec: NewTaskSpec): CreateTaskRequest {
     timeout: spec.timeoutMs === undefined ? undefined : durationFromMs(spec.timeoutMs),
     idempotencyKey: spec.idempotencyKey ?? "",
     labels: spec.labels ?? {},
+    concurrencyKey: spec.concurrencyKey ?? "",
+    backoff: spec.backoff && {
+      base: spec.backoff.baseMs === undefined ? undefined : durationFromMs(spec.backoff.baseMs),
+      factor: spec.backoff.factor ?? 0,
+      max: spec.backoff.maxMs === undefined ? undefined : durationFromMs(spec.backoff.maxMs),
+      jitter: spec.backoff.jitter ?? 0,
+    },
   };
 }
 
@@ -403,6 +413,11 @@ function taskFromPb(task: PbTask | undefined): Task {
     idempotencyKey: task.idempotencyKey || undefined,
     tenant: task.tenant,
     createdBy: task.createdBy,
+    schedule: task.schedule || undefined,
+    scheduledFor: task.scheduledFor && dateOf(task.scheduledFor),
+    concurrencyKey: task.concurrencyKey || undefined,
+    retryOf: task.retryOf || undefined,
+    backoff: { ...defaultBackoff, ...backoffFromPb(task.backoff) },
     createdAt: dateOf(task.createdAt),
     runAt: dateOf(task.runAt),
     startedAt: task.startedAt && dateOf(task.startedAt),

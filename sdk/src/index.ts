@@ -4,7 +4,9 @@ export { SpoolError, retryableCodes, type SpoolErrorCode } from "./errors.js";
 export { defineTask, isNonRetryable, isTaskDefinition, NonRetryableError } from "./task.js";
 export type { InputSchema, TaskContext, TaskDefinition, TaskLogger } from "./task.js";
 export { taskStates, terminalStates } from "./types.js";
+export { defaultBackoff } from "@spool/proto";
 export type {
+  Backoff,
   CreateTaskOptions,
   ListTasksOptions,
   LogEntry,

@@ -1,6 +1,8 @@
 // The SDK's own types: what callers see instead of the generated messages.
 
-import { taskStateNames, type LogLevelName, type TaskStateName } from "@spool/proto";
+import { taskStateNames, type Backoff, type LogLevelName, type TaskStateName } from "@spool/proto";
+
+export type { Backoff };
 
 /** Every task state, in life order (the names are shared with the service: @spool/proto). */
 export const taskStates = taskStateNames;
@@ -61,6 +63,16 @@ export interface Task<Output = unknown> {
   tenant: string;
   /** The subject that created it ("anonymous" without auth). */
   createdBy: string;
+  /** The schedule whose tick created it (a retry keeps it); undefined for a direct create. */
+  schedule: string | undefined;
+  /** The tick it stands for; undefined for a direct create and for a retry. */
+  scheduledFor: Date | undefined;
+  /** Counted per key against the queue's keyConcurrencyLimit. */
+  concurrencyKey: string | undefined;
+  /** The id of the task this one retries (retryTask). */
+  retryOf: string | undefined;
+  /** Backoff between its attempts, as resolved at creation. */
+  backoff: Backoff;
   createdAt: Date;
   runAt: Date;
   startedAt: Date | undefined;
@@ -81,6 +93,10 @@ export interface CreateTaskOptions {
   /** A second create with the same key returns the first task instead of a new one. */
   idempotencyKey?: string;
   labels?: Record<string, string>;
+  /** Key for the queue's keyConcurrencyLimit, e.g. a customer id; at most 200 characters. */
+  concurrencyKey?: string;
+  /** Backoff between attempts; unset fields take the kind's, else the defaults (defaultBackoff). */
+  backoff?: Partial<Backoff>;
 }
 
 /** One task of a createTasks call. */
@@ -100,6 +116,8 @@ export interface ListTasksOptions {
   tenant?: string;
   /** Only tasks created by this subject. A caller with only the submitter role lists only its own. */
   createdBy?: string;
+  /** Only tasks of the schedule of this name. */
+  schedule?: string;
   /** Tasks per page, 1..1000; default 50. A page also stops at 3 MiB, so it may hold fewer. */
   pageSize?: number;
   /** nextPageToken of the previous page. */

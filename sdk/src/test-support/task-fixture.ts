@@ -1,5 +1,6 @@
 // A Task as the SDK returns it, for the CLI's rendering tests: pending, never run, with the
 // given fields changed. Test support: not compiled into the package (sdk/tsconfig.json).
+import { defaultBackoff } from "@spool/proto";
 import type { Task } from "../types.js";
 
 export function taskFixture(overrides: Partial<Task> = {}): Task {
@@ -22,6 +23,11 @@ export function taskFixture(overrides: Partial<Task> = {}): Task {
     idempotencyKey: undefined,
     tenant: "default",
     createdBy: "anonymous",
+    schedule: undefined,
+    scheduledFor: undefined,
+    concurrencyKey: undefined,
+    retryOf: undefined,
+    backoff: { ...defaultBackoff },
     createdAt: new Date("2026-03-01T12:00:00Z"),
     runAt: new Date("2026-03-01T12:00:00Z"),
     startedAt: undefined,

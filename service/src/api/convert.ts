@@ -1,6 +1,6 @@
 // Domain values to protobuf messages, for the few types that differ. The state, level and
 // duration mappings themselves are shared with the SDK (@spool/proto's convert.ts).
-import { durationFromMs, levelToPb, stateToPb, timestampFromDate as ts, type LogEntry, type Task as PbTask } from "@spool/proto";
+import { backoffToPb, durationFromMs, levelToPb, stateToPb, timestampFromDate as ts, type LogEntry, type Task as PbTask } from "@spool/proto";
 import { failureTypes, type LogLine, type Task, type TaskError } from "../domain/task.js";
 
 /**
@@ -35,6 +35,11 @@ export function taskToPb(task: Task, serverDetails = true): PbTask {
     finishedAt: task.finishedAt ? ts(task.finishedAt) : undefined,
     tenant: task.tenant,
     createdBy: task.createdBy,
+    schedule: task.schedule ?? "",
+    scheduledFor: task.scheduledFor ? ts(task.scheduledFor) : undefined,
+    concurrencyKey: task.concurrencyKey ?? "",
+    retryOf: task.retryOf ?? "",
+    backoff: backoffToPb(task.backoff),
   };
 }
 

@@ -128,6 +128,10 @@ export function taskService(
       return { task: taskToPb(visible(principal, id, await ops.cancel(id, reason)), seesServerDetails(principal)) };
     }),
 
+    retryTask: unary("RetryTask", async () => {
+      throw new SpoolError("failed_precondition", "RetryTask is not served yet");
+    }),
+
     streamLogs: (call: ServerWritableStream<StreamLogsRequest, StreamLogsResponse>) =>
       serverStream(log, streams, "StreamLogs", call, principalOf, async (principal, send, signal) => {
         const request = logRequestFrom(call.request);

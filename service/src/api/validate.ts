@@ -2,7 +2,11 @@
 // (INVALID_ARGUMENT) whose message names the field and what is wrong with it.
 import { createHash } from "node:crypto";
 import {
+  backoffFromPb,
+  defaultBackoff,
   msFromDuration,
+  type Backoff,
+  type PbBackoff,
   safeNumber,
   stateFromPb,
   taskStateNames,
@@ -28,6 +32,11 @@ export const limits = {
   inputBytes: 1024 * 1024,
   kindLength: 200,
   idempotencyKeyLength: 200,
+  concurrencyKeyLength: 200,
+  scheduleNameLength: 200,
+  maxBackoffBaseMs: 24 * 3600_000,
+  maxBackoffMaxMs: 7 * 24 * 3600_000,
+  maxBackoffFactor: 10,
   labels: 32,
   labelValueLength: 255,
   priority: 1000,
@@ -117,6 +126,10 @@ export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<str
   if (request.idempotencyKey.length > limits.idempotencyKeyLength) {
     throw invalid("idempotency_key", `is ${request.idempotencyKey.length} characters; at most ${limits.idempotencyKeyLength}`);
   }
+  refuseNul("concurrency_key", request.concurrencyKey);
+  if (request.concurrencyKey.length > limits.concurrencyKeyLength) {
+    throw invalid("concurrency_key", `is ${request.concurrencyKey.length} characters; at most ${limits.concurrencyKeyLength}`);
+  }
   return {
     kind,
     input,
@@ -127,7 +140,36 @@ export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<str
     timeoutMs,
     idempotencyKey: request.idempotencyKey || undefined,
     labels: validLabels("labels", request.labels),
+    concurrencyKey: request.concurrencyKey || undefined,
+    backoff: validBackoff("backoff", request.backoff),
   };
+}
+
+/** A Backoff message: the fields it sets over the defaults, each in range. */
+export function validBackoff(field: string, backoff: PbBackoff | undefined): Backoff {
+  const given = backoff ?? { base: undefined, factor: 0, max: undefined, jitter: 0 };
+  const durationMs = (name: string, duration: Duration | undefined, maxMs: number) => {
+    if (!duration) return undefined;
+    if (duration.seconds < 0n || duration.nanos < 0 || duration.nanos >= 1e9 || duration.seconds > BigInt(maxMs / 1000)) {
+      throw invalid(`${field}.${name}`, `must be from 0s to ${maxMs / 1000}s`);
+    }
+    const ms = msFromDuration(duration);
+    if (ms > maxMs) throw invalid(`${field}.${name}`, `must be from 0s to ${maxMs / 1000}s`);
+    return ms;
+  };
+  const baseMs = durationMs("base", given.base, limits.maxBackoffBaseMs);
+  const maxMs = durationMs("max", given.max, limits.maxBackoffMaxMs);
+  if (!Number.isFinite(given.factor) || (given.factor !== 0 && (given.factor < 1 || given.factor > limits.maxBackoffFactor))) {
+    throw invalid(`${field}.factor`, `${given.factor} is out of range 1..${limits.maxBackoffFactor}`);
+  }
+  if (!Number.isFinite(given.jitter) || given.jitter < 0 || given.jitter > 1) {
+    throw invalid(`${field}.jitter`, `${given.jitter} is out of range 0..1`);
+  }
+  const resolved: Backoff = { ...defaultBackoff, ...backoffFromPb(given) };
+  if (resolved.maxMs < resolved.baseMs) {
+    throw invalid(`${field}.max`, `${resolved.maxMs / 1000}s is less than base (${resolved.baseMs / 1000}s)`);
+  }
+  return resolved;
 }
 
 export function newTasksFromPb(requests: CreateTaskRequest[], kinds: ReadonlySet<string>): TaskRequest[] {
@@ -229,6 +271,10 @@ export function listQueryFrom(request: ListTasksRequest, principal: Principal): 
   if (request.tenant.length > nameLimits.tenantLength) {
     throw invalid("tenant", `is ${request.tenant.length} characters; at most ${nameLimits.tenantLength}`);
   }
+  refuseNul("schedule", request.schedule);
+  if (request.schedule.length > limits.scheduleNameLength) {
+    throw invalid("schedule", `is ${request.schedule.length} characters; at most ${limits.scheduleNameLength}`);
+  }
   refuseNul("created_by", request.createdBy);
   if (request.createdBy.length > nameLimits.subjectLength) {
     throw invalid("created_by", `is ${request.createdBy.length} characters; at most ${nameLimits.subjectLength}`);
@@ -242,6 +288,7 @@ export function listQueryFrom(request: ListTasksRequest, principal: Principal): 
     createdBefore,
     tenant: request.tenant || undefined,
     createdBy: request.createdBy || undefined,
+    schedule: request.schedule || undefined,
   });
   const view = viewFrom(request.view);
   const filterHash = hashFilter(filter);

@@ -11,7 +11,7 @@ const eve = who("eve", "globex", "operator");
 const root = who("root", "ops", "admin");
 const nobody = who("nobody", "acme", undefined);
 const alicesTask = { tenant: "acme", createdBy: "alice" };
-const anyFilter: TaskFilter = { states: [], kinds: [], queue: undefined, labels: {}, createdAfter: undefined, createdBefore: undefined, tenant: undefined, createdBy: undefined };
+const anyFilter: TaskFilter = { states: [], kinds: [], queue: undefined, labels: {}, createdAfter: undefined, createdBefore: undefined, tenant: undefined, createdBy: undefined, schedule: undefined };
 
 describe("access", () => {
   it("lets the creator, its tenant's operators and admins see a task; nobody else", () => {
@@ -34,7 +34,7 @@ describe("access", () => {
     expect(scopedFilter(alice, anyFilter)).toMatchObject({ tenant: "acme", createdBy: "alice" });
     expect(scopedFilter(olga, anyFilter)).toMatchObject({ tenant: "acme", createdBy: undefined });
     expect(scopedFilter(olga, { ...anyFilter, createdBy: "bob" })).toMatchObject({ tenant: "acme", createdBy: "bob" });
-    expect(scopedFilter(root, anyFilter)).toMatchObject({ tenant: undefined, createdBy: undefined });
+    expect(scopedFilter(root, anyFilter)).toMatchObject({ tenant: undefined, createdBy: undefined, schedule: undefined });
     expect(scopedFilter(root, { ...anyFilter, tenant: "globex" })).toMatchObject({ tenant: "globex" });
     expect(scopedFilter(alice, { ...anyFilter, tenant: "acme", createdBy: "alice" })).toMatchObject({ tenant: "acme", createdBy: "alice" });
     expect(() => scopedFilter(olga, { ...anyFilter, tenant: "globex" })).toThrow(/admin/);

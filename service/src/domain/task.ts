@@ -1,5 +1,8 @@
 // The task as every layer sees it. The store maps rows to it, the API maps it to protobuf,
 // the scheduler moves it between states.
+import type { Backoff } from "@spool/proto";
+
+export type { Backoff };
 
 export const taskStates = ["pending", "running", "succeeded", "failed", "cancelled", "dropped"] as const;
 export type TaskState = (typeof taskStates)[number];
@@ -68,6 +71,15 @@ export interface Task {
   tenant: string;
   /** The subject that created it. */
   createdBy: string;
+  /** The schedule whose tick created it (a retry keeps it), and that tick. */
+  schedule: string | null;
+  scheduledFor: Date | null;
+  /** Counted per key against its queue's key_concurrency_limit. */
+  concurrencyKey: string | null;
+  /** The task this one retries. */
+  retryOf: string | null;
+  /** Backoff between its attempts, resolved at creation. */
+  backoff: Backoff;
   createdAt: Date;
   runAt: Date;
   startedAt: Date | null;
@@ -85,6 +97,13 @@ export interface NewTask {
   timeoutMs: number;
   idempotencyKey: string | undefined;
   labels: Record<string, string>;
+  concurrencyKey: string | undefined;
+  /** Resolved: the request's, else the kind's, else defaultBackoff. */
+  backoff: Backoff;
+  /** Set for the tasks of a schedule (schedules/) and for retries (RetryTask). */
+  schedule?: string;
+  scheduledFor?: Date;
+  retryOf?: string;
   /** The creator's tenant and subject (from the caller's identity, not the request). */
   tenant: string;
   createdBy: string;
@@ -92,6 +111,8 @@ export interface NewTask {
 
 /** What a CreateTask request itself says: a NewTask before the caller's identity is added. */
 export type TaskRequest = Omit<NewTask, "tenant" | "createdBy">;
+
+
 
 export const taskDefaults = {
   queue: "default",
@@ -125,4 +146,6 @@ export interface TaskFilter {
   tenant: string | undefined;
   /** Only tasks created by this subject. */
   createdBy: string | undefined;
+  /** Only tasks of this schedule. */
+  schedule: string | undefined;
 }

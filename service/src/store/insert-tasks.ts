@@ -14,6 +14,10 @@ import type { Sql } from "./database.js";
 import { channel } from "./notify.js";
 import { taskColumns } from "./task-columns.js";
 import { newTaskId } from "../domain/task-id.js";
+import { defaultBackoff, type Backoff } from "@spool/proto";
+
+const isDefaultBackoff = (b: Backoff) =>
+  b.baseMs === defaultBackoff.baseMs && b.factor === defaultBackoff.factor && b.maxMs === defaultBackoff.maxMs && b.jitter === defaultBackoff.jitter;
 
 export interface Inserted {
   task: Task;
@@ -27,9 +31,10 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
   const inserted = await sql<{ id: string; runAt: Date }[]>`
     with ins as (
       insert into spool.tasks as t
-        (id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, tenant, created_by, created_at, run_at)
+        (id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, tenant, created_by,
+         concurrency_key, backoff, schedule, scheduled_for, retry_of, created_at, run_at)
       select id, kind, queue, priority, input::jsonb, max_attempts, timeout_ms, idempotency_key, labels::jsonb,
-        tenant, created_by, created_at,
+        tenant, created_by, concurrency_key, backoff::jsonb, schedule, scheduled_for, retry_of, created_at,
         -- No run_at: due at once by the database's clock, the one claims compare with.
         coalesce(run_at, now())
       from unnest(
@@ -38,11 +43,18 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
         ${rows.map((r) => r.task.maxAttempts)}::int[], ${rows.map((r) => r.task.timeoutMs)}::int[],
         ${rows.map((r) => r.task.idempotencyKey ?? null) as string[]}::text[], ${rows.map((r) => JSON.stringify(r.task.labels))}::text[],
         ${rows.map((r) => r.task.tenant)}::text[], ${rows.map((r) => r.task.createdBy)}::text[],
+        ${rows.map((r) => r.task.concurrencyKey ?? null) as string[]}::text[],
+        -- The defaults are stored as null: most tasks keep them, and null costs no bytes.
+        ${rows.map((r) => (isDefaultBackoff(r.task.backoff) ? null : JSON.stringify(r.task.backoff))) as string[]}::text[],
+        ${rows.map((r) => r.task.schedule ?? null) as string[]}::text[],
+        ${rows.map((r) => r.task.scheduledFor?.toISOString() ?? null) as string[]}::timestamptz[],
+        ${rows.map((r) => r.task.retryOf ?? null) as string[]}::uuid[],
         -- As ISO text, exact to the millisecond: to_timestamp(ms / 1000.0) went through
         -- floating point and lost a millisecond on far dates (year 4283: .181 read back .180).
         ${rows.map((r) => r.createdAt.toISOString())}::timestamptz[],
         ${rows.map((r) => r.task.runAt?.toISOString() ?? null) as string[]}::timestamptz[]
-      ) as r(id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, tenant, created_by, created_at, run_at)
+      ) as r(id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, tenant, created_by,
+             concurrency_key, backoff, schedule, scheduled_for, retry_of, created_at, run_at)
       on conflict (tenant, idempotency_key) where idempotency_key is not null do nothing
       -- Only what the database decided: the rest of each task is what was sent (returning
       -- every column cost twice the Node CPU of the whole insert).
@@ -76,6 +88,11 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
       cancelRequested: false,
       tenant: task.tenant,
       createdBy: task.createdBy,
+      schedule: task.schedule ?? null,
+      scheduledFor: task.scheduledFor ?? null,
+      concurrencyKey: task.concurrencyKey ?? null,
+      retryOf: task.retryOf ?? null,
+      backoff: task.backoff,
       createdAt,
       runAt,
       startedAt: null,

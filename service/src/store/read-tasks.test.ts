@@ -16,7 +16,7 @@ beforeAll(() => {
 });
 afterAll(() => database.close());
 
-const noFilter: TaskFilter = { states: [], kinds: [], queue: undefined, labels: {}, createdAfter: undefined, createdBefore: undefined, tenant: undefined, createdBy: undefined };
+const noFilter: TaskFilter = { states: [], kinds: [], queue: undefined, labels: {}, createdAfter: undefined, createdBefore: undefined, tenant: undefined, createdBy: undefined, schedule: undefined };
 
 describe("listTasks", () => {
   it("pages newest first without gaps or repeats while tasks are being added", async () => {

@@ -1,7 +1,8 @@
 // Reads of tasks: by id, and filtered pages for ListTasks (keyset pagination on the id,
 // newest first: stable while tasks are added, since new ids sort before every page).
 import { and, desc, eq, gte, inArray, lt, or, sql, type SQL } from "drizzle-orm";
-import type { AttemptFailure, Task, TaskError, TaskFilter, TaskState, TaskView } from "../domain/task.js";
+import { defaultBackoff } from "@spool/proto";
+import type { AttemptFailure, Backoff, Task, TaskError, TaskFilter, TaskState, TaskView } from "../domain/task.js";
 import type { Db } from "./database.js";
 import { unionAll } from "drizzle-orm/pg-core";
 import { tasks } from "./schema.js";
@@ -26,6 +27,11 @@ const taskFields = {
   cancelRequested: tasks.cancelRequested,
   tenant: tasks.tenant,
   createdBy: tasks.createdBy,
+  schedule: tasks.schedule,
+  scheduledFor: tasks.scheduledFor,
+  concurrencyKey: tasks.concurrencyKey,
+  retryOf: tasks.retryOf,
+  backoff: sql<Backoff>`coalesce(${tasks.backoff}, ${JSON.stringify(defaultBackoff)}::jsonb)`,
   createdAt: tasks.createdAt,
   runAt: tasks.runAt,
   startedAt: tasks.startedAt,
@@ -86,6 +92,7 @@ export async function listTasks(
   if (filter.tenant !== undefined) common.push(eq(tasks.tenant, filter.tenant));
   if (filter.createdBy !== undefined) common.push(eq(tasks.createdBy, filter.createdBy));
   if (filter.queue !== undefined) common.push(eq(tasks.queue, filter.queue));
+  if (filter.schedule !== undefined) common.push(eq(tasks.schedule, filter.schedule));
   if (Object.keys(filter.labels).length > 0) {
     common.push(sql`${tasks.labels} @> ${JSON.stringify(filter.labels)}::text::jsonb`);
   }

@@ -1,4 +1,5 @@
 // Fixture factories with overridable defaults.
+import { defaultBackoff } from "@spool/proto";
 import { taskDefaults, type NewTask } from "../domain/task.js";
 
 export function newTask(overrides: Partial<NewTask> = {}): NewTask {
@@ -12,6 +13,8 @@ export function newTask(overrides: Partial<NewTask> = {}): NewTask {
     timeoutMs: taskDefaults.timeoutMs,
     idempotencyKey: undefined,
     labels: {},
+    concurrencyKey: undefined,
+    backoff: { ...defaultBackoff },
     tenant: "default",
     createdBy: "anonymous",
     ...overrides,

@@ -248,11 +248,55 @@ export interface Task {
   tenant: string;
   /** Subject of the identity that created it ("anonymous" without auth). */
   createdBy: string;
+  /**
+   * Name of the schedule that created it; empty for a task created directly. A retry of a
+   * scheduled task keeps it.
+   */
+  schedule: string;
+  /**
+   * The schedule's tick this task stands for (the time of a TriggerSchedule for a manual
+   * run); unset for a task created directly, and for a retry.
+   */
+  scheduledFor:
+    | Timestamp
+    | undefined;
+  /**
+   * Concurrency key given at creation, if any: the queue's key_concurrency_limit counts
+   * running tasks per key.
+   */
+  concurrencyKey: string;
+  /** Id of the task this one retries (RetryTask); empty otherwise. */
+  retryOf: string;
+  /** Backoff between attempts: as given at creation, else the kind's, else the defaults. */
+  backoff: Backoff | undefined;
 }
 
 export interface Task_LabelsEntry {
   key: string;
   value: string;
+}
+
+/**
+ * Backoff says how long a failed attempt waits before the next: base * factor^(n-1) after
+ * the n-th failure, at most max, then spread by jitter. Unset fields take the kind's value,
+ * else the defaults: base 1 s, factor 2, max 1 h, jitter 0.25.
+ */
+export interface Backoff {
+  /** Wait after the first failure, 0..24 h. */
+  base:
+    | Duration
+    | undefined;
+  /** Growth per failure, 1..10. */
+  factor: number;
+  /** Longest wait before the spread, 0..7 days, and at least base. */
+  max:
+    | Duration
+    | undefined;
+  /**
+   * Spread, 0..1: the wait is drawn between (1 - jitter) and (1 + jitter) times the
+   * computed value, so that tasks that failed together do not retry together.
+   */
+  jitter: number;
 }
 
 /** Progress is a handler's own report of how far it got. */
@@ -423,6 +467,11 @@ function createBaseTask(): Task {
     progress: undefined,
     tenant: "",
     createdBy: "",
+    schedule: "",
+    scheduledFor: undefined,
+    concurrencyKey: "",
+    retryOf: "",
+    backoff: undefined,
   };
 }
 
@@ -493,6 +542,21 @@ export const Task: MessageFns<Task> = {
     }
     if (message.createdBy !== "") {
       writer.uint32(178).string(message.createdBy);
+    }
+    if (message.schedule !== "") {
+      writer.uint32(186).string(message.schedule);
+    }
+    if (message.scheduledFor !== undefined) {
+      Timestamp.encode(message.scheduledFor, writer.uint32(194).fork()).join();
+    }
+    if (message.concurrencyKey !== "") {
+      writer.uint32(202).string(message.concurrencyKey);
+    }
+    if (message.retryOf !== "") {
+      writer.uint32(210).string(message.retryOf);
+    }
+    if (message.backoff !== undefined) {
+      Backoff.encode(message.backoff, writer.uint32(218).fork()).join();
     }
     return writer;
   },
@@ -689,6 +753,46 @@ export const Task: MessageFns<Task> = {
             message.createdBy = reader.string();
             continue;
           }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.schedule = reader.string();
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.scheduledFor = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.concurrencyKey = reader.string();
+            continue;
+          }
+          case 26: {
+            if (tag !== 210) {
+              break;
+            }
+
+            message.retryOf = reader.string();
+            continue;
+          }
+          case 27: {
+            if (tag !== 218) {
+              break;
+            }
+
+            message.backoff = Backoff.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -772,6 +876,23 @@ export const Task: MessageFns<Task> = {
         : isSet(object.created_by)
         ? globalThis.String(object.created_by)
         : "",
+      schedule: isSet(object.schedule) ? globalThis.String(object.schedule) : "",
+      scheduledFor: isSet(object.scheduledFor)
+        ? fromJsonTimestamp(object.scheduledFor)
+        : isSet(object.scheduled_for)
+        ? fromJsonTimestamp(object.scheduled_for)
+        : undefined,
+      concurrencyKey: isSet(object.concurrencyKey)
+        ? globalThis.String(object.concurrencyKey)
+        : isSet(object.concurrency_key)
+        ? globalThis.String(object.concurrency_key)
+        : "",
+      retryOf: isSet(object.retryOf)
+        ? globalThis.String(object.retryOf)
+        : isSet(object.retry_of)
+        ? globalThis.String(object.retry_of)
+        : "",
+      backoff: isSet(object.backoff) ? Backoff.fromJSON(object.backoff) : undefined,
     };
   },
 
@@ -849,6 +970,21 @@ export const Task: MessageFns<Task> = {
     if (message.createdBy !== "") {
       obj.createdBy = message.createdBy;
     }
+    if (message.schedule !== "") {
+      obj.schedule = message.schedule;
+    }
+    if (message.scheduledFor !== undefined) {
+      obj.scheduledFor = fromTimestamp(message.scheduledFor).toISOString();
+    }
+    if (message.concurrencyKey !== "") {
+      obj.concurrencyKey = message.concurrencyKey;
+    }
+    if (message.retryOf !== "") {
+      obj.retryOf = message.retryOf;
+    }
+    if (message.backoff !== undefined) {
+      obj.backoff = Backoff.toJSON(message.backoff);
+    }
     return obj;
   },
 
@@ -901,6 +1037,15 @@ export const Task: MessageFns<Task> = {
       : undefined;
     message.tenant = object.tenant ?? "";
     message.createdBy = object.createdBy ?? "";
+    message.schedule = object.schedule ?? "";
+    message.scheduledFor = (object.scheduledFor !== undefined && object.scheduledFor !== null)
+      ? Timestamp.fromPartial(object.scheduledFor)
+      : undefined;
+    message.concurrencyKey = object.concurrencyKey ?? "";
+    message.retryOf = object.retryOf ?? "";
+    message.backoff = (object.backoff !== undefined && object.backoff !== null)
+      ? Backoff.fromPartial(object.backoff)
+      : undefined;
     return message;
   },
 };
@@ -986,6 +1131,123 @@ export const Task_LabelsEntry: MessageFns<Task_LabelsEntry> = {
     const message = createBaseTask_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseBackoff(): Backoff {
+  return { base: undefined, factor: 0, max: undefined, jitter: 0 };
+}
+
+export const Backoff: MessageFns<Backoff> = {
+  encode(message: Backoff, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.base !== undefined) {
+      Duration.encode(message.base, writer.uint32(10).fork()).join();
+    }
+    if (message.factor !== 0) {
+      writer.uint32(17).double(message.factor);
+    }
+    if (message.max !== undefined) {
+      Duration.encode(message.max, writer.uint32(26).fork()).join();
+    }
+    if (message.jitter !== 0) {
+      writer.uint32(33).double(message.jitter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Backoff {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackoff();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.base = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.factor = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.max = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.jitter = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Backoff {
+    return {
+      base: isSet(object.base) ? Duration.fromJSON(object.base) : undefined,
+      factor: isSet(object.factor) ? globalThis.Number(object.factor) : 0,
+      max: isSet(object.max) ? Duration.fromJSON(object.max) : undefined,
+      jitter: isSet(object.jitter) ? globalThis.Number(object.jitter) : 0,
+    };
+  },
+
+  toJSON(message: Backoff): unknown {
+    const obj: any = {};
+    if (message.base !== undefined) {
+      obj.base = Duration.toJSON(message.base);
+    }
+    if (message.factor !== 0) {
+      obj.factor = floatToJson(message.factor);
+    }
+    if (message.max !== undefined) {
+      obj.max = Duration.toJSON(message.max);
+    }
+    if (message.jitter !== 0) {
+      obj.jitter = floatToJson(message.jitter);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Backoff>): Backoff {
+    return Backoff.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Backoff>): Backoff {
+    const message = createBaseBackoff();
+    message.base = (object.base !== undefined && object.base !== null) ? Duration.fromPartial(object.base) : undefined;
+    message.factor = object.factor ?? 0;
+    message.max = (object.max !== undefined && object.max !== null) ? Duration.fromPartial(object.max) : undefined;
+    message.jitter = object.jitter ?? 0;
     return message;
   },
 };

@@ -23,7 +23,7 @@ import {
 import { Duration } from "../../google/protobuf/duration.js";
 import { Value } from "../../google/protobuf/struct.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
-import { LogEntry, Task, TaskState, taskStateFromJSON, taskStateToJSON } from "./task.js";
+import { Backoff, LogEntry, Task, TaskState, taskStateFromJSON, taskStateToJSON } from "./task.js";
 
 export const protobufPackage = "spool.v1";
 
@@ -113,6 +113,13 @@ export interface CreateTaskRequest {
    * values up to 255.
    */
   labels: { [key: string]: string };
+  /**
+   * Key for the queue's key_concurrency_limit, e.g. a customer id: at most that many tasks
+   * with the same key run at once. At most 200 characters; empty means none.
+   */
+  concurrencyKey: string;
+  /** Backoff between attempts; unset fields take the kind's, else the defaults. */
+  backoff: Backoff | undefined;
 }
 
 export interface CreateTaskRequest_LabelsEntry {
@@ -197,6 +204,8 @@ export interface ListTasksRequest {
    * submitter role sees only its own tasks, whatever this says.
    */
   createdBy: string;
+  /** Only tasks created by the schedule of this name (at most 200 characters). */
+  schedule: string;
 }
 
 export interface ListTasksRequest_LabelsEntry {
@@ -266,6 +275,18 @@ export interface WatchTaskResponse {
   task: Task | undefined;
 }
 
+/** RetryTaskRequest names the ended task to run again. */
+export interface RetryTaskRequest {
+  /** Id of a FAILED, CANCELLED or DROPPED task. */
+  id: string;
+}
+
+/** RetryTaskResponse carries the new task. */
+export interface RetryTaskResponse {
+  /** The new task, PENDING, with retry_of set. */
+  task: Task | undefined;
+}
+
 function createBaseCreateTaskRequest(): CreateTaskRequest {
   return {
     kind: "",
@@ -277,6 +298,8 @@ function createBaseCreateTaskRequest(): CreateTaskRequest {
     timeout: undefined,
     idempotencyKey: "",
     labels: {},
+    concurrencyKey: "",
+    backoff: undefined,
   };
 }
 
@@ -309,6 +332,12 @@ export const CreateTaskRequest: MessageFns<CreateTaskRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       CreateTaskRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
     });
+    if (message.concurrencyKey !== "") {
+      writer.uint32(82).string(message.concurrencyKey);
+    }
+    if (message.backoff !== undefined) {
+      Backoff.encode(message.backoff, writer.uint32(90).fork()).join();
+    }
     return writer;
   },
 
@@ -400,6 +429,22 @@ export const CreateTaskRequest: MessageFns<CreateTaskRequest> = {
             }
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.concurrencyKey = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.backoff = Backoff.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -448,6 +493,12 @@ export const CreateTaskRequest: MessageFns<CreateTaskRequest> = {
           {},
         )
         : {},
+      concurrencyKey: isSet(object.concurrencyKey)
+        ? globalThis.String(object.concurrencyKey)
+        : isSet(object.concurrency_key)
+        ? globalThis.String(object.concurrency_key)
+        : "",
+      backoff: isSet(object.backoff) ? Backoff.fromJSON(object.backoff) : undefined,
     };
   },
 
@@ -486,6 +537,12 @@ export const CreateTaskRequest: MessageFns<CreateTaskRequest> = {
         });
       }
     }
+    if (message.concurrencyKey !== "") {
+      obj.concurrencyKey = message.concurrencyKey;
+    }
+    if (message.backoff !== undefined) {
+      obj.backoff = Backoff.toJSON(message.backoff);
+    }
     return obj;
   },
 
@@ -515,6 +572,10 @@ export const CreateTaskRequest: MessageFns<CreateTaskRequest> = {
       },
       {},
     );
+    message.concurrencyKey = object.concurrencyKey ?? "";
+    message.backoff = (object.backoff !== undefined && object.backoff !== null)
+      ? Backoff.fromPartial(object.backoff)
+      : undefined;
     return message;
   },
 };
@@ -976,6 +1037,7 @@ function createBaseListTasksRequest(): ListTasksRequest {
     view: 0,
     tenant: "",
     createdBy: "",
+    schedule: "",
   };
 }
 
@@ -1017,6 +1079,9 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     }
     if (message.createdBy !== "") {
       writer.uint32(90).string(message.createdBy);
+    }
+    if (message.schedule !== "") {
+      writer.uint32(98).string(message.schedule);
     }
     return writer;
   },
@@ -1135,6 +1200,14 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
             message.createdBy = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.schedule = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1193,6 +1266,7 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
         : isSet(object.created_by)
         ? globalThis.String(object.created_by)
         : "",
+      schedule: isSet(object.schedule) ? globalThis.String(object.schedule) : "",
     };
   },
 
@@ -1237,6 +1311,9 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     if (message.createdBy !== "") {
       obj.createdBy = message.createdBy;
     }
+    if (message.schedule !== "") {
+      obj.schedule = message.schedule;
+    }
     return obj;
   },
 
@@ -1268,6 +1345,7 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     message.view = object.view ?? 0;
     message.tenant = object.tenant ?? "";
     message.createdBy = object.createdBy ?? "";
+    message.schedule = object.schedule ?? "";
     return message;
   },
 };
@@ -1913,6 +1991,140 @@ export const WatchTaskResponse: MessageFns<WatchTaskResponse> = {
   },
 };
 
+function createBaseRetryTaskRequest(): RetryTaskRequest {
+  return { id: "" };
+}
+
+export const RetryTaskRequest: MessageFns<RetryTaskRequest> = {
+  encode(message: RetryTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetryTaskRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: RetryTaskRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RetryTaskRequest>): RetryTaskRequest {
+    return RetryTaskRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RetryTaskRequest>): RetryTaskRequest {
+    const message = createBaseRetryTaskRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseRetryTaskResponse(): RetryTaskResponse {
+  return { task: undefined };
+}
+
+export const RetryTaskResponse: MessageFns<RetryTaskResponse> = {
+  encode(message: RetryTaskResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.task !== undefined) {
+      Task.encode(message.task, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryTaskResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryTaskResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.task = Task.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetryTaskResponse {
+    return { task: isSet(object.task) ? Task.fromJSON(object.task) : undefined };
+  },
+
+  toJSON(message: RetryTaskResponse): unknown {
+    const obj: any = {};
+    if (message.task !== undefined) {
+      obj.task = Task.toJSON(message.task);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RetryTaskResponse>): RetryTaskResponse {
+    return RetryTaskResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RetryTaskResponse>): RetryTaskResponse {
+    const message = createBaseRetryTaskResponse();
+    message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
+    return message;
+  },
+};
+
 /**
  * TaskService creates background tasks, runs them on worker threads, and lets callers follow
  * and cancel them. Any replica answers any call.
@@ -2009,6 +2221,21 @@ export const TaskServiceService = {
     responseSerialize: (value: WatchTaskResponse): Buffer => Buffer.from(WatchTaskResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchTaskResponse => WatchTaskResponse.decode(value),
   },
+  /**
+   * RetryTask runs a FAILED, CANCELLED or DROPPED task again, as a new task with the same
+   * kind, input, queue, priority, limits, labels, concurrency key and schedule, and retry_of
+   * set to the old task's id, which stays as it was: an ended task never changes.
+   * FAILED_PRECONDITION for a task that has not ended or that succeeded.
+   */
+  retryTask: {
+    path: "/spool.v1.TaskService/RetryTask" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetryTaskRequest): Buffer => Buffer.from(RetryTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetryTaskRequest => RetryTaskRequest.decode(value),
+    responseSerialize: (value: RetryTaskResponse): Buffer => Buffer.from(RetryTaskResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RetryTaskResponse => RetryTaskResponse.decode(value),
+  },
 } as const;
 
 export interface TaskServiceServer extends UntypedServiceImplementation {
@@ -2046,6 +2273,13 @@ export interface TaskServiceServer extends UntypedServiceImplementation {
    * merged: every message is the latest version, and the last one is the final task.
    */
   watchTask: handleServerStreamingCall<WatchTaskRequest, WatchTaskResponse>;
+  /**
+   * RetryTask runs a FAILED, CANCELLED or DROPPED task again, as a new task with the same
+   * kind, input, queue, priority, limits, labels, concurrency key and schedule, and retry_of
+   * set to the old task's id, which stays as it was: an ended task never changes.
+   * FAILED_PRECONDITION for a task that has not ended or that succeeded.
+   */
+  retryTask: handleUnaryCall<RetryTaskRequest, RetryTaskResponse>;
 }
 
 export interface TaskServiceClient extends Client {
@@ -2163,6 +2397,27 @@ export interface TaskServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchTaskResponse>;
+  /**
+   * RetryTask runs a FAILED, CANCELLED or DROPPED task again, as a new task with the same
+   * kind, input, queue, priority, limits, labels, concurrency key and schedule, and retry_of
+   * set to the old task's id, which stays as it was: an ended task never changes.
+   * FAILED_PRECONDITION for a task that has not ended or that succeeded.
+   */
+  retryTask(
+    request: RetryTaskRequest,
+    callback: (error: ServiceError | null, response: RetryTaskResponse) => void,
+  ): ClientUnaryCall;
+  retryTask(
+    request: RetryTaskRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RetryTaskResponse) => void,
+  ): ClientUnaryCall;
+  retryTask(
+    request: RetryTaskRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RetryTaskResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const TaskServiceClient = makeGenericClientConstructor(
