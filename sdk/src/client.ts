@@ -3,7 +3,6 @@ import {
   credentials as grpcCredentials,
   Metadata,
   status,
-  type CallOptions,
   type ChannelCredentials,
   type ClientOptions,
   type ClientReadableStream,
@@ -26,6 +25,7 @@ import {
   type Task as PbTask,
 } from "@spool/proto";
 import { SpoolError } from "./errors.js";
+import { retryDelayMs, UnaryCaller, type UnaryRequest, type UnaryResponse } from "./unary-caller.js";
 import type { TaskDefinition } from "./task.js";
 import type {
   CreateTaskOptions,
@@ -103,29 +103,11 @@ const channelOptions: Partial<ClientOptions> = {
 
 /** How often a stream (logs, watch) reconnects after UNAVAILABLE in a row before giving up. */
 const maxResumes = 10;
-const backoffMs = (failures: number) => Math.min(5000, 100 * 2 ** failures) * (0.75 + Math.random() / 2);
-/**
- * Longest server-asked delay (RetryInfo) the client waits out by itself before a retry; a
- * longer one goes to the caller at once, as a SpoolError with retryAfterMs, to decide.
- */
-const maxRetryAfterMs = 10_000;
-
-/**
- * The wait before retrying after this error, or undefined when the client should not retry
- * it itself: the server's delay when it gave one (plus up to 10%, so clients told the same
- * delay do not all come back at once), else exponential backoff.
- */
-function retryDelayMs(error: SpoolError, failures: number): number | undefined {
-  if (!error.retryable) return undefined;
-  if (error.retryAfterMs === undefined) return backoffMs(failures);
-  return error.retryAfterMs > maxRetryAfterMs ? undefined : error.retryAfterMs * (1 + Math.random() / 10);
-}
 
 export class SpoolClient {
   readonly #client: TaskServiceClient;
   readonly #metadata: Metadata;
-  readonly #deadlineMs: number;
-  readonly #retries: number;
+  readonly #caller: UnaryCaller;
 
   /** @param address host:port of a Spool replica (or of a load balancer in front of several). */
   constructor(address: string, options: SpoolClientOptions = {}) {
@@ -135,8 +117,7 @@ export class SpoolClient {
     this.#client = new TaskServiceClient(address, options.credentials ?? credentialsFor(tls), { ...channelOptions, ...nameOverride });
     this.#metadata = new Metadata();
     if (options.token) this.#metadata.set("authorization", `Bearer ${options.token}`);
-    this.#deadlineMs = options.deadlineMs ?? 30_000;
-    this.#retries = options.retries ?? 4;
+    this.#caller = new UnaryCaller(this.#metadata, options.deadlineMs ?? 30_000, options.retries ?? 4);
   }
 
   /**
@@ -305,39 +286,12 @@ export class SpoolClient {
     }
   }
 
-  async #unary<M extends "createTask" | "createTasks" | "getTask" | "listTasks" | "cancelTask">(
+  #unary<M extends keyof TaskServiceClient & string>(
     method: M,
-    request: Parameters<TaskServiceClient[M]>[0],
+    request: UnaryRequest<TaskServiceClient, M>,
     idempotent: boolean,
-  ): Promise<UnaryResponse<M>> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.#call(method, request);
-      } catch (error) {
-        const spoolError = SpoolError.from(error);
-        const delay = idempotent ? retryDelayMs(spoolError, attempt) : undefined;
-        if (delay === undefined || attempt >= this.#retries) throw spoolError;
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
-    }
-  }
-
-  #call<M extends "createTask" | "createTasks" | "getTask" | "listTasks" | "cancelTask">(
-    method: M,
-    request: Parameters<TaskServiceClient[M]>[0],
-  ): Promise<UnaryResponse<M>> {
-    const options: Partial<CallOptions> = { deadline: Date.now() + this.#deadlineMs };
-    return new Promise((resolve, reject) => {
-      const fn = this.#client[method] as unknown as (
-        request: unknown,
-        metadata: Metadata,
-        options: Partial<CallOptions>,
-        callback: (error: unknown, response: UnaryResponse<M>) => void,
-      ) => void;
-      fn.call(this.#client, request, this.#metadata, options, (error, response) =>
-        error ? reject(SpoolError.from(error)) : resolve(response),
-      );
-    });
+  ): Promise<UnaryResponse<TaskServiceClient, M>> {
+    return this.#caller.call(this.#client, method, request, idempotent);
   }
 }
 
@@ -359,15 +313,6 @@ function credentialsFor(tls: SpoolTlsOptions | undefined): ChannelCredentials {
     throw invalid(`tls.cert and tls.key are not a usable PEM certificate and its key: ${(error as Error).message}`);
   }
 }
-
-type UnaryResponse<M extends keyof TaskServiceClient> = TaskServiceClient[M] extends (
-  request: never,
-  metadata: never,
-  options: never,
-  callback: (error: never, response: infer R) => void,
-) => unknown
-  ? R
-  : never;
 
 function createRequest(spec: NewTaskSpec): CreateTaskRequest {
   return {
