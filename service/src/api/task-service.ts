@@ -4,7 +4,6 @@
 // least, and sees only the tasks auth/access.ts lets it see; others are NOT_FOUND.
 import { once } from "node:events";
 import {
-  status,
   type handleUnaryCall,
   type ServerUnaryCall,
   type ServerWritableStream,
@@ -20,16 +19,16 @@ import {
   type WatchTaskResponse,
 } from "@spool/proto";
 import type { Logger } from "pino";
-import { canSee, requireRole, seesServerDetails, visible } from "../auth/access.js";
+import { canSee, seesServerDetails, visible } from "../auth/access.js";
 import type { Authenticator } from "../auth/authenticator.js";
 import type { Principal } from "../auth/principal.js";
 import type { TaskOperations } from "../domain/operations.js";
 import type { LogLine, NewTask, Task, TaskRequest } from "../domain/task.js";
-import { errorForLog, quote, SpoolError } from "../errors.js";
+import { quote, SpoolError } from "../errors.js";
 import { logLineToPb, taskToPb } from "./convert.js";
 import { decodingProblem } from "./decode-guard.js";
 import type { StreamSlots } from "./stream-slots.js";
-import { toServiceError } from "./status.js";
+import { callerOf, reportError, unaryHandler } from "./unary-handler.js";
 import {
   cancelReasonFrom,
   listQueryFrom,
@@ -56,30 +55,11 @@ export function taskService(
   auth: Authenticator,
 ): TaskServiceServer & Record<string, UntypedHandleCall> {
   /** The caller, if it may call `method` at all (every TaskService call needs submitter). */
-  const principalOf = async (method: string, call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>) => {
-    const principal = await auth.authenticate({ metadata: call.metadata, peerCertificate: call.getAuthContext()?.sslPeerCertificate });
-    requireRole(principal, "submitter", method);
-    return principal;
-  };
-
-  const unary =
-    <Req, Res>(
-      method: string,
-      handle: (request: Req, principal: Principal, call: ServerUnaryCall<Req, Res>) => Promise<Res>,
-    ): handleUnaryCall<Req, Res> =>
-    (call, callback) => {
-      principalOf(method, call)
-        .then((principal) => {
-          // Decoding problems are told only to a caller that may call at all.
-          const problem = decodingProblem(call.request);
-          if (problem) throw problem;
-          return handle(call.request, principal, call);
-        })
-        .then(
-          (response) => callback(null, response),
-          (error: unknown) => callback(reportError(log, method, error)),
-        );
-    };
+  const principalOf = (method: string, call: ServerWritableStream<unknown, unknown>) => callerOf(auth, "submitter", method, call);
+  const unary = <Req, Res>(
+    method: string,
+    handle: (request: Req, principal: Principal, call: ServerUnaryCall<Req, Res>) => Promise<Res>,
+  ): handleUnaryCall<Req, Res> => unaryHandler(auth, log, "submitter", method, handle);
 
   /** A new task from a request, as the caller's: its tenant, created by its subject. */
   const owned = async (principal: Principal, request: TaskRequest, field: string): Promise<NewTask> => ({
@@ -266,10 +246,3 @@ function* messagesOf(lines: LogLine[]): Generator<LogEntry[]> {
   if (batch.length > 0) yield batch;
 }
 
-function reportError(log: Logger, method: string, error: unknown) {
-  const serviceError = toServiceError(error);
-  if (serviceError.code === status.INTERNAL) log.error({ err: errorForLog(error), method }, "request failed");
-  else if (serviceError.code === status.UNAVAILABLE) log.warn({ err: errorForLog(error), method }, "request failed: unavailable");
-  else if (serviceError.code === status.UNAUTHENTICATED) log.debug({ method, reason: serviceError.details }, "request refused: unauthenticated");
-  return serviceError;
-}
