@@ -55,24 +55,16 @@ export interface Queue {
 }
 
 /**
- * QueueDepth counts a queue's tasks by state. Counts of ended tasks stop at 1,000,000 each
- * (a count that reaches it means at least that many).
+ * QueueDepth counts a queue's live tasks by state. Each count stops at 1,000,000 (a count
+ * that reaches it means at least that many). Ended tasks are not depth: ListTasks finds them.
  */
 export interface QueueDepth {
   /** Pending and due: waiting for a worker. */
   pending: bigint;
   /** Pending with a run_at still in the future (scheduled, or waiting to retry). */
   scheduled: bigint;
-  /** Running now. */
+  /** Running now (claimed by a replica, including those waiting there for a free thread). */
   running: bigint;
-  /** Ended SUCCEEDED and still kept. */
-  succeeded: bigint;
-  /** Ended FAILED and still kept. */
-  failed: bigint;
-  /** Ended CANCELLED and still kept. */
-  cancelled: bigint;
-  /** Ended DROPPED and still kept. */
-  dropped: bigint;
 }
 
 /** ListQueuesRequest names the tenant whose queues to list. */
@@ -353,7 +345,7 @@ export const Queue: MessageFns<Queue> = {
 };
 
 function createBaseQueueDepth(): QueueDepth {
-  return { pending: 0n, scheduled: 0n, running: 0n, succeeded: 0n, failed: 0n, cancelled: 0n, dropped: 0n };
+  return { pending: 0n, scheduled: 0n, running: 0n };
 }
 
 export const QueueDepth: MessageFns<QueueDepth> = {
@@ -375,30 +367,6 @@ export const QueueDepth: MessageFns<QueueDepth> = {
         throw new globalThis.Error("value provided for field message.running of type int64 too large");
       }
       writer.uint32(24).int64(message.running);
-    }
-    if (message.succeeded !== 0n) {
-      if (BigInt.asIntN(64, message.succeeded) !== message.succeeded) {
-        throw new globalThis.Error("value provided for field message.succeeded of type int64 too large");
-      }
-      writer.uint32(32).int64(message.succeeded);
-    }
-    if (message.failed !== 0n) {
-      if (BigInt.asIntN(64, message.failed) !== message.failed) {
-        throw new globalThis.Error("value provided for field message.failed of type int64 too large");
-      }
-      writer.uint32(40).int64(message.failed);
-    }
-    if (message.cancelled !== 0n) {
-      if (BigInt.asIntN(64, message.cancelled) !== message.cancelled) {
-        throw new globalThis.Error("value provided for field message.cancelled of type int64 too large");
-      }
-      writer.uint32(48).int64(message.cancelled);
-    }
-    if (message.dropped !== 0n) {
-      if (BigInt.asIntN(64, message.dropped) !== message.dropped) {
-        throw new globalThis.Error("value provided for field message.dropped of type int64 too large");
-      }
-      writer.uint32(56).int64(message.dropped);
     }
     return writer;
   },
@@ -440,38 +408,6 @@ export const QueueDepth: MessageFns<QueueDepth> = {
             message.running = reader.int64() as bigint;
             continue;
           }
-          case 4: {
-            if (tag !== 32) {
-              break;
-            }
-
-            message.succeeded = reader.int64() as bigint;
-            continue;
-          }
-          case 5: {
-            if (tag !== 40) {
-              break;
-            }
-
-            message.failed = reader.int64() as bigint;
-            continue;
-          }
-          case 6: {
-            if (tag !== 48) {
-              break;
-            }
-
-            message.cancelled = reader.int64() as bigint;
-            continue;
-          }
-          case 7: {
-            if (tag !== 56) {
-              break;
-            }
-
-            message.dropped = reader.int64() as bigint;
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -489,10 +425,6 @@ export const QueueDepth: MessageFns<QueueDepth> = {
       pending: isSet(object.pending) ? BigInt(object.pending) : 0n,
       scheduled: isSet(object.scheduled) ? BigInt(object.scheduled) : 0n,
       running: isSet(object.running) ? BigInt(object.running) : 0n,
-      succeeded: isSet(object.succeeded) ? BigInt(object.succeeded) : 0n,
-      failed: isSet(object.failed) ? BigInt(object.failed) : 0n,
-      cancelled: isSet(object.cancelled) ? BigInt(object.cancelled) : 0n,
-      dropped: isSet(object.dropped) ? BigInt(object.dropped) : 0n,
     };
   },
 
@@ -507,18 +439,6 @@ export const QueueDepth: MessageFns<QueueDepth> = {
     if (message.running !== 0n) {
       obj.running = message.running.toString();
     }
-    if (message.succeeded !== 0n) {
-      obj.succeeded = message.succeeded.toString();
-    }
-    if (message.failed !== 0n) {
-      obj.failed = message.failed.toString();
-    }
-    if (message.cancelled !== 0n) {
-      obj.cancelled = message.cancelled.toString();
-    }
-    if (message.dropped !== 0n) {
-      obj.dropped = message.dropped.toString();
-    }
     return obj;
   },
 
@@ -530,10 +450,6 @@ export const QueueDepth: MessageFns<QueueDepth> = {
     message.pending = (object.pending !== undefined && object.pending !== null) ? BigInt(object.pending) : 0n;
     message.scheduled = (object.scheduled !== undefined && object.scheduled !== null) ? BigInt(object.scheduled) : 0n;
     message.running = (object.running !== undefined && object.running !== null) ? BigInt(object.running) : 0n;
-    message.succeeded = (object.succeeded !== undefined && object.succeeded !== null) ? BigInt(object.succeeded) : 0n;
-    message.failed = (object.failed !== undefined && object.failed !== null) ? BigInt(object.failed) : 0n;
-    message.cancelled = (object.cancelled !== undefined && object.cancelled !== null) ? BigInt(object.cancelled) : 0n;
-    message.dropped = (object.dropped !== undefined && object.dropped !== null) ? BigInt(object.dropped) : 0n;
     return message;
   },
 };
