@@ -12,6 +12,7 @@ import { defaultTransportLimits, type TransportLimits } from "./api/transport-li
 import { parseHosts, targetSessionAttrs } from "./store/primary-finder.js";
 import type { TlsConfig } from "./api/tls.js";
 import type { TenantQuotas } from "./quotas/tenant-quotas.js";
+import { queueNamePattern } from "./domain/task.js";
 
 /** The levels SPOOL_LOG_LEVEL accepts (pino's). */
 export const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -66,6 +67,13 @@ export const configSchema = z
       .string()
       .default("")
       .meta({ ...about("handler modules or folders of them, comma-separated"), list: true }),
+    SPOOL_QUEUES: z
+      .string()
+      .default("")
+      .refine((value) => splitList(value).every((name) => queueNamePattern.test(name)), {
+        message: "each queue name must be 1 to 64 letters, digits, '.', '_' or '-'",
+      })
+      .meta({ ...about("the queues this replica claims tasks from, comma-separated (default: all)"), list: true }),
     SPOOL_DEMO_KINDS: z
       .enum(["auto", "true", "false"])
       .default("auto")
@@ -215,6 +223,8 @@ export interface Config {
   cancelGraceMs: number;
   /** Handler modules or directories, absolute. */
   taskModules: string[];
+  /** The queues this replica claims from; undefined: all. */
+  queues: string[] | undefined;
   /** Whether the demo.* kinds load; undefined: only while auth is off. */
   demoKinds: boolean | undefined;
   /** Per-tenant limits on creating tasks (quotas/tenant-quotas.ts). */
@@ -247,6 +257,14 @@ export interface Config {
  * Reads the configuration from these variables. `nameOf` says how a problem names the
  * setting (spool-server names the flag when one set it); by default, the variable.
  */
+/** The items of a comma-separated list, trimmed, without empty ones. */
+function splitList(value: string): string[] {
+  return value
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv, nameOf: (variable: string) => string = (variable) => variable): Config {
   const parsed = configSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== "")));
   if (!parsed.success) {
@@ -261,10 +279,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, nameOf: (variable: string) =>
     dataDir: resolve(c.SPOOL_DATA_DIR),
     workers: c.SPOOL_WORKERS,
     cancelGraceMs: c.SPOOL_CANCEL_GRACE_MS,
-    taskModules: c.SPOOL_TASKS.split(",")
-      .map((s) => s.trim())
-      .filter(Boolean)
-      .map((s) => resolve(s)),
+    taskModules: splitList(c.SPOOL_TASKS).map((s) => resolve(s)),
+    queues: c.SPOOL_QUEUES === "" ? undefined : [...new Set(splitList(c.SPOOL_QUEUES))],
     demoKinds: c.SPOOL_DEMO_KINDS === "auto" ? undefined : c.SPOOL_DEMO_KINDS === "true",
     quotas: {
       maxPending: c.SPOOL_TENANT_MAX_PENDING,

@@ -117,6 +117,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       writer,
       owner: replicaId,
       log: log.child({ component: "scheduler" }),
+      queues: config.queues,
       pollIntervalMs: config.pollIntervalMs,
       maxPrefetch: config.prefetch,
       databaseWaitMs: shutdownDatabaseWaitMs,
@@ -136,6 +137,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       (notice) => {
         if (notice.type === "wake") live.wakeAt(notice.at);
         else if (notice.type === "cancel") live.cancel(notice.id);
+        else if (notice.type === "queues") live.queuesChanged();
         else watchers.poke(notice.ids, notice.type === "logs" ? "lines" : "state");
       },
       () => {

@@ -21,7 +21,7 @@ import {
 } from "@spool/proto";
 import { findJsonProblem, hasUnstorableText } from "../domain/json-values.js";
 import type { LogStreamRequest } from "../domain/operations.js";
-import { taskDefaults, type TaskFilter, type TaskRequest, type TaskState, type TaskView } from "../domain/task.js";
+import { queueNamePattern, taskDefaults, type TaskFilter, type TaskRequest, type TaskState, type TaskView } from "../domain/task.js";
 import { scopedFilter } from "../auth/access.js";
 import { limits as nameLimits } from "../auth/names.js";
 import type { Principal } from "../auth/principal.js";
@@ -53,7 +53,6 @@ export const limits = {
   pageTokenLength: 200,
 } as const;
 
-const queuePattern = /^[A-Za-z0-9._-]{1,64}$/;
 const labelKeyPattern = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
 
 const invalid = SpoolError.invalidArgument;
@@ -110,7 +109,7 @@ export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<str
   const kind = validKind("kind", request.kind, kinds);
   const input = validInput(request.input);
   const queue = request.queue || taskDefaults.queue;
-  if (!queuePattern.test(queue)) {
+  if (!queueNamePattern.test(queue)) {
     throw invalid("queue", `${quote(queue)} must be 1 to 64 letters, digits, '.', '_' or '-'`);
   }
   if (Math.abs(request.priority) > limits.priority) {
@@ -251,7 +250,7 @@ export function listQueryFrom(request: ListTasksRequest, principal: Principal): 
   if (states.length > taskStateNames.length) {
     throw invalid("states", `holds ${states.length} states; there are ${taskStateNames.length}`);
   }
-  if (request.queue && !queuePattern.test(request.queue)) {
+  if (request.queue && !queueNamePattern.test(request.queue)) {
     throw invalid("queue", `${quote(request.queue)} must be 1 to 64 letters, digits, '.', '_' or '-'`);
   }
   if (request.kinds.length > limits.kindsPerFilter) {

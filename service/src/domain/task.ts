@@ -114,6 +114,9 @@ export type TaskRequest = Omit<NewTask, "tenant" | "createdBy">;
 
 
 
+/** A queue's name: 1 to 64 letters, digits, '.', '_' or '-'. */
+export const queueNamePattern = /^[A-Za-z0-9._-]{1,64}$/;
+
 export const taskDefaults = {
   queue: "default",
   maxAttempts: 3,

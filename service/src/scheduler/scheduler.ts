@@ -17,8 +17,9 @@ import { failureTypes } from "../domain/task.js";
 import { withTimeout } from "../deadline.js";
 import { SpoolError } from "../errors.js";
 import { FairBacklog } from "./fair-backlog.js";
-import { claimTasks, compareClaims, lastServed, nextDueTime, unclaimTasks, type ClaimedTask } from "../store/claim.js";
-import type { Sql } from "../store/database.js";
+import { compareClaims, unclaimTasks, type ClaimedTask } from "../store/claim.js";
+import type { Pool } from "../store/database.js";
+import { Claimer } from "./claimer.js";
 import { ownedAttempts, type AttemptFinish } from "../store/record-attempts.js";
 import type { Outcome, WorkerPool } from "../workers/pool.js";
 import type { ThreadLogLine } from "../workers/from-worker.js";
@@ -26,12 +27,14 @@ import type { AttemptWriter } from "./attempt-writer.js";
 import { Average, prefetchTarget } from "./prefetch.js";
 
 export interface SchedulerOptions {
-  sql: Sql;
+  sql: Pool;
   pool: WorkerPool;
   writer: AttemptWriter;
   /** This replica's id: the owner of the attempts it claims. */
   owner: string;
   log: Logger;
+  /** The queues this replica claims from (SPOOL_QUEUES); undefined: all. */
+  queues: readonly string[] | undefined;
   /** Fallback poll, in case a wake-up notice was missed. */
   pollIntervalMs: number;
   /** Most tasks claimed here beyond the free threads (the local queue). */
@@ -63,8 +66,7 @@ export class Scheduler {
   /** Claimed here but not started yet (no thread was free when the claim returned). */
   /** Claimed here, waiting for a thread; tenants take turns (fair-backlog.ts). */
   readonly #backlog = new FairBacklog<ClaimedTask>(compareClaims);
-  /** The tenant the last claim served last: the next claim's turns start after it (claim.ts). */
-  #lastTenant = "";
+  readonly #claimer: Claimer;
   readonly #recentCancels = new Map<string, number>();
   /** Attempts whose run ended here and whose outcome is being stored ("id/attempt"). */
   readonly #finishing = new Set<string>();
@@ -82,6 +84,13 @@ export class Scheduler {
 
   constructor(options: SchedulerOptions) {
     this.#o = options;
+    this.#claimer = new Claimer({ sql: options.sql, owner: options.owner, queues: options.queues });
+  }
+
+  /** A queue was paused, resumed or had its limits changed: claim under the new settings. */
+  queuesChanged(): void {
+    this.#claimer.queuesChanged();
+    this.wake();
   }
 
   /** Tasks running on this replica. */
@@ -222,16 +231,14 @@ export class Scheduler {
         const wanted = this.#o.pool.idle + target - this.#backlog.length;
         if (wanted <= 0) break;
         const started = performance.now();
-        const claimed = await claimTasks(this.#o.sql, wanted, this.#o.owner, this.#kinds(), this.#lastTenant);
-        this.#lastTenant = lastServed(claimed, this.#lastTenant);
+        const claim = await this.#claimer.claim(wanted, this.#kinds(), this.#o.pool.idle);
         this.#claimMs.add(performance.now() - started);
-        this.#backlog.add(claimed); // a later claim may hold more urgent tasks: add sorts
+        this.#backlog.add(claim.tasks); // a later claim may hold more urgent tasks: add sorts
         this.#dispatchBacklog();
-        if (claimed.length === wanted) {
+        if (claim.tasks.length === wanted || claim.more) {
           this.#again = true; // there may be more due
-        } else {
-          const next = await nextDueTime(this.#o.sql, this.#kinds());
-          if (next !== undefined) this.wakeAt(next);
+        } else if (claim.nextDueAt !== undefined) {
+          this.wakeAt(claim.nextDueAt);
         }
       } while (this.#again && !this.#stopped);
       this.#claimFailing = false;

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../test-support/database.js";
 import { newTask } from "../test-support/factories.js";
-import { claimTasks, lastServed, nextDueTime, unclaimTasks } from "./claim.js";
-import { claimWithLease, testKinds } from "../test-support/claim.js";
+import { claimTasks, lastServed, unclaimTasks } from "./claim.js";
+import { claimAs, claimWithLease, testKinds } from "../test-support/claim.js";
 import { renewLease } from "./leases.js";
 import { connect, type Database } from "./database.js";
 import { insertTasks } from "./insert-tasks.js";
@@ -119,8 +119,8 @@ describe("claimTasks", () => {
   it("does not take a task before its run_at, and says when the next one is due", async () => {
     const runAt = new Date(Date.now() + 60_000);
     await insertTasks(database.sql, [newTask({ runAt })]);
-    expect(await claimWithLease(database.sql, 10, randomUUID())).toEqual([]);
-    expect(await nextDueTime(database.sql, testKinds)).toBe(runAt.getTime());
+    const claim = await claimAs(database.sql, { limit: 10, owner: randomUUID(), kinds: testKinds });
+    expect(claim).toEqual({ tasks: [], more: false, nextDueAt: runAt.getTime() });
   });
 
   it("gives back an unstarted claim without spending its attempt", async () => {
@@ -137,21 +137,26 @@ describe("claimTasks", () => {
     const runAt = new Date(Date.now() + 60_000);
     const [other] = await insertTasks(database.sql, [newTask({ kind: "added.in.next.release" }), newTask({ kind: "added.in.next.release", runAt })]);
     const [mine] = await insertTasks(database.sql, [newTask()]);
-    expect((await claimWithLease(database.sql, 10, randomUUID())).map((c) => c.id)).toEqual([mine!.task.id]);
-    expect(await nextDueTime(database.sql, testKinds)).toBeUndefined();
-    expect(await nextDueTime(database.sql, ["added.in.next.release"])).toBeLessThanOrEqual(Date.now());
+    const claim = await claimAs(database.sql, { limit: 10, owner: randomUUID(), kinds: testKinds });
+    expect(claim.tasks.map((c) => c.id)).toEqual([mine!.task.id]);
+    expect(claim.nextDueAt).toBeUndefined();
     expect(await getTask(database.db, other!.task.id)).toMatchObject({ state: "pending", attempt: 0 });
+    // A replica that has the kind takes the due one, and learns when the other is due.
+    const next = await claimAs(database.sql, { limit: 10, owner: randomUUID(), kinds: ["added.in.next.release"] });
+    expect(next.tasks.map((c) => c.id)).toEqual([other!.task.id]);
+    expect(next.nextDueAt).toBe(runAt.getTime());
   });
 
   it("takes nothing for an owner whose lease is not live", async () => {
     await insertTasks(database.sql, [newTask()]);
     const owner = { id: randomUUID(), name: "cut-off" };
-    expect(await claimTasks(database.sql, 10, owner.id, testKinds)).toEqual([]); // never had one
+    const claim = () => claimTasks(database.sql, { limit: 10, owner: owner.id, kinds: testKinds }).then((c) => c.tasks);
+    expect(await claim()).toEqual([]); // never had one
     await renewLease(database.sql, owner, 10_000);
     await database.sql`update spool.replicas set expires_at = now() - interval '1 second', renewed_at = now() - interval '2 seconds' where id = ${owner.id}`;
-    expect(await claimTasks(database.sql, 10, owner.id, testKinds)).toEqual([]); // expired
+    expect(await claim()).toEqual([]); // expired
     await renewLease(database.sql, owner, 10_000);
-    expect(await claimTasks(database.sql, 10, owner.id, testKinds)).toHaveLength(1);
+    expect(await claim()).toHaveLength(1);
   });
 });
 

@@ -1,32 +1,46 @@
 // claimTasks: takes up to `limit` due tasks for this replica in one statement.
 //
-// Parameters: $1 limit, $2 owner (this replica's id), $3 kinds (those it has handlers for),
-// $4 after: the tenant this replica served last (lastServed of its previous claim; "" at first).
+// Parameters (ClaimRequest): limit; owner (this replica's id); kinds (those it has handlers
+// for); after (the tenant this replica served last: lastServed of its previous claim; "" at
+// first); queues (the queues it serves, SPOOL_QUEUES; undefined: all); locked (the limited
+// queues whose spool.queues rows this transaction holds FOR UPDATE: lockLimitedQueues); idle
+// (its free threads: a limited queue's tasks are taken for free threads only, never to wait
+// in the local backlog while they count against the limit).
 // Guarantees:
-//   - only PENDING tasks whose run_at has passed (by the database clock) are taken;
-//   - tenants take turns: each tenant with due tasks offers its first ones (highest priority,
-//     then oldest run_at, then oldest id: the tasks_pending_claim_idx order within a tenant),
-//     and the claim takes every tenant's first task before any tenant's second. Within a
-//     turn, tenants go in name order starting after `after`, so claims smaller than the
-//     number of tenants (one free thread at a time) still go round all of them. A tenant
-//     with a million pending tasks delays another's next task by one turn, not a million.
-//     Priority orders a tenant's own tasks; it does not jump other tenants' turns;
-//   - only tasks of the given kinds: in a rolling deploy that adds a kind, replicas that lack
-//     its handler leave its tasks to those that have it, instead of failing their attempts;
-//   - nothing is taken unless the owner's lease is live (spool.replicas): a replica that was
-//     cut off and whose lease expired claims nothing until it has renewed it;
+//   - only PENDING tasks whose run_at has passed (by the database clock) are taken, of the
+//     given kinds (a replica without a kind's handler leaves its tasks to those with it), in
+//     the queues it serves, and none of a paused queue;
+//   - tenants take turns: each tenant with due tasks offers its first ones and the claim takes
+//     every tenant's first task before any tenant's second. Within a turn, tenants go in name
+//     order starting after `after`, so claims smaller than the number of tenants (one free
+//     thread at a time) still go round all of them. A tenant with a million pending tasks
+//     delays another's next task by one turn, not a million;
+//   - within a tenant, its queues take turns the same way (in an order drawn at random for
+//     each claim, so one-at-a-time claims reach every queue); within a queue, tasks go by
+//     priority, then run_at, then id (tasks_pending_claim_idx). Priority never jumps queues
+//     or tenants;
+//   - concurrency limits hold across the cluster: a queue with concurrency_limit N never has
+//     more than N tasks RUNNING (claimed and not ended, wherever), and with
+//     key_concurrency_limit K never more than K running with one concurrency_key. A limited
+//     queue is claimed from only in a transaction that holds its row (lockLimitedQueues, a
+//     statement before this one), so claims of one limited queue are serial, and this
+//     statement's snapshot, taken after that lock, sees every task claimed before. Running
+//     tasks of a crashed replica count until they are taken back, so a crash never frees
+//     room early. A key-limited queue is read at most keyLookahead (64 + 4n) tasks deep for
+//     keys with room: behind a longer run of one key at its limit, other keys wait;
+//   - nothing is taken unless the owner's lease is live (spool.replicas);
 //   - FOR UPDATE SKIP LOCKED: replicas claiming at once never take the same task and never
 //     wait for each other;
-//   - each claimed task is RUNNING, owned by $2, with attempt incremented: the new attempt
-//     number is the fencing token that every later write of this attempt must present;
+//   - each claimed task is RUNNING, owned by the owner, with attempt incremented: the new
+//     attempt number is the fencing token that every later write of this attempt must present;
 //   - a `t:` notice with the claimed ids goes out in the same transaction (WatchTask);
-//   - the rows come back in claim order (compareClaims) within each tenant.
-// Cost: the tenants with pending tasks are found by skipping through the index's first
-// column (one probe per tenant); each with a due task offers ceil(limit / such tenants)
-// tasks, so a claim locks at most limit + tenants rows. With tenants of uneven backlogs a
-// claim may take fewer than `limit` while more are due; the scheduler then claims again at
-// once. (A tenant's tasks due later are read past in its part of the index, as they were in
-// the global one before tenants: many future tasks at a high priority slow every claim.)
+//   - `more` is true when some queue offered all the tasks its share allowed: more may be due.
+// Cost: (tenant, queue) pairs with pending tasks are found by skipping through the first two
+// columns of tasks_pending_claim_idx (one probe per pair); each pair with a due task offers
+// its share, so a claim locks at most limit + pairs rows (plus the lookahead of key-limited
+// queues). Running tasks of limited queues are counted from the running set, which is at most
+// the cluster's threads. (A queue's tasks due later are read past in its part of the index:
+// many future tasks at a high priority slow that queue's claims.)
 import type { Sql } from "./database.js";
 import { channel, idPayloads } from "./notify.js";
 
@@ -50,52 +64,120 @@ export function compareClaims(a: ClaimedTask, b: ClaimedTask): number {
   return b.priority - a.priority || a.runAt - b.runAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-export async function claimTasks(
-  sql: Sql,
-  limit: number,
-  owner: string,
-  kinds: readonly string[],
-  after = "",
-): Promise<ClaimedTask[]> {
-  // `id = any(array(...))`, not a join with the picked rows: the planner does not trust a
-  // CTE's small row count and would hash-join it with a scan of the whole table.
-  const claimed = await sql<ClaimedTask[]>`
-    with recursive tenants as (
-      -- A loose index scan: the first tenant with pending tasks, then the next after it...
-      (select tenant from spool.tasks where state = 'pending' order by tenant limit 1)
+export interface ClaimRequest {
+  limit: number;
+  owner: string;
+  kinds: readonly string[];
+  after?: string;
+  queues?: readonly string[];
+  locked?: readonly QueueKey[];
+  idle?: number;
+}
+
+export interface QueueKey {
+  tenant: string;
+  name: string;
+}
+
+export interface Claim {
+  tasks: ClaimedTask[];
+  /** Some queue gave all its share: claiming again may find more due. */
+  more: boolean;
+  /**
+   * When the next pending task of the queues this claim could take from comes due (epoch ms),
+   * if any is due later. Tasks due already but not taken (locked by another claim, a queue at
+   * its limit, a key at its limit) are not a reason to claim again: a task ending, a queue
+   * change, or the poll interval is.
+   */
+  nextDueAt: number | undefined;
+}
+
+/** How deep a key-limited queue is read for tasks whose key has room, when n are wanted: base + n * perTask. */
+const keyLookahead = { base: 64, perTask: 4 };
+
+export async function claimTasks(sql: Sql, request: ClaimRequest): Promise<Claim> {
+  const { limit, owner, after = "", queues, locked = [], idle = limit } = request;
+  const kinds = request.kinds as string[];
+  const rows = await sql<(ClaimedTask & { more: boolean; nextDueAt: number | null })[]>`
+    with recursive units as (
+      -- A loose index scan: the first (tenant, queue) with pending tasks, then the next...
+      (select tenant, queue from spool.tasks where state = 'pending' order by tenant, queue limit 1)
       union all
-      select (select p.tenant from spool.tasks p where p.state = 'pending' and p.tenant > tenants.tenant
-              order by p.tenant limit 1)
-      from tenants where tenants.tenant is not null
-    ), due as (
-      -- Those with a task to run now: a tenant whose tasks are all for later takes no share.
-      select tenant from tenants
-      where tenant is not null and exists (
+      select n.tenant, n.queue from units u cross join lateral (
+        select p.tenant, p.queue from spool.tasks p
+        where p.state = 'pending' and (p.tenant, p.queue) > (u.tenant, u.queue)
+        order by p.tenant, p.queue limit 1) n
+    ), settings as (
+      -- The queues this replica may take from now: served, not paused, and either unlimited
+      -- or limited and held by this transaction.
+      select u.tenant, u.queue, q.concurrency_limit as lim, q.key_concurrency_limit as key_lim
+      from units u left join spool.queues q on q.tenant = u.tenant and q.name = u.queue
+      where not coalesce(q.paused, false)
+        and (${queues === undefined} or u.queue = any(${(queues ?? []) as string[]}::text[]))
+        and ((q.concurrency_limit is null and q.key_concurrency_limit is null)
+          or (u.tenant, u.queue) in (select * from unnest(${locked.map((q) => q.tenant)}::text[], ${locked.map((q) => q.name)}::text[])))
+    ), running as (
+      -- Running tasks of the limited queues, by key: at most the cluster's threads.
+      select r.tenant, r.queue, r.concurrency_key as key, count(*)::int as n
+      from spool.tasks r
+      where r.state = 'running'
+        and (r.tenant, r.queue) in (select tenant, queue from settings where lim is not null or key_lim is not null)
+      group by 1, 2, 3
+    ), open as (
+      -- Those with a task to run now, and room for it.
+      select s.*, s.lim - coalesce((select sum(r.n) from running r where r.tenant = s.tenant and r.queue = s.queue), 0)::int as free
+      from settings s
+      where exists (
         select 1 from spool.tasks d
-        where d.state = 'pending' and d.tenant = tenants.tenant and d.run_at <= now()
-          and d.kind = any(${kinds as string[]}::text[]))
-    ), share as (
-      select ceil(${limit}::float8 / greatest(count(*), 1))::int as n from due
+        where d.state = 'pending' and d.tenant = s.tenant and d.queue = s.queue and d.run_at <= now()
+          and d.kind = any(${kinds}::text[]))
+    ), room as (
+      select * from open where free is null or free > 0
+    ), shares as (
+      -- Each tenant's share of the claim, split between its queues, within their room; a
+      -- limited queue's tasks only for free threads.
+      select r.tenant, r.queue, r.key_lim,
+        least(
+          ceil(ceil(${limit}::float8 / (select count(distinct tenant) from room)) / count(*) over (partition by r.tenant)),
+          coalesce(r.free, ${limit}::int),
+          case when r.lim is null and r.key_lim is null then ${limit}::int else ${idle}::int end
+        )::int as n
+      from room r
     ), offered as (
-      select o.id, due.tenant,
-        row_number() over (partition by due.tenant order by o.priority desc nulls last, o.run_at, o.id) as turn
-      from due, lateral (
-        select id, priority, run_at from spool.tasks
-        where state = 'pending' and tenant = due.tenant and run_at <= now()
-          and kind = any(${kinds as string[]}::text[])
-        order by priority desc nulls last, run_at, id
-        limit (select n from share)
-        for update skip locked
-      ) o
-      where exists (select 1 from spool.replicas r where r.id = ${owner} and r.expires_at > now())
+      select c.id, s.tenant, s.queue, s.n,
+        row_number() over (partition by s.tenant, s.queue order by c.priority desc nulls last, c.run_at, c.id) as qturn
+      from shares s cross join lateral (
+        select k.id, k.priority, k.run_at from (
+          select w.*, row_number() over (partition by w.concurrency_key order by w.priority desc nulls last, w.run_at, w.id) as key_turn
+          from (
+            select id, priority, run_at, concurrency_key from spool.tasks
+            where state = 'pending' and tenant = s.tenant and queue = s.queue and run_at <= now()
+              and kind = any(${kinds}::text[])
+            order by priority desc nulls last, run_at, id
+            limit case when s.key_lim is null then s.n else ${keyLookahead.base}::int + s.n * ${keyLookahead.perTask}::int end
+            for update skip locked
+          ) w
+        ) k
+        where s.key_lim is null or k.concurrency_key is null
+          or k.key_turn + coalesce((select r.n from running r
+                where r.tenant = s.tenant and r.queue = s.queue and r.key = k.concurrency_key), 0) <= s.key_lim
+        order by k.priority desc nulls last, k.run_at, k.id
+        limit s.n
+      ) c
+      where s.n > 0 and exists (select 1 from spool.replicas r where r.id = ${owner} and r.expires_at > now())
+    ), turns as (
+      -- A tenant's queues take turns: its k-th task is the k-th in (queue turn, queue) order.
+      select id, tenant, queue, n, qturn,
+        row_number() over (partition by tenant order by qturn, md5(queue || ${String(Math.random())}::text)) as turn
+      from offered
+    ), picked as (
+      select id from turns order by turn, tenant <= ${after}::text, tenant limit ${limit}::int
     ), claimed as (
       update spool.tasks t
       set state = 'running', attempt = t.attempt + 1, started_at = now(), owner = ${owner}
       -- id = any(array(...)), not a join with the picked rows: the planner does not trust a
       -- CTE's small row count and would hash-join it with a scan of the whole table.
-      where t.id = any(array(
-        select id from offered order by turn, tenant <= ${after}, tenant limit ${limit}
-      ))
+      where t.id = any(array(select id from picked))
       returning t.id, t.tenant, t.kind, t.input, t.attempt, t.timeout_ms as "timeoutMs", t.priority,
         (extract(epoch from t.run_at) * 1000)::float8 as "runAt",
         -- Lines exist only if an earlier attempt ran (a failed one, or one given back at
@@ -108,9 +190,35 @@ export async function claimTasks(
       -- WatchTask followers, on any replica, learn that these tasks now run.
       select pg_notify(${channel}, payload) from (${idPayloads(sql, "t:", "claimed")}) p
     )
-    select claimed.* from claimed, (select count(*) from sent) s`;
+    select claimed.*,
+      -- More may be due: some queue offered its whole share, or more was offered than taken.
+      (select count(*) from offered) > ${limit}::int
+        or exists (select 1 from offered o group by o.tenant, o.queue, o.n having count(*) >= o.n) as more,
+      -- When the next task of the queues considered comes due (by this statement's clock, so
+      -- that a task due a moment after it is not missed): the time to claim again.
+      (select extract(epoch from min(f.run_at)) * 1000 from spool.tasks f
+        where f.state = 'pending' and f.run_at > now() and f.kind = any(${kinds}::text[])
+          and (f.tenant, f.queue) in (select tenant, queue from settings))::float8 as "nextDueAt"
+    -- One row even when nothing was claimed, for more and nextDueAt.
+    from (select count(*) from sent) s left join claimed on true`;
+  const [first] = rows;
+  const tasks: ClaimedTask[] = rows.filter((row) => row.id !== null).map(({ more: _, nextDueAt: __, ...task }) => task);
   // UPDATE ... RETURNING keeps no order.
-  return claimed.sort(compareClaims);
+  tasks.sort(compareClaims);
+  return { tasks, more: first?.more ?? false, nextDueAt: first?.nextDueAt ?? undefined };
+}
+
+/**
+ * Locks the rows of the limited, unpaused queues no other claim holds, for a claim in the same
+ * transaction (claimTasks' `locked`): claims of one limited queue are serial. A statement of
+ * its own, before the claim: the claim's snapshot must be taken after the lock is held.
+ */
+export async function lockLimitedQueues(tx: Sql, queues: readonly string[] | undefined): Promise<QueueKey[]> {
+  return tx<QueueKey[]>`
+    select tenant, name from spool.queues
+    where (concurrency_limit is not null or key_concurrency_limit is not null) and not paused
+      and (${queues === undefined} or name = any(${(queues ?? []) as string[]}::text[]))
+    for update skip locked`;
 }
 
 /**
@@ -128,14 +236,6 @@ export function lastServed(claimed: readonly { tenant: string }[], after: string
   let last: string | undefined;
   for (const [tenant, count] of counts) if (count === most && (last === undefined || later(tenant, last))) last = tenant;
   return last ?? after;
-}
-
-/** When the next pending task of these kinds is due (epoch ms), or undefined when none is. */
-export async function nextDueTime(sql: Sql, kinds: readonly string[]): Promise<number | undefined> {
-  const [row] = await sql<{ at: number | null }[]>`
-    select (extract(epoch from min(run_at)) * 1000)::float8 as at
-    from spool.tasks where state = 'pending' and kind = any(${kinds as string[]}::text[])`;
-  return row?.at ?? undefined;
 }
 
 /**

@@ -25,7 +25,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function runningTasks(owner: { id: string; name: string }, ttlMs: number, ...maxAttempts: number[]) {
   await renewLease(database.sql, owner, ttlMs);
   const inserted = await insertTasks(database.sql, maxAttempts.map((n) => newTask({ maxAttempts: n })));
-  await claimTasks(database.sql, inserted.length, owner.id, testKinds);
+  await claimTasks(database.sql, { limit: inserted.length, owner: owner.id, kinds: testKinds }).then((c) => c.tasks);
   return inserted.map((i) => i.task.id);
 }
 
@@ -90,7 +90,7 @@ describe("leases", () => {
     const [inserted] = await insertTasks(database.sql, [newTask({ maxAttempts: 2 })]);
     const stranger = replica();
     await renewLease(database.sql, stranger, 10_000);
-    await claimTasks(database.sql, 1, stranger.id, testKinds);
+    await claimTasks(database.sql, { limit: 1, owner: stranger.id, kinds: testKinds }).then((c) => c.tasks);
     await database.sql`delete from spool.replicas where id = ${stranger.id}`; // as if it never had one
 
     const reaped = await reapExpiredLeases(database.sql);
@@ -105,7 +105,7 @@ describe("leases", () => {
     await reapExpiredLeases(database.sql);
     const second = replica();
     await renewLease(database.sql, second, 100);
-    expect(await claimTasks(database.sql, 1, second.id, testKinds)).toMatchObject([{ id, attempt: 2 }]);
+    expect(await claimTasks(database.sql, { limit: 1, owner: second.id, kinds: testKinds }).then((c) => c.tasks)).toMatchObject([{ id, attempt: 2 }]);
     await sleep(150);
     await reapExpiredLeases(database.sql);
     const task = await getTask(database.db, id!);

@@ -3,6 +3,7 @@
 //   t:<id>,<id>...        these tasks changed state (ended, or went back to pending)
 //   l:<id>,<id>...        these tasks have new log lines
 //   c:<id>                cancel was requested for this running task
+//   q:                    a queue's settings changed (paused, resumed, limits): claim again
 // A payload stays under Postgres's 8000-byte limit: senders split id lists into chunks of
 // idsPerPayload.
 import type { Pool, Sql } from "./database.js";
@@ -13,7 +14,8 @@ export type Notice =
   | { type: "wake"; at: number }
   | { type: "tasks"; ids: string[] }
   | { type: "logs"; ids: string[] }
-  | { type: "cancel"; id: string };
+  | { type: "cancel"; id: string }
+  | { type: "queues" };
 
 /** Ids per message: 36 characters and a comma each, well under 8000 bytes. */
 const idsPerPayload = 150;
@@ -29,6 +31,9 @@ export function idPayloads(sql: Sql, prefix: "t:" | "l:", source: string) {
     group by chunk`;
 }
 
+/** The payload of a queue settings change. */
+export const queuesChanged = "q:";
+
 export function decodeNotice(payload: string): Notice | undefined {
   const body = payload.slice(2);
   switch (payload.slice(0, 2)) {
@@ -42,6 +47,8 @@ export function decodeNotice(payload: string): Notice | undefined {
       return { type: "logs", ids: body.split(",") };
     case "c:":
       return { type: "cancel", id: body };
+    case "q:":
+      return { type: "queues" };
     default:
       return undefined;
   }

@@ -6,14 +6,21 @@
 // A batch the database refuses for a reason other than an outage is tried again one call at a
 // time, so that a row Postgres cannot take fails only the call that sent it, never the
 // neighbours that happened to share its statement.
+//
+// A queue exists from its first task: before a batch that names a queue this replica has not
+// seen, the queue's row is added (store/queues.ts), so each replica adds a queue at most once
+// (until it has seen maxKnownQueues, when it forgets them all and adds again as needed).
 import type { NewTask } from "../domain/task.js";
 import { isConnectionError } from "../errors.js";
 import type { Sql } from "./database.js";
 import { GroupCommit } from "./group-commit.js";
 import { insertTasks, type Inserted } from "./insert-tasks.js";
+import { ensureQueues } from "./queues.js";
 
 /** Most tasks in one insert statement (a larger single call still goes alone). */
 const maxTasksPerStatement = 2000;
+/** Queues remembered as existing; past this many the memory starts over. */
+const maxKnownQueues = 10_000;
 
 interface PendingCreate {
   tasks: NewTask[];
@@ -23,6 +30,7 @@ interface PendingCreate {
 
 export class TaskCreator {
   readonly #commit: GroupCommit<PendingCreate>;
+  readonly #knownQueues = new Set<string>();
 
   constructor(sql: Sql) {
     this.#commit = new GroupCommit((batch) => this.#insert(sql, batch), maxTasksPerStatement, (p) => p.tasks.length);
@@ -30,6 +38,7 @@ export class TaskCreator {
 
   async #insert(sql: Sql, batch: PendingCreate[]): Promise<void> {
     try {
+      await this.#ensureQueues(sql, batch);
       const inserted = await insertTasks(
         sql,
         batch.flatMap((p) => p.tasks),
@@ -46,6 +55,20 @@ export class TaskCreator {
       }
       for (const p of batch) p.reject(error);
     }
+  }
+
+  async #ensureQueues(sql: Sql, batch: PendingCreate[]): Promise<void> {
+    const unseen = new Map<string, { tenant: string; name: string }>();
+    for (const p of batch) {
+      for (const task of p.tasks) {
+        const key = JSON.stringify([task.tenant, task.queue]);
+        if (!this.#knownQueues.has(key)) unseen.set(key, { tenant: task.tenant, name: task.queue });
+      }
+    }
+    if (unseen.size === 0) return;
+    await ensureQueues(sql, [...unseen.values()]);
+    if (this.#knownQueues.size + unseen.size > maxKnownQueues) this.#knownQueues.clear();
+    for (const key of unseen.keys()) this.#knownQueues.add(key);
   }
 
   /** Stores the tasks, all or none; resolves once committed (and schedulers were woken). */

@@ -18,6 +18,7 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
     workers: 2,
     cancelGraceMs: 500,
     taskModules: [],
+    queues: undefined,
     demoKinds: undefined,
     quotas: { maxPending: 1_000_000, createRate: 0, createBurst: 1 },
     pollIntervalMs: 1000,

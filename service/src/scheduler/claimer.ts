@@ -1,0 +1,51 @@
+// Claimer: one claim for the scheduler, with what claim.ts needs carried between claims:
+//   - the tenant served last, so that one-at-a-time claims go round every tenant;
+//   - whether any queue is limited. While none is, a claim is one statement. Once one is,
+//     claims run in a transaction that first locks the limited queues' rows no other claim
+//     holds (lockLimitedQueues), then claims: claims of a limited queue are serial across the
+//     cluster. The flag is re-read on a queue notice (`q:`) and at least every
+//     limitedRecheckMs; a stale "none" is safe, since a claim that holds no lock on a limited
+//     queue takes nothing from it (claim.ts), and only delays its tasks until the re-read.
+import type { Pool } from "../store/database.js";
+import { claimTasks, lastServed, lockLimitedQueues, type Claim } from "../store/claim.js";
+import { anyQueueLimited } from "../store/queues.js";
+
+const limitedRecheckMs = 5000;
+
+export interface ClaimerOptions {
+  sql: Pool;
+  owner: string;
+  /** The queues this replica serves (SPOOL_QUEUES); undefined: all. */
+  queues: readonly string[] | undefined;
+}
+
+export class Claimer {
+  readonly #o: ClaimerOptions;
+  #lastTenant = "";
+  #limited = false;
+  #limitedReadAt = Number.NEGATIVE_INFINITY;
+
+  constructor(options: ClaimerOptions) {
+    this.#o = options;
+  }
+
+  /** A queue's settings changed: re-read whether any is limited before the next claim. */
+  queuesChanged(): void {
+    this.#limitedReadAt = Number.NEGATIVE_INFINITY;
+  }
+
+  /** Claims up to `limit` tasks of `kinds`; `idle` free threads bound what limited queues give. */
+  async claim(limit: number, kinds: readonly string[], idle: number): Promise<Claim> {
+    const { sql, owner, queues } = this.#o;
+    if (performance.now() - this.#limitedReadAt > limitedRecheckMs) {
+      this.#limited = await anyQueueLimited(sql);
+      this.#limitedReadAt = performance.now();
+    }
+    const request = { limit, owner, kinds, after: this.#lastTenant, queues, idle };
+    const claim = this.#limited
+      ? await sql.begin(async (tx) => claimTasks(tx, { ...request, locked: await lockLimitedQueues(tx, queues) }))
+      : await claimTasks(sql, request);
+    this.#lastTenant = lastServed(claim.tasks, this.#lastTenant);
+    return claim;
+  }
+}

@@ -1,0 +1,106 @@
+// Queues: a queue is a (tenant, name) pair. Its row in spool.queues is added when its first
+// task is created (ensureQueues, once per replica and queue) and holds the settings that
+// apply across the cluster: paused, concurrency_limit, key_concurrency_limit, retention.
+//
+// Changing settings (changeQueue) takes spool.queues in ACCESS EXCLUSIVE mode for the few
+// ms of its transaction. Every claim reads spool.queues, so it holds ACCESS SHARE on it
+// until it commits, and Postgres takes a statement's table locks before its snapshot. So:
+//   - the change waits for the claims in flight, which decided under the old settings;
+//   - a claim that starts meanwhile waits for the change and then reads the new settings;
+// and once changeQueue returns, no claim anywhere starts a task under the old settings: a
+// paused queue starts nothing more, and a new or lower limit holds for every later start.
+// (Tasks already running are not touched: they finish.)
+import type { Pool, Sql } from "./database.js";
+import { channel, queuesChanged } from "./notify.js";
+
+export interface QueueSettings {
+  tenant: string;
+  name: string;
+  paused: boolean;
+  /** Null: no limit. */
+  concurrencyLimit: number | null;
+  keyConcurrencyLimit: number | null;
+  /** Null: the default retention. */
+  retentionMs: number | null;
+}
+
+export interface QueueView extends QueueSettings {
+  /** Pending and due; each count stops at countCap. */
+  pending: number;
+  /** Pending, due later. */
+  scheduled: number;
+  running: number;
+  /** How long the longest-waiting due task has waited past its run_at; 0 when none. */
+  oldestPendingAgeMs: number;
+}
+
+/** Counts stop here, so that a huge backlog costs a bounded read. */
+export const countCap = 1_000_000;
+
+export interface QueueChange {
+  paused?: boolean;
+  concurrencyLimit?: number | null;
+  keyConcurrencyLimit?: number | null;
+  retentionMs?: number | null;
+}
+
+/** Adds the rows of queues that have none yet. */
+export async function ensureQueues(sql: Sql, queues: readonly { tenant: string; name: string }[]): Promise<void> {
+  if (queues.length === 0) return;
+  await sql`
+    insert into spool.queues (tenant, name)
+    select * from unnest(${queues.map((q) => q.tenant)}::text[], ${queues.map((q) => q.name)}::text[])
+    on conflict do nothing`;
+}
+
+/** The queues of `tenant` (every tenant's when undefined) in (tenant, name) order, with their depth. */
+export async function listQueues(sql: Sql, tenant: string | undefined): Promise<QueueView[]> {
+  return sql<QueueView[]>`
+    select q.tenant, q.name, q.paused, q.concurrency_limit as "concurrencyLimit",
+      q.key_concurrency_limit as "keyConcurrencyLimit", q.retention_ms as "retentionMs",
+      (select count(*) from (select 1 from spool.tasks t where t.state = 'pending' and t.tenant = q.tenant
+        and t.queue = q.name and t.run_at <= now() limit ${countCap}) c)::int as pending,
+      (select count(*) from (select 1 from spool.tasks t where t.state = 'pending' and t.tenant = q.tenant
+        and t.queue = q.name and t.run_at > now() limit ${countCap}) c)::int as scheduled,
+      (select count(*) from spool.tasks t where t.state = 'running' and t.tenant = q.tenant and t.queue = q.name)::int as running,
+      coalesce((select extract(epoch from now() - min(t.run_at)) * 1000 from spool.tasks t
+        where t.state = 'pending' and t.tenant = q.tenant and t.queue = q.name and t.run_at <= now()), 0)::float8 as "oldestPendingAgeMs"
+    from spool.queues q
+    where ${tenant === undefined} or q.tenant = ${tenant ?? ""}
+    order by q.tenant, q.name`;
+}
+
+/** One queue with its depth; undefined if it has no row. */
+export async function getQueue(sql: Sql, tenant: string, name: string): Promise<QueueView | undefined> {
+  return (await listQueues(sql, tenant)).find((q) => q.name === name);
+}
+
+/**
+ * Applies the change to the queue (adding its row if it has none) and tells every replica.
+ * Once it returns, every claim decides under the new settings (see the header).
+ */
+export async function changeQueue(sql: Pool, tenant: string, name: string, change: QueueChange): Promise<void> {
+  const set = (key: keyof QueueChange) => change[key] !== undefined;
+  await sql.begin(async (tx) => {
+    await tx`lock table spool.queues in access exclusive mode`;
+    await tx`
+      insert into spool.queues as q (tenant, name, paused, concurrency_limit, key_concurrency_limit, retention_ms)
+      values (${tenant}, ${name}, ${change.paused ?? false}, ${change.concurrencyLimit ?? null},
+        ${change.keyConcurrencyLimit ?? null}, ${change.retentionMs ?? null})
+      on conflict (tenant, name) do update set
+        paused = case when ${set("paused")} then excluded.paused else q.paused end,
+        concurrency_limit = case when ${set("concurrencyLimit")} then excluded.concurrency_limit else q.concurrency_limit end,
+        key_concurrency_limit = case when ${set("keyConcurrencyLimit")} then excluded.key_concurrency_limit else q.key_concurrency_limit end,
+        retention_ms = case when ${set("retentionMs")} then excluded.retention_ms else q.retention_ms end,
+        updated_at = now()`;
+    await tx`select pg_notify(${channel}, ${queuesChanged})`;
+  });
+}
+
+/** Whether any queue has a concurrency limit: claims then take the limited path (claim.ts). */
+export async function anyQueueLimited(sql: Sql): Promise<boolean> {
+  const [row] = await sql<{ limited: boolean }[]>`
+    select exists (select 1 from spool.queues
+      where concurrency_limit is not null or key_concurrency_limit is not null) as limited`;
+  return row?.limited ?? false;
+}
