@@ -17,6 +17,7 @@ import {
   stateToPb,
   dateFromTimestamp,
   timestampFromDate,
+  QueueServiceClient,
   TaskServiceClient,
   TaskView,
   type Timestamp,
@@ -25,6 +26,7 @@ import {
   type Task as PbTask,
 } from "@spool/proto";
 import { SpoolError } from "./errors.js";
+import { QueueClient } from "./queues.js";
 import { retryDelayMs, UnaryCaller, type UnaryRequest, type UnaryResponse } from "./unary-caller.js";
 import type { TaskDefinition } from "./task.js";
 import type {
@@ -105,6 +107,8 @@ const channelOptions: Partial<ClientOptions> = {
 const maxResumes = 10;
 
 export class SpoolClient {
+  /** The queues: depth, limits, pause and resume (operator role). */
+  readonly queues: QueueClient;
   readonly #client: TaskServiceClient;
   readonly #metadata: Metadata;
   readonly #caller: UnaryCaller;
@@ -118,6 +122,9 @@ export class SpoolClient {
     this.#metadata = new Metadata();
     if (options.token) this.#metadata.set("authorization", `Bearer ${options.token}`);
     this.#caller = new UnaryCaller(this.#metadata, options.deadlineMs ?? 30_000, options.retries ?? 4);
+    // The other services' clients share this client's channel (one connection).
+    const shared = { channelOverride: this.#client.getChannel() };
+    this.queues = new QueueClient(new QueueServiceClient(address, grpcCredentials.createInsecure(), shared), this.#caller);
   }
 
   /**

@@ -8,7 +8,7 @@ import { startApiServer, type ApiServer } from "./api/server.js";
 import { serverTls } from "./api/tls.js";
 import type { Config } from "./config.js";
 import { InputSchemas } from "./domain/input-schemas.js";
-import type { TaskOperations } from "./domain/operations.js";
+import type { QueueOperations, TaskOperations } from "./domain/operations.js";
 import { streamLogs } from "./logs/log-stream.js";
 import { TaskWatchers } from "./logs/task-watchers.js";
 import { watchTask } from "./logs/watch-task.js";
@@ -19,7 +19,9 @@ import { cancelTask } from "./store/cancel.js";
 import { withTimeout } from "./deadline.js";
 import { connect, migrateDatabase, serverWarnings } from "./store/database.js";
 import { startEmbeddedPostgres } from "./store/embedded.js";
+import { SpoolError } from "./errors.js";
 import { listen } from "./store/notify.js";
+import { changeQueue, getQueue, listQueues } from "./store/queues.js";
 import { getTask, listTasks } from "./store/read-tasks.js";
 import { TaskCreator } from "./store/task-creator.js";
 import { builtInModule, loadHandlers } from "./workers/handlers.js";
@@ -188,10 +190,21 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       watchTask: (id, sink) => watchTask({ db: database.db, watchers }, id, sink),
     };
 
+    const queues: QueueOperations = {
+      list: (tenant) => listQueues(database.sql, tenant),
+      change: async (tenant, name, change) => {
+        await changeQueue(database.sql, tenant, name, change);
+        const queue = await getQueue(database.sql, tenant, name);
+        if (!queue) throw new SpoolError("internal", `queue ${name} of tenant ${tenant} vanished after its change`);
+        return queue;
+      },
+    };
+
     const api = await startApiServer({
       host: config.host,
       port: config.port,
       ops,
+      queues,
       auth,
       log: log.child({ component: "api" }),
       maxStreams: config.maxStreams,

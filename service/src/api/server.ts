@@ -1,27 +1,31 @@
-// The gRPC server: spool.v1.TaskService, the standard health service (grpc.health.v1), and
+// The gRPC server: spool.v1.TaskService and QueueService, the standard health service (grpc.health.v1), and
 // server reflection, so grpcurl and `buf curl` work without .proto files. Plaintext, or TLS
 // with the credentials of tls.ts.
 import { readFileSync } from "node:fs";
 import { ServerCredentials } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import { healthDescriptorSetPath, spoolDescriptorSetPath, TaskServiceService } from "@spool/proto";
+import { healthDescriptorSetPath, QueueServiceService, spoolDescriptorSetPath, TaskServiceService } from "@spool/proto";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import type { Authenticator } from "../auth/authenticator.js";
-import type { TaskOperations } from "../domain/operations.js";
+import type { QueueOperations, TaskOperations } from "../domain/operations.js";
 import { guardDecoding } from "./decode-guard.js";
 import { StreamSlots } from "./stream-slots.js";
+import { queueService } from "./queue-service.js";
 import { taskService } from "./task-service.js";
 import type { ServerTls } from "./tls.js";
 import { limitedServer, type TransportLimits } from "./transport-limits.js";
 
 export const taskServiceName = "spool.v1.TaskService";
+export const queueServiceName = "spool.v1.QueueService";
+/** The services the health service reports on, besides the whole server (""). */
+const servedNames = [taskServiceName, queueServiceName];
 
 export interface ApiServer {
   /** The port it listens on (the chosen one when asked for port 0). */
   readonly port: number;
-  /** SERVING or NOT_SERVING, for the whole server and for TaskService. */
+  /** SERVING or NOT_SERVING, for the whole server and each of its services. */
   setServing(serving: boolean): void;
   /** Lets running calls finish for up to graceMs, then cuts the rest (e.g. followed streams). */
   close(graceMs: number): Promise<void>;
@@ -31,6 +35,7 @@ export async function startApiServer(options: {
   host: string;
   port: number;
   ops: TaskOperations;
+  queues: QueueOperations;
   /** Who each TaskService call runs as; health and reflection are open to all. */
   auth: Authenticator;
   log: Logger;
@@ -43,8 +48,9 @@ export async function startApiServer(options: {
 }): Promise<ApiServer> {
   const server = limitedServer(options.limits);
   server.addService(guardDecoding(TaskServiceService), taskService(options.ops, options.log, new StreamSlots(options.maxStreams), options.auth));
+  server.addService(guardDecoding(QueueServiceService), queueService(options.queues, options.log, options.auth));
 
-  const health = new HealthImplementation({ "": "NOT_SERVING", [taskServiceName]: "NOT_SERVING" });
+  const health = new HealthImplementation(Object.fromEntries(["", ...servedNames].map((name) => [name, "NOT_SERVING" as const])));
   health.addToServer(server);
 
   // Reflection serves the descriptors exactly as buf built them (see proto/gen/*.binpb):
@@ -67,8 +73,7 @@ export async function startApiServer(options: {
     port,
     setServing(serving) {
       const state = serving ? "SERVING" : "NOT_SERVING";
-      health.setStatus("", state);
-      health.setStatus(taskServiceName, state);
+      for (const name of ["", ...servedNames]) health.setStatus(name, state);
     },
     async close(graceMs) {
       await new Promise<void>((resolve) => {

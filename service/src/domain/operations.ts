@@ -1,5 +1,6 @@
 // What the API asks of the service: the operations behind the RPCs, free of gRPC and SQL.
 // Implemented by the composition root (spool.ts) over the store and the scheduler.
+import type { Queue, QueueChange } from "./queue.js";
 import type { LogLine, NewTask, Task, TaskFilter, TaskView } from "./task.js";
 
 export interface LogStreamRequest {
@@ -48,4 +49,14 @@ export interface TaskOperations {
   streamLogs(request: LogStreamRequest, sink: LogSink): Promise<void>;
   /** Sends the task, then each change of it until it is terminal; not_found when none. */
   watchTask(id: string, sink: TaskSink): Promise<void>;
+}
+
+export interface QueueOperations {
+  /** The queues of `tenant` (every tenant's when undefined), in (tenant, name) order. */
+  list(tenant: string | undefined): Promise<Queue[]>;
+  /**
+   * Applies the change (making the queue if it has no task yet) and returns the queue. Once
+   * it resolves, no replica starts a task under the old settings.
+   */
+  change(tenant: string, name: string, change: QueueChange): Promise<Queue>;
 }

@@ -10,39 +10,9 @@
 // and once changeQueue returns, no claim anywhere starts a task under the old settings: a
 // paused queue starts nothing more, and a new or lower limit holds for every later start.
 // (Tasks already running are not touched: they finish.)
+import { queueCountCap, type Queue, type QueueChange } from "../domain/queue.js";
 import type { Pool, Sql } from "./database.js";
 import { channel, queuesChanged } from "./notify.js";
-
-export interface QueueSettings {
-  tenant: string;
-  name: string;
-  paused: boolean;
-  /** Null: no limit. */
-  concurrencyLimit: number | null;
-  keyConcurrencyLimit: number | null;
-  /** Null: the default retention. */
-  retentionMs: number | null;
-}
-
-export interface QueueView extends QueueSettings {
-  /** Pending and due; each count stops at countCap. */
-  pending: number;
-  /** Pending, due later. */
-  scheduled: number;
-  running: number;
-  /** How long the longest-waiting due task has waited past its run_at; 0 when none. */
-  oldestPendingAgeMs: number;
-}
-
-/** Counts stop here, so that a huge backlog costs a bounded read. */
-export const countCap = 1_000_000;
-
-export interface QueueChange {
-  paused?: boolean;
-  concurrencyLimit?: number | null;
-  keyConcurrencyLimit?: number | null;
-  retentionMs?: number | null;
-}
 
 /** Adds the rows of queues that have none yet. */
 export async function ensureQueues(sql: Sql, queues: readonly { tenant: string; name: string }[]): Promise<void> {
@@ -53,26 +23,30 @@ export async function ensureQueues(sql: Sql, queues: readonly { tenant: string; 
     on conflict do nothing`;
 }
 
-/** The queues of `tenant` (every tenant's when undefined) in (tenant, name) order, with their depth. */
-export async function listQueues(sql: Sql, tenant: string | undefined): Promise<QueueView[]> {
-  return sql<QueueView[]>`
+/**
+ * The queues of `tenant` (every tenant's when undefined) in (tenant, name) order, with their
+ * depth; only the one of that name when `name` is given.
+ */
+export async function listQueues(sql: Sql, tenant: string | undefined, name?: string): Promise<Queue[]> {
+  return sql<Queue[]>`
     select q.tenant, q.name, q.paused, q.concurrency_limit as "concurrencyLimit",
       q.key_concurrency_limit as "keyConcurrencyLimit", q.retention_ms as "retentionMs",
       (select count(*) from (select 1 from spool.tasks t where t.state = 'pending' and t.tenant = q.tenant
-        and t.queue = q.name and t.run_at <= now() limit ${countCap}) c)::int as pending,
+        and t.queue = q.name and t.run_at <= now() limit ${queueCountCap}) c)::int as pending,
       (select count(*) from (select 1 from spool.tasks t where t.state = 'pending' and t.tenant = q.tenant
-        and t.queue = q.name and t.run_at > now() limit ${countCap}) c)::int as scheduled,
+        and t.queue = q.name and t.run_at > now() limit ${queueCountCap}) c)::int as scheduled,
       (select count(*) from spool.tasks t where t.state = 'running' and t.tenant = q.tenant and t.queue = q.name)::int as running,
       coalesce((select extract(epoch from now() - min(t.run_at)) * 1000 from spool.tasks t
         where t.state = 'pending' and t.tenant = q.tenant and t.queue = q.name and t.run_at <= now()), 0)::float8 as "oldestPendingAgeMs"
     from spool.queues q
-    where ${tenant === undefined} or q.tenant = ${tenant ?? ""}
+    where (${tenant === undefined} or q.tenant = ${tenant ?? ""}) and (${name === undefined} or q.name = ${name ?? ""})
     order by q.tenant, q.name`;
 }
 
 /** One queue with its depth; undefined if it has no row. */
-export async function getQueue(sql: Sql, tenant: string, name: string): Promise<QueueView | undefined> {
-  return (await listQueues(sql, tenant)).find((q) => q.name === name);
+export async function getQueue(sql: Sql, tenant: string, name: string): Promise<Queue | undefined> {
+  const [queue] = await listQueues(sql, tenant, name);
+  return queue;
 }
 
 /**

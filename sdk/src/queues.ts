@@ -1,0 +1,87 @@
+// QueueClient: spool.v1.QueueService, as `client.queues` of a SpoolClient (same channel,
+// token, deadline and retries). Every call needs the operator role.
+import { msFromDuration, durationFromMs, type Queue as PbQueue, type QueueServiceClient } from "@spool/proto";
+import type { UnaryCaller } from "./unary-caller.js";
+
+export interface Queue {
+  name: string;
+  tenant: string;
+  /** No task of it starts while paused; running ones finish. */
+  paused: boolean;
+  /** Most of its tasks running at once in the whole cluster; undefined: no limit. */
+  concurrencyLimit: number | undefined;
+  /** Most of its running tasks with one concurrencyKey; undefined: no limit. */
+  keyConcurrencyLimit: number | undefined;
+  /** How long its ended tasks are kept, in ms. */
+  retentionMs: number;
+  /** Live tasks by state (each count stops at 1,000,000). */
+  depth: { pending: number; scheduled: number; running: number };
+  /** How long the longest-waiting due task has waited, in ms; 0 when none waits. */
+  oldestPendingAgeMs: number;
+}
+
+export interface QueueSettingsChange {
+  /** A number sets the limit; null removes it. */
+  concurrencyLimit?: number | null;
+  keyConcurrencyLimit?: number | null;
+  /** How long ended tasks are kept, in ms (1 minute to 10 years). */
+  retentionMs?: number;
+}
+
+export interface QueueTarget {
+  /** Another tenant's queue (admin only); default: the caller's own. */
+  tenant?: string;
+}
+
+export class QueueClient {
+  constructor(
+    private readonly client: QueueServiceClient,
+    private readonly caller: UnaryCaller,
+  ) {}
+
+  /** The tenant's queues in name order; `tenant: "*"` lists every tenant's (admin). */
+  async list(options: QueueTarget = {}): Promise<Queue[]> {
+    const response = await this.caller.call(this.client, "listQueues", { tenant: options.tenant ?? "" }, true);
+    return response.queues.map(queueFromPb);
+  }
+
+  /** Changes the settings given and keeps the others; a queue with no task yet is set up ahead. */
+  async update(name: string, change: QueueSettingsChange, options: QueueTarget = {}): Promise<Queue> {
+    const limit = (value: number | null | undefined) => (value === undefined ? undefined : (value ?? 0));
+    const request = {
+      name,
+      tenant: options.tenant ?? "",
+      concurrencyLimit: limit(change.concurrencyLimit),
+      keyConcurrencyLimit: limit(change.keyConcurrencyLimit),
+      retention: change.retentionMs === undefined ? undefined : durationFromMs(change.retentionMs),
+    };
+    return queueFromPb((await this.caller.call(this.client, "updateQueue", request, true)).queue);
+  }
+
+  /** Stops every replica from starting the queue's tasks; running ones finish. */
+  async pause(name: string, options: QueueTarget = {}): Promise<Queue> {
+    return queueFromPb((await this.caller.call(this.client, "pauseQueue", { name, tenant: options.tenant ?? "" }, true)).queue);
+  }
+
+  async resume(name: string, options: QueueTarget = {}): Promise<Queue> {
+    return queueFromPb((await this.caller.call(this.client, "resumeQueue", { name, tenant: options.tenant ?? "" }, true)).queue);
+  }
+}
+
+function queueFromPb(queue: PbQueue | undefined): Queue {
+  if (!queue) throw new Error("response carries no queue");
+  return {
+    name: queue.name,
+    tenant: queue.tenant,
+    paused: queue.paused,
+    concurrencyLimit: queue.concurrencyLimit || undefined,
+    keyConcurrencyLimit: queue.keyConcurrencyLimit || undefined,
+    retentionMs: queue.retention ? msFromDuration(queue.retention) : 0,
+    depth: {
+      pending: Number(queue.depth?.pending ?? 0n),
+      scheduled: Number(queue.depth?.scheduled ?? 0n),
+      running: Number(queue.depth?.running ?? 0n),
+    },
+    oldestPendingAgeMs: queue.oldestPendingAge ? msFromDuration(queue.oldestPendingAge) : 0,
+  };
+}

@@ -1,0 +1,105 @@
+// The spool.v1.QueueService handlers: list the queues of a tenant with their depth, and change
+// their settings (limits, retention, paused). Every RPC needs the operator role; another
+// tenant's queues need admin.
+import type { UntypedHandleCall } from "@grpc/grpc-js";
+import { durationFromMs, type Duration, type Queue as PbQueue, type QueueServiceServer } from "@spool/proto";
+import type { Logger } from "pino";
+import { targetTenant } from "../auth/access.js";
+import type { Authenticator } from "../auth/authenticator.js";
+import { holds, type Principal } from "../auth/principal.js";
+import { limits as nameLimits } from "../auth/names.js";
+import type { QueueOperations } from "../domain/operations.js";
+import { defaultRetentionMs, type Queue, type QueueChange } from "../domain/queue.js";
+import { queueNamePattern } from "../domain/task.js";
+import { hasUnstorableText } from "../domain/json-values.js";
+import { quote, SpoolError } from "../errors.js";
+import { unaryHandler } from "./unary-handler.js";
+
+export const queueLimits = {
+  maxConcurrency: 100_000,
+  minRetentionMs: 60_000,
+  maxRetentionMs: 10 * 366 * 24 * 3600_000,
+} as const;
+
+const invalid = SpoolError.invalidArgument;
+
+export function queueService(ops: QueueOperations, log: Logger, auth: Authenticator): QueueServiceServer & Record<string, UntypedHandleCall> {
+  const unary = <Req, Res>(method: string, handle: (request: Req, principal: Principal) => Promise<Res>) =>
+    unaryHandler<Req, Res>(auth, log, "operator", method, handle);
+
+  /** The queue named by a request, in the tenant it acts on. */
+  const named = (principal: Principal, request: { name: string; tenant: string }) => ({
+    tenant: targetTenant(principal, validTenant(request.tenant)),
+    name: validName(request.name),
+  });
+  const changed = async (principal: Principal, request: { name: string; tenant: string }, change: QueueChange) => {
+    const { tenant, name } = named(principal, request);
+    return { queue: queueToPb(await ops.change(tenant, name, change)) };
+  };
+
+  return {
+    listQueues: unary("ListQueues", async (request, principal) => {
+      const requested = validTenant(request.tenant, true);
+      const all = requested === "*";
+      if (all && !holds(principal, "admin")) throw new SpoolError("permission_denied", `tenant: listing every tenant's queues needs the admin role`);
+      const tenant = all ? undefined : targetTenant(principal, requested);
+      return { queues: (await ops.list(tenant)).map(queueToPb) };
+    }),
+
+    updateQueue: unary("UpdateQueue", async (request, principal) => {
+      const change: QueueChange = {};
+      if (request.concurrencyLimit !== undefined) change.concurrencyLimit = validLimit("concurrency_limit", request.concurrencyLimit);
+      if (request.keyConcurrencyLimit !== undefined) {
+        change.keyConcurrencyLimit = validLimit("key_concurrency_limit", request.keyConcurrencyLimit);
+      }
+      if (request.retention !== undefined) change.retentionMs = validRetention(request.retention);
+      return changed(principal, request, change);
+    }),
+
+    pauseQueue: unary("PauseQueue", (request, principal) => changed(principal, request, { paused: true })),
+    resumeQueue: unary("ResumeQueue", (request, principal) => changed(principal, request, { paused: false })),
+  };
+}
+
+function validName(name: string): string {
+  if (!name) throw invalid("name", "is required");
+  if (!queueNamePattern.test(name)) throw invalid("name", `${quote(name.slice(0, 100))} must be 1 to 64 letters, digits, '.', '_' or '-'`);
+  return name;
+}
+
+function validTenant(tenant: string, allowAll = false): string {
+  if (hasUnstorableText(tenant)) throw invalid("tenant", "must not contain a NUL character or an unpaired surrogate");
+  if (tenant.length > nameLimits.tenantLength) throw invalid("tenant", `is ${tenant.length} characters; at most ${nameLimits.tenantLength}`);
+  if (tenant === "*" && !allowAll) throw invalid("tenant", `"*" names every tenant, which only ListQueues takes`);
+  return tenant;
+}
+
+/** 0 removes the limit (null). */
+function validLimit(field: string, value: number): number | null {
+  if (!Number.isInteger(value) || value < 0 || value > queueLimits.maxConcurrency) {
+    throw invalid(field, `${value} is out of range 0..${queueLimits.maxConcurrency} (0 removes the limit)`);
+  }
+  return value === 0 ? null : value;
+}
+
+function validRetention(duration: Duration): number {
+  const { seconds, nanos } = duration;
+  const ms = Number(seconds) * 1000 + Math.trunc(nanos / 1e6);
+  if (nanos < 0 || nanos >= 1e9 || seconds < 0n || !Number.isSafeInteger(ms) || ms < queueLimits.minRetentionMs || ms > queueLimits.maxRetentionMs) {
+    throw invalid("retention", "must be from 1 minute to 10 years");
+  }
+  return ms;
+}
+
+export function queueToPb(queue: Queue): PbQueue {
+  return {
+    name: queue.name,
+    tenant: queue.tenant,
+    paused: queue.paused,
+    concurrencyLimit: queue.concurrencyLimit ?? 0,
+    keyConcurrencyLimit: queue.keyConcurrencyLimit ?? 0,
+    retention: durationFromMs(queue.retentionMs ?? defaultRetentionMs),
+    depth: { pending: BigInt(queue.pending), scheduled: BigInt(queue.scheduled), running: BigInt(queue.running) },
+    oldestPendingAge: durationFromMs(Math.max(0, Math.round(queue.oldestPendingAgeMs))),
+  };
+}
