@@ -36,24 +36,42 @@ describe("reflection and health", () => {
   it("lists every service and its methods to buf curl", async () => {
     const services = await bufCurl(service, ["--list-services", `http://${service.address}`]);
     expect(services.code).toBe(0);
-    expect(services.stdout.split("\n").filter(Boolean).sort()).toEqual(["grpc.health.v1.Health", "spool.v1.TaskService"]);
+    expect(services.stdout.split("\n").filter(Boolean).sort()).toEqual([
+      "grpc.health.v1.Health",
+      "spool.v1.QueueService",
+      "spool.v1.ScheduleService",
+      "spool.v1.TaskService",
+    ]);
     const methods = await bufCurl(service, ["--list-methods", `http://${service.address}`]);
     expect(methods.stdout.split("\n").filter(Boolean).sort()).toEqual([
       "grpc.health.v1.Health/Check",
       "grpc.health.v1.Health/List",
       "grpc.health.v1.Health/Watch",
+      "spool.v1.QueueService/ListQueues",
+      "spool.v1.QueueService/PauseQueue",
+      "spool.v1.QueueService/ResumeQueue",
+      "spool.v1.QueueService/UpdateQueue",
+      "spool.v1.ScheduleService/CreateSchedule",
+      "spool.v1.ScheduleService/DeleteSchedule",
+      "spool.v1.ScheduleService/GetSchedule",
+      "spool.v1.ScheduleService/ListSchedules",
+      "spool.v1.ScheduleService/PauseSchedule",
+      "spool.v1.ScheduleService/ResumeSchedule",
+      "spool.v1.ScheduleService/TriggerSchedule",
+      "spool.v1.ScheduleService/UpdateSchedule",
       "spool.v1.TaskService/CancelTask",
       "spool.v1.TaskService/CreateTask",
       "spool.v1.TaskService/CreateTasks",
       "spool.v1.TaskService/GetTask",
       "spool.v1.TaskService/ListTasks",
+      "spool.v1.TaskService/RetryTask",
       "spool.v1.TaskService/StreamLogs",
       "spool.v1.TaskService/WatchTask",
     ]);
   });
 
   it("reports SERVING through the standard health service", async () => {
-    for (const name of ["", "spool.v1.TaskService"]) {
+    for (const name of ["", "spool.v1.TaskService", "spool.v1.QueueService"]) {
       const check = await bufCurl(service, ["-d", JSON.stringify({ service: name }), `http://${service.address}/grpc.health.v1.Health/Check`]);
       expect(check.code).toBe(0);
       expect(JSON.parse(check.stdout)).toEqual({ status: "SERVING" });
