@@ -42,7 +42,7 @@ describe("spool", () => {
   it("has --help for itself and every command", async () => {
     const help = await spool(["--help"]);
     expect(help.code).toBe(0);
-    for (const command of ["create", "get", "list", "logs", "cancel", "watch"]) expect(help.stdout).toContain(command);
+    for (const command of ["create", "get", "list", "logs", "cancel", "watch", "queues"]) expect(help.stdout).toContain(command);
     const create = await spool(["create", "--help"]);
     expect(create.stdout).toMatch(/--input <json>[\s\S]*--wait/);
   });
@@ -218,4 +218,27 @@ describe("spool", () => {
     expect(nobody.code).toBe(1);
     expect(nobody.stderr).toMatch(/unavailable/);
   });
+
+  it("lists queues, sets their limits, pauses and resumes them", async () => {
+    expect((await spool(["create", "demo.echo", "--queue", "cli-q", "--at", "+1h"])).code).toBe(0);
+    const set = await spool(["queues", "set", "cli-q", "--concurrency-limit", "2", "--retention", "30d", "--json"]);
+    expect(set.code).toBe(0);
+    expect(jsonLines(set.stdout)[0]).toMatchObject({ name: "cli-q", concurrencyLimit: 2, retentionMs: 30 * 86_400_000 });
+    const paused = await spool(["queues", "pause", "cli-q"]);
+    expect(paused.stdout).toBe("cli-q paused\n");
+    const table = await spool(["queues", "list"]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^TENANT\s+QUEUE\s+STATE\s+PENDING\s+SCHEDULED\s+RUNNING\s+OLDEST\s+LIMIT\s+PER KEY\s+RETENTION/);
+    expect(table.stdout).toMatch(/default\s+cli-q\s+paused\s+0\s+1\s+0\s+-\s+2\s+-\s+30d0h/);
+    expect((await spool(["queues", "resume", "cli-q", "--json"])).stdout).toContain('"paused":false');
+    const json = jsonLines((await spool(["queues", "list", "--json"])).stdout);
+    expect(json.find((q) => q.name === "cli-q")).toMatchObject({ paused: false, depth: { scheduled: 1 } });
+    // 0 removes a limit; a bad one is refused by the service, naming the field.
+    expect(jsonLines((await spool(["queues", "set", "cli-q", "--concurrency-limit", "0", "--json"])).stdout)[0]!.concurrencyLimit).toBeUndefined();
+    const bad = await spool(["queues", "set", "cli-q", "--concurrency-limit", "-3"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/invalid_argument: concurrency_limit: -3 is out of range/);
+    expect((await spool(["queues", "set", "cli-q"])).stderr).toMatch(/give at least one of/);
+  });
+
 });

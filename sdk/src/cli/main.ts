@@ -10,7 +10,7 @@ import { SpoolError } from "../errors.js";
 import { taskStates, type CreateTaskOptions, type Task, type TaskState } from "../types.js";
 import { followTask } from "./follow.js";
 import { exitCodeFor, Output } from "./format.js";
-import { parseDuration, parseFutureTime, parsePastTime } from "./time.js";
+import { formatDuration, parseDuration, parseFutureTime, parsePastTime } from "./time.js";
 
 interface GlobalOptions {
   address: string;
@@ -21,6 +21,8 @@ interface GlobalOptions {
   serverName?: string;
   token?: string;
   json: boolean;
+  /** `spool queues --tenant`. */
+  tenant?: string;
 }
 
 const out = new Output();
@@ -332,6 +334,93 @@ function parseLabels(pairs: string[] | undefined): Record<string, string> | unde
     labels[pair.slice(0, at)] = pair.slice(at + 1);
   }
   return labels;
+}
+
+const queues = program
+  .command("queues")
+  .description("show and set the queues of your tenant (operator role)")
+  .option("--tenant <tenant>", "another tenant's queues (admin); with list, * for every tenant's");
+
+queues
+  .command("list")
+  .description("the queues with their depth, limits and paused state")
+  .addHelpText(
+    "after",
+    `
+Columns: PENDING are due and waiting, SCHEDULED due later, RUNNING claimed by a replica;
+OLDEST is how long the longest-waiting due task has waited; LIMIT and PER KEY are the
+cluster-wide concurrency limits (- for none). With --json: one queue per line.`,
+  )
+  .action(
+    action(async (client, global) => {
+      const list = await client.queues.list({ tenant: global.tenant });
+      if (global.json) return list.forEach((queue) => out.json(queue));
+      if (list.length === 0) return out.line(out.style("dim", "no queues"));
+      const limit = (value: number | undefined) => (value === undefined ? "-" : String(value));
+      out.table(
+        ["TENANT", "QUEUE", "STATE", "PENDING", "SCHEDULED", "RUNNING", "OLDEST", "LIMIT", "PER KEY", "RETENTION"],
+        list.map((q) => [
+          q.tenant,
+          q.name,
+          q.paused ? out.style("yellow", "paused") : "active",
+          String(q.depth.pending),
+          String(q.depth.scheduled),
+          String(q.depth.running),
+          q.oldestPendingAgeMs > 0 ? formatDuration(q.oldestPendingAgeMs) : "-",
+          limit(q.concurrencyLimit),
+          limit(q.keyConcurrencyLimit),
+          formatDuration(q.retentionMs),
+        ]),
+      );
+    }),
+  );
+
+for (const [name, description] of [
+  ["pause", "stop every replica from starting the queue's tasks (running ones finish)"],
+  ["resume", "let the queue's tasks start again"],
+] as const) {
+  queues
+    .command(name)
+    .description(description)
+    .argument("<queue>", "queue name")
+    .action(
+      action(async (client, global, queue: string) => {
+        const changed = await client.queues[name](queue, { tenant: global.tenant });
+        if (global.json) return out.json(changed);
+        out.line(`${changed.name} ${changed.paused ? out.style("yellow", "paused") : "active"}`);
+      }),
+    );
+}
+
+queues
+  .command("set")
+  .description("set a queue's limits or retention (a queue with no task yet is set up ahead)")
+  .argument("<queue>", "queue name")
+  .option("--concurrency-limit <n>", "most of its tasks running at once in the cluster; 0 removes the limit", parseInteger)
+  .option("--key-concurrency-limit <n>", "most running at once per concurrency key; 0 removes the limit", parseInteger)
+  .option("--retention <duration>", "how long ended tasks are kept, e.g. 12h, 30d", parseDuration)
+  .action(
+    action(async (client, global, queue: string, options: QueueSetOptions) => {
+      if (options.concurrencyLimit === undefined && options.keyConcurrencyLimit === undefined && options.retention === undefined) {
+        throw new SpoolError("invalid_argument", "give at least one of --concurrency-limit, --key-concurrency-limit, --retention", 3);
+      }
+      const limit = (value: number | undefined) => (value === undefined ? undefined : value === 0 ? null : value);
+      const changed = await client.queues.update(
+        queue,
+        { concurrencyLimit: limit(options.concurrencyLimit), keyConcurrencyLimit: limit(options.keyConcurrencyLimit), retentionMs: options.retention },
+        { tenant: global.tenant },
+      );
+      if (global.json) return out.json(changed);
+      out.line(
+        `${changed.name}: limit ${changed.concurrencyLimit ?? "-"}, per key ${changed.keyConcurrencyLimit ?? "-"}, retention ${formatDuration(changed.retentionMs)}`,
+      );
+    }),
+  );
+
+interface QueueSetOptions {
+  concurrencyLimit?: number;
+  keyConcurrencyLimit?: number;
+  retention?: number;
 }
 
 await program.parseAsync();
