@@ -25,3 +25,11 @@ describe("DATABASE_URL", () => {
     );
   });
 });
+
+describe("SPOOL_QUEUES", () => {
+  it("is a list of queue names, all of them by default", () => {
+    expect(loadConfig({}).queues).toBeUndefined();
+    expect(loadConfig({ SPOOL_QUEUES: " mail, alerts,mail ," }).queues).toEqual(["mail", "alerts"]);
+    expect(() => loadConfig({ SPOOL_QUEUES: "mail,bad name" })).toThrow(/SPOOL_QUEUES: each queue name must be 1 to 64 letters/);
+  });
+});
