@@ -41,6 +41,7 @@ it("reads the same configuration from every flag as from its variable", () => {
     SPOOL_CANCEL_GRACE_MS: "1234",
     SPOOL_TASKS: "./tasks",
     SPOOL_QUEUES: "mail,alerts",
+    SPOOL_PRIORITY_AGING_MS: "30000",
     SPOOL_POLL_INTERVAL_MS: "500",
     SPOOL_WORKER_MAX_HEAP_MB: "256",
     SPOOL_DB_POOL_SIZE: "9",

@@ -74,6 +74,9 @@ export const configSchema = z
         message: "each queue name must be 1 to 64 letters, digits, '.', '_' or '-'",
       })
       .meta({ ...about("the queues this replica claims tasks from, comma-separated (default: all)"), list: true }),
+    SPOOL_PRIORITY_AGING_MS: integer(1000, 2 ** 31 - 1)
+      .default(60_000)
+      .meta(about("a task waiting this long past its run_at is aged: a tenth of each claim goes to aged tasks, oldest first")),
     SPOOL_DEMO_KINDS: z
       .enum(["auto", "true", "false"])
       .default("auto")
@@ -225,6 +228,8 @@ export interface Config {
   taskModules: string[];
   /** The queues this replica claims from; undefined: all. */
   queues: string[] | undefined;
+  /** Priority aging: how long a task waits past its run_at before it is aged. */
+  priorityAgingMs: number;
   /** Whether the demo.* kinds load; undefined: only while auth is off. */
   demoKinds: boolean | undefined;
   /** Per-tenant limits on creating tasks (quotas/tenant-quotas.ts). */
@@ -281,6 +286,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, nameOf: (variable: string) =>
     cancelGraceMs: c.SPOOL_CANCEL_GRACE_MS,
     taskModules: splitList(c.SPOOL_TASKS).map((s) => resolve(s)),
     queues: c.SPOOL_QUEUES === "" ? undefined : [...new Set(splitList(c.SPOOL_QUEUES))],
+    priorityAgingMs: c.SPOOL_PRIORITY_AGING_MS,
     demoKinds: c.SPOOL_DEMO_KINDS === "auto" ? undefined : c.SPOOL_DEMO_KINDS === "true",
     quotas: {
       maxPending: c.SPOOL_TENANT_MAX_PENDING,

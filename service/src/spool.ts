@@ -120,6 +120,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       owner: replicaId,
       log: log.child({ component: "scheduler" }),
       queues: config.queues,
+      agingMs: config.priorityAgingMs,
       pollIntervalMs: config.pollIntervalMs,
       maxPrefetch: config.prefetch,
       databaseWaitMs: shutdownDatabaseWaitMs,

@@ -21,10 +21,10 @@ beforeAll(() => {
 afterAll(() => database.close());
 beforeEach(() => database.sql`truncate spool.tasks, spool.task_logs, spool.queues`);
 
-async function claimer(queues?: string[]): Promise<Claimer> {
+async function claimer(queues?: string[], agingMs = 60_000): Promise<Claimer> {
   const owner = randomUUID();
   await renewLease(database.sql, { id: owner, name: `test:${owner.slice(0, 8)}` }, 60_000);
-  return Object.assign(new Claimer({ sql: database.sql, owner, queues }), { owner });
+  return Object.assign(new Claimer({ sql: database.sql, owner, queues, agingMs }), { owner });
 }
 
 const claim = async (c: Claimer, limit: number, idle = limit) => (await c.claim(limit, testKinds, idle)).tasks;
@@ -124,4 +124,21 @@ describe("Claimer", () => {
     });
     expect(queuesOf(await claim(c, 10))).toEqual(["api", "api", "api"]);
   });
+
+  it("does not let a flood of higher priorities hold a task back forever (priority aging)", async () => {
+    // The low-priority task has waited past the aging threshold; a flood of priority 9 tasks
+    // keeps coming, each claim taking one task, as a replica with one free thread does.
+    await addTasks("flood", 1, { priority: -5, runAt: new Date(Date.now() - 5000) });
+    const c = await claimer(undefined, 1000);
+    let claims = 0;
+    for (; claims < 300; claims++) {
+      await addTasks("flood", 2, { priority: 9 });
+      const [task] = await claim(c, 1);
+      if ((task?.priority ?? 0) < 0) break;
+    }
+    // A tenth of claims go to aged tasks: about 10 claims; 300 in a row without would happen
+    // once in 10^13.
+    expect(claims).toBeLessThan(300);
+  });
+
 });

@@ -1,5 +1,7 @@
 // Claimer: one claim for the scheduler, with what claim.ts needs carried between claims:
 //   - the tenant served last, so that one-at-a-time claims go round every tenant;
+//   - priority aging: each claim gives a tenth of itself (agedShare, drawn at random for the
+//     remainder) to aged tasks first, those that waited past agingMs, oldest first;
 //   - whether any queue is limited. While none is, a claim is one statement. Once one is,
 //     claims run in a transaction that first locks the limited queues' rows no other claim
 //     holds (lockLimitedQueues), then claims: claims of a limited queue are serial across the
@@ -7,7 +9,7 @@
 //     limitedRecheckMs; a stale "none" is safe, since a claim that holds no lock on a limited
 //     queue takes nothing from it (claim.ts), and only delays its tasks until the re-read.
 import type { Pool } from "../store/database.js";
-import { claimTasks, lastServed, lockLimitedQueues, type Claim } from "../store/claim.js";
+import { agedShare, claimTasks, lastServed, lockLimitedQueues, type Claim } from "../store/claim.js";
 import { anyQueueLimited } from "../store/queues.js";
 
 const limitedRecheckMs = 5000;
@@ -17,6 +19,8 @@ export interface ClaimerOptions {
   owner: string;
   /** The queues this replica serves (SPOOL_QUEUES); undefined: all. */
   queues: readonly string[] | undefined;
+  /** A task that has waited this long past its run_at is aged (SPOOL_PRIORITY_AGING_MS). */
+  agingMs: number;
 }
 
 export class Claimer {
@@ -41,7 +45,7 @@ export class Claimer {
       this.#limited = await anyQueueLimited(sql);
       this.#limitedReadAt = performance.now();
     }
-    const request = { limit, owner, kinds, after: this.#lastTenant, queues, idle };
+    const request = { limit, owner, kinds, after: this.#lastTenant, queues, idle, aged: agedShare(limit), agingMs: this.#o.agingMs };
     const claim = this.#limited
       ? await sql.begin(async (tx) => claimTasks(tx, { ...request, locked: await lockLimitedQueues(tx, queues) }))
       : await claimTasks(sql, request);

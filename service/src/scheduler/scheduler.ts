@@ -35,6 +35,8 @@ export interface SchedulerOptions {
   log: Logger;
   /** The queues this replica claims from (SPOOL_QUEUES); undefined: all. */
   queues: readonly string[] | undefined;
+  /** Priority aging: a task that has waited this long is aged (claimer.ts). */
+  agingMs: number;
   /** Fallback poll, in case a wake-up notice was missed. */
   pollIntervalMs: number;
   /** Most tasks claimed here beyond the free threads (the local queue). */
@@ -84,7 +86,7 @@ export class Scheduler {
 
   constructor(options: SchedulerOptions) {
     this.#o = options;
-    this.#claimer = new Claimer({ sql: options.sql, owner: options.owner, queues: options.queues });
+    this.#claimer = new Claimer({ sql: options.sql, owner: options.owner, queues: options.queues, agingMs: options.agingMs });
   }
 
   /** A queue was paused, resumed or had its limits changed: claim under the new settings. */

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../test-support/database.js";
 import { newTask } from "../test-support/factories.js";
-import { claimTasks, lastServed, unclaimTasks } from "./claim.js";
+import { agedShare, claimTasks, lastServed, unclaimTasks } from "./claim.js";
 import { claimAs, claimWithLease, testKinds } from "../test-support/claim.js";
 import { renewLease } from "./leases.js";
 import { connect, type Database } from "./database.js";
@@ -86,6 +86,36 @@ describe("claimTasks", () => {
       after = lastServed(claimed, after);
     }
     expect(served).toEqual(["acme", "globex", "initech", "acme", "acme"]);
+  });
+
+  it("gives the aged share to the tasks that waited longest past the aging threshold, whatever their priority", async () => {
+    const longAgo = new Date(Date.now() - 120_000);
+    await insertTasks(database.sql, [
+      newTask({ input: "old-low", priority: -9, runAt: longAgo }),
+      newTask({ input: "older-mid", priority: 1, runAt: new Date(longAgo.getTime() - 1000) }),
+      newTask({ input: "new-low", priority: -9 }),
+    ]);
+    await insertTasks(database.sql, Array.from({ length: 5 }, (_, i) => newTask({ input: `high-${i}`, priority: 9 })));
+    const owner = randomUUID();
+    // Without an aged share: priority order.
+    const plain = await claimAs(database.sql, { limit: 1, owner, kinds: testKinds, aged: 0, agingMs: 60_000 });
+    expect(plain.tasks.map((t) => t.input)).toEqual(["high-0"]);
+    // With one: the longest-waiting aged task first (older-mid waited longer than old-low),
+    // then priority order for the rest of the share.
+    const aged = await claimAs(database.sql, { limit: 3, owner, kinds: testKinds, aged: 2, agingMs: 60_000 });
+    expect(aged.tasks.map((t) => t.input).sort()).toEqual(["high-1", "old-low", "older-mid"]);
+    // new-low has not waited past the threshold: it is not aged.
+    const next = await claimAs(database.sql, { limit: 1, owner, kinds: testKinds, aged: 1, agingMs: 60_000 });
+    expect(next.tasks.map((t) => t.input)).toEqual(["high-2"]);
+  });
+
+  it("agedShare is a tenth of a claim, the remainder drawn at random", () => {
+    expect(agedShare(0, 0)).toBe(0);
+    expect(agedShare(1, 0.05)).toBe(1);
+    expect(agedShare(1, 0.5)).toBe(0);
+    expect(agedShare(25, 0.4)).toBe(3);
+    expect(agedShare(25, 0.6)).toBe(2);
+    expect(agedShare(500, 0.99)).toBe(50);
   });
 
   it("lastServed names the tenant a claim served last", () => {

@@ -19,6 +19,12 @@
 //     each claim, so one-at-a-time claims reach every queue); within a queue, tasks go by
 //     priority, then run_at, then id (tasks_pending_claim_idx). Priority never jumps queues
 //     or tenants;
+//   - priority aging (ClaimRequest.aged, agingMs): a task that has waited agingMs past its
+//     run_at is aged, and each queue's share gives up to `aged` places to aged tasks first,
+//     oldest first (the oldest due task of each priority level, found by skipping through the
+//     levels of tasks_pending_claim_idx, one probe each); the rest go by priority. With a
+//     tenth of every claim aged (agedShare), a flood of higher priorities slows a task but
+//     never holds it back forever: aged tasks leave in the order they came;
 //   - concurrency limits hold across the cluster: a queue with concurrency_limit N never has
 //     more than N tasks RUNNING (claimed and not ended, wherever), and with
 //     key_concurrency_limit K never more than K running with one concurrency_key. A limited
@@ -72,6 +78,25 @@ export interface ClaimRequest {
   queues?: readonly string[];
   locked?: readonly QueueKey[];
   idle?: number;
+  /** How many of each queue's share go to aged tasks first (agedShare); default 0. */
+  aged?: number;
+  /** A task that has waited this long past its run_at is aged. */
+  agingMs?: number;
+}
+
+/** SPOOL_PRIORITY_AGING_MS's default. */
+export const defaultAgingMs = 60_000;
+
+/** The fraction of claimed tasks that go to aged tasks first. */
+export const agedFraction = 0.1;
+
+/**
+ * The aged share of a claim of `limit`: a tenth of it, with the remainder drawn at random,
+ * so that over many claims (even of one task each) a tenth of the tasks claimed are aged ones.
+ */
+export function agedShare(limit: number, random = Math.random()): number {
+  const exact = limit * agedFraction;
+  return Math.floor(exact) + (random < exact - Math.floor(exact) ? 1 : 0);
 }
 
 export interface QueueKey {
@@ -96,7 +121,7 @@ export interface Claim {
 const keyLookahead = { base: 64, perTask: 4 };
 
 export async function claimTasks(sql: Sql, request: ClaimRequest): Promise<Claim> {
-  const { limit, owner, after = "", queues, locked = [], idle = limit } = request;
+  const { limit, owner, after = "", queues, locked = [], idle = limit, aged = 0, agingMs = defaultAgingMs } = request;
   const kinds = request.kinds as string[];
   const rows = await sql<(ClaimedTask & { more: boolean; nextDueAt: number | null })[]>`
     with recursive units as (
@@ -145,23 +170,56 @@ export async function claimTasks(sql: Sql, request: ClaimRequest): Promise<Claim
       from room r
     ), offered as (
       select c.id, s.tenant, s.queue, s.n,
-        row_number() over (partition by s.tenant, s.queue order by c.priority desc nulls last, c.run_at, c.id) as qturn
+        row_number() over (partition by s.tenant, s.queue order by c.aged desc, c.priority desc nulls last, c.run_at, c.id) as qturn
       from shares s cross join lateral (
-        select k.id, k.priority, k.run_at from (
-          select w.*, row_number() over (partition by w.concurrency_key order by w.priority desc nulls last, w.run_at, w.id) as key_turn
+        select k.id, k.priority, k.run_at, k.aged from (
+          select w.*, row_number() over (partition by w.concurrency_key
+              order by w.aged desc, w.priority desc nulls last, w.run_at, w.id) as key_turn
           from (
-            select id, priority, run_at, concurrency_key from spool.tasks
-            where state = 'pending' and tenant = s.tenant and queue = s.queue and run_at <= now()
-              and kind = any(${kinds}::text[])
-            order by priority desc nulls last, run_at, id
-            limit case when s.key_lim is null then s.n else ${keyLookahead.base}::int + s.n * ${keyLookahead.perTask}::int end
-            for update skip locked
+            -- A task both aged and among the first by priority counts once, as aged.
+            select distinct on (u.id) u.* from (
+              select * from (
+                -- Aged: the oldest due task of each priority level that has waited past
+                -- agingMs, oldest first, up to the claim's aged share (priority aging).
+                with recursive levels(priority) as (
+                  (select t.priority from spool.tasks t
+                   where ${aged}::int > 0 and t.state = 'pending' and t.tenant = s.tenant and t.queue = s.queue
+                   order by t.priority desc nulls last limit 1)
+                  union all
+                  select (select t.priority from spool.tasks t
+                          where t.state = 'pending' and t.tenant = s.tenant and t.queue = s.queue and t.priority < l.priority
+                          order by t.priority desc nulls last limit 1)
+                  from levels l where l.priority is not null
+                )
+                select head.id, head.priority, head.run_at, head.concurrency_key, true as aged
+                from levels l cross join lateral (
+                  select t.id, t.priority, t.run_at, t.concurrency_key from spool.tasks t
+                  where t.state = 'pending' and t.tenant = s.tenant and t.queue = s.queue and t.priority = l.priority
+                    and t.run_at <= now() - ${agingMs}::int * interval '1 millisecond' and t.kind = any(${kinds}::text[])
+                  order by t.run_at, t.id limit 1
+                  for update skip locked
+                ) head
+                where l.priority is not null
+                order by head.run_at, head.id
+                limit least(${aged}::int, s.n)
+              ) aged_heads
+              union all
+              select * from (
+                select id, priority, run_at, concurrency_key, false as aged from spool.tasks
+                where state = 'pending' and tenant = s.tenant and queue = s.queue and run_at <= now()
+                  and kind = any(${kinds}::text[])
+                order by priority desc nulls last, run_at, id
+                limit case when s.key_lim is null then s.n else ${keyLookahead.base}::int + s.n * ${keyLookahead.perTask}::int end
+                for update skip locked
+              ) by_priority
+            ) u
+            order by u.id, u.aged desc
           ) w
         ) k
         where s.key_lim is null or k.concurrency_key is null
           or k.key_turn + coalesce((select r.n from running r
                 where r.tenant = s.tenant and r.queue = s.queue and r.key = k.concurrency_key), 0) <= s.key_lim
-        order by k.priority desc nulls last, k.run_at, k.id
+        order by k.aged desc, k.priority desc nulls last, k.run_at, k.id
         limit s.n
       ) c
       where s.n > 0 and exists (select 1 from spool.replicas r where r.id = ${owner} and r.expires_at > now())

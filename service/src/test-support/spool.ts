@@ -19,6 +19,7 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
     cancelGraceMs: 500,
     taskModules: [],
     queues: undefined,
+    priorityAgingMs: 60_000,
     demoKinds: undefined,
     quotas: { maxPending: 1_000_000, createRate: 0, createBurst: 1 },
     pollIntervalMs: 1000,
