@@ -1,6 +1,7 @@
 // Spool's API as TypeScript: the messages and grpc-js service definitions generated from
 // proto/spool/v1 (see proto/gen, DO NOT EDIT), the google.rpc error details it sends
-// (status-details.ts), and the paths of the raw descriptor sets that server reflection serves.
+// (status-details.ts), the backoff formula every retry of Spool waits by (backoff.ts), and the
+// paths of the raw descriptor sets that server reflection serves.
 import { fileURLToPath } from "node:url";
 
 export { AttemptFailure, Backoff as PbBackoff, LogEntry, LogLevel, Progress, Task, TaskError, TaskState } from "./gen/spool/v1/task.js";
@@ -70,6 +71,7 @@ export { Timestamp } from "./gen/google/protobuf/timestamp.js";
 export { Any } from "./gen/google/protobuf/any.js";
 export { Status as RpcStatus } from "./gen/google/rpc/status.js";
 export { RetryInfo } from "./gen/google/rpc/error_details.js";
+export * from "./backoff.js";
 export * from "./convert.js";
 export * from "./status-details.js";
 

@@ -6,13 +6,15 @@
 // exponential backoff, or after RESOURCE_EXHAUSTED once the server's RetryInfo delay has
 // passed, if that delay is at most 10 s (a longer one goes to the caller, to decide).
 import type { CallOptions, Client, Metadata } from "@grpc/grpc-js";
+import { backoffDelayMs, type Backoff } from "@spool/proto";
 import { SpoolError } from "./errors.js";
 
 /** Longest server-asked delay (RetryInfo) waited out before a retry. */
 const maxRetryAfterMs = 10_000;
 
 /** Exponential backoff of the SDK's own retries and reconnects: 100 ms doubling to 5 s, +-25%. */
-export const backoffMs = (failures: number): number => Math.min(5000, 100 * 2 ** failures) * (0.75 + Math.random() / 2);
+const retryBackoff: Backoff = { baseMs: 100, factor: 2, maxMs: 5000, jitter: 0.25 };
+export const backoffMs = (failures: number): number => backoffDelayMs(retryBackoff, failures);
 
 /**
  * The wait before retrying after this error, or undefined when the client should not retry

@@ -5,6 +5,7 @@
 //
 // While the database is unreachable the flush is retried with backoff and nothing is lost;
 // an item the database rejects for itself (not an outage) is isolated and dealt with alone.
+import { backoffDelayMs, type Backoff } from "@spool/proto";
 import type { Logger } from "pino";
 import { cut, errorForLog, isConnectionError } from "../errors.js";
 import type { Sql } from "../store/database.js";
@@ -30,7 +31,11 @@ type Item =
 const maxBatchWeight = 4 * 1024 * 1024;
 const lineWeight = 800;
 const weigh = (item: Item) => (item.type === "lines" ? item.bytes + lineWeight * item.lines.length : lineWeight);
-const maxRetryDelayMs = 5000;
+/**
+ * Waits between tries through an outage: 100 ms doubling to 5 s, +-25%, so that replicas cut
+ * off together do not all come back in the same instant.
+ */
+const retryBackoff: Backoff = { baseMs: 100, factor: 2, maxMs: 5000, jitter: 0.25 };
 
 export class AttemptWriter {
   readonly #sql: Sql;
@@ -86,8 +91,8 @@ export class AttemptWriter {
       } catch (error) {
         if (!isConnectionError(error)) return this.#isolate(batch, error);
         if (this.#closed) return this.#settle(batch, []);
-        const delay = Math.min(maxRetryDelayMs, 100 * 2 ** retry);
-        this.#log.warn({ err: error, retryInMs: delay, items: batch.length }, "database unavailable: will retry writing attempts");
+        const delay = backoffDelayMs(retryBackoff, retry);
+        this.#log.warn({ err: error, retryInMs: Math.round(delay), items: batch.length }, "database unavailable: will retry writing attempts");
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }

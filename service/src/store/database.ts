@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { backoffDelayMs, type Backoff } from "@spool/proto";
 import { PrimaryFinder, targetSessionAttrs } from "./primary-finder.js";
 import * as schema from "./schema.js";
 import { timestampType } from "./timestamp-parser.js";
@@ -37,9 +38,12 @@ export interface ConnectOptions {
   applicationName?: string;
 }
 
-/** Seconds before reconnecting after `retries` failed attempts: 50 ms doubling, at most 1 s, jittered. */
+/** Reconnects: 40 ms doubling, at most 800 ms, +-25% (so at most 1 s). */
+const reconnectBackoff: Backoff = { baseMs: 40, factor: 2, maxMs: 800, jitter: 0.25 };
+
+/** Seconds before reconnecting after `retries` failed attempts (postgres.js takes seconds). */
 export function reconnectDelay(retries: number): number {
-  return Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2);
+  return backoffDelayMs(reconnectBackoff, retries) / 1000;
 }
 
 /**
