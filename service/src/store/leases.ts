@@ -103,7 +103,7 @@ export async function reapExpiredLeases(sql: Sql): Promise<ReapedTask[]> {
         -- cannot crash one replica after another in a tight loop.
         run_at = case when spool.next_state('lost', t.cancel_requested, t.attempt, t.max_attempts) <> 'pending' then t.run_at
           when t.attempt = 1 then t.run_at
-          else now() + spool.retry_delay(t.attempt - 1) end
+          else now() + spool.retry_delay(t.attempt - 1, t.backoff) end
       from lost
       where t.id = lost.id and t.state = 'running'
       returning t.id, t.state, t.attempt, lost."lostBy", t.run_at

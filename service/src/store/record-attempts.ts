@@ -11,8 +11,9 @@
 //     CancelTask is either seen (the task ends CANCELLED) or waits;
 //   - next state: succeeded -> SUCCEEDED; cancelled, or any other outcome of a task whose
 //     cancel was requested -> CANCELLED (error carries the reason); failed with attempts
-//     left -> PENDING after spool.retry_delay(), an exponential backoff with jitter,
-//     1 s * 2^(attempt-1) +-25%, at most 1 h; no attempts left -> FAILED; failed_final (the
+//     left -> PENDING after spool.retry_delay(attempt, backoff) (migration 0011), the
+//     task's own exponential backoff with jitter (by default 1 s * 2^(attempt-1) +-25%, at
+//     most 1 h); no attempts left -> FAILED; failed_final (the
 //     handler threw a NonRetryableError) -> FAILED whatever attempts remain (migration 0007);
 //     interrupted (a clean shutdown) -> PENDING at once, in its old place in the queue, with
 //     its attempt given back (migration 0006): a deploy never uses up a task's attempts;
@@ -126,7 +127,7 @@ export async function recordAttempts(
         run_at = case
           when spool.next_state(v.outcome, t.cancel_requested, t.attempt, t.max_attempts) <> 'pending' then t.run_at
           when v.outcome = 'interrupted' then t.run_at -- its old place in the queue
-          else now() + spool.retry_delay(t.attempt)
+          else now() + spool.retry_delay(t.attempt, t.backoff)
         end
       from v
       where t.id = v.id and t.attempt = v.attempt and t.state = 'running' and t.owner = ${owner}
