@@ -30,6 +30,7 @@ import { QueueClient } from "./queues.js";
 import { retryDelayMs, UnaryCaller, type UnaryRequest, type UnaryResponse } from "./unary-caller.js";
 import type { TaskDefinition } from "./task.js";
 import type {
+  Backoff,
   CreateTaskOptions,
   ListTasksOptions,
   LogEntry,
@@ -369,12 +370,22 @@ function taskFromPb(task: PbTask | undefined): Task {
     scheduledFor: task.scheduledFor && dateOf(task.scheduledFor),
     concurrencyKey: task.concurrencyKey || undefined,
     retryOf: task.retryOf || undefined,
-    backoff: { ...defaultBackoff, ...backoffFromPb(task.backoff) },
+    backoff: backoffOfTask(task.backoff),
     createdAt: dateOf(task.createdAt),
     runAt: dateOf(task.runAt),
     startedAt: task.startedAt && dateOf(task.startedAt),
     finishedAt: task.finishedAt && dateOf(task.finishedAt),
   };
+}
+
+/**
+ * A task's backoff as the service sends it: resolved, every field set, so a jitter of 0 is 0
+ * (in a request, proto3 cannot tell it from unset). A service older than backoffs sends none:
+ * its tasks wait by the defaults.
+ */
+function backoffOfTask(backoff: PbTask["backoff"]): Backoff {
+  if (!backoff) return { ...defaultBackoff };
+  return { ...defaultBackoff, ...backoffFromPb(backoff), jitter: backoff.jitter };
 }
 
 /** A timestamp from the service as a Date (the epoch if it sent none or a malformed one). */
