@@ -45,7 +45,8 @@ export function backoffProblem(backoff: unknown): string | undefined {
     const value = given[key];
     if (value === undefined) return undefined;
     if (typeof value !== "number" || !Number.isFinite(value) || (whole && !Number.isInteger(value))) {
-      return `${key}: ${String(value)} is not ${whole ? "a whole number of ms" : "a number"}`;
+      const shown = typeof value === "number" ? String(value) : (JSON.stringify(value) ?? String(value));
+      return `${key}: ${shown} is not ${whole ? "a whole number of ms" : "a number"}`;
     }
     if (value < min || value > max) return `${key}: ${value} is out of range ${min}..${max}`;
     return undefined;

@@ -1,6 +1,7 @@
 // What handler authors write: `defineTask` and the context a handler runs with. This entry
-// (`@spool/sdk/task`) imports nothing else, so worker threads that load handler modules stay
-// small and never pull in the gRPC client.
+// (`@spool/sdk/task`) imports nothing else (but types), so worker threads that load handler
+// modules stay small and never pull in the gRPC client.
+import type { Backoff } from "@spool/proto";
 
 /** Logger handed to a handler; each call becomes one line of the task's log. */
 export interface TaskLogger {
@@ -112,6 +113,11 @@ export interface TaskDefinition<Input = unknown, Output = unknown, CallerInput =
   readonly input?: InputSchema<Input, CallerInput> | undefined;
   /** Runs one attempt. Its return value (JSON) becomes the task's result; a throw fails it. */
   readonly run: (input: Input, ctx: TaskContext) => Output | Promise<Output>;
+  /**
+   * The wait between attempts of this kind's tasks, where a task does not set its own: each
+   * field given here replaces the default (base 1 s, factor 2, max 1 h, jitter 0.25).
+   */
+  readonly backoff?: Readonly<Partial<Backoff>> | undefined;
   /** Marks the object as a definition for the loader; set by defineTask. */
   readonly spoolTask: 1;
 }
@@ -124,16 +130,23 @@ const kindPattern = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
  * ```ts
  * export const sendEmail = defineTask({
  *   kind: "email.send",
+ *   // Optional: the wait between attempts (unset fields keep the defaults).
+ *   backoff: { baseMs: 30_000, maxMs: 3_600_000 },
  *   async run(input: { to: string }, ctx) {
  *     ctx.log.info("sending to", input.to);
  *     return { sent: true };
  *   },
  * });
  * ```
+ *
+ * The backoff is checked when Spool loads the module: a field out of range (baseMs 0..24 h
+ * and maxMs 0..7 days, in whole ms; factor 1..10; jitter 0..1), a maxMs below the baseMs,
+ * or a field of another name stops the service's start with a message naming the kind.
  */
 export function defineTask<Input = unknown, Output = unknown, CallerInput = Input>(definition: {
   kind: string;
   input?: InputSchema<Input, CallerInput>;
+  backoff?: Partial<Backoff>;
   run: (input: Input, ctx: TaskContext) => Output | Promise<Output>;
 }): TaskDefinition<Input, Output, CallerInput> {
   if (!kindPattern.test(definition.kind)) {
@@ -144,7 +157,9 @@ export function defineTask<Input = unknown, Output = unknown, CallerInput = Inpu
   if (typeof definition.run !== "function") {
     throw new TypeError(`defineTask: run of ${definition.kind} must be a function`);
   }
-  return Object.freeze({ kind: definition.kind, input: definition.input, run: definition.run, spoolTask: 1 as const });
+  // A copy, frozen: the definition cannot change after the service has checked it.
+  const backoff = typeof definition.backoff === "object" && definition.backoff !== null ? Object.freeze({ ...definition.backoff }) : definition.backoff;
+  return Object.freeze({ kind: definition.kind, input: definition.input, backoff, run: definition.run, spoolTask: 1 as const });
 }
 
 /** True for what defineTask returned (in this or another copy of the SDK). */

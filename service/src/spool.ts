@@ -8,6 +8,7 @@ import { startApiServer, type ApiServer } from "./api/server.js";
 import { serverTls } from "./api/tls.js";
 import type { Config } from "./config.js";
 import { InputSchemas } from "./domain/input-schemas.js";
+import { KindBackoffs } from "./domain/kind-backoffs.js";
 import type { QueueOperations, TaskOperations } from "./domain/operations.js";
 import { streamLogs } from "./logs/log-stream.js";
 import { TaskWatchers } from "./logs/task-watchers.js";
@@ -85,6 +86,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     // without first starting a database and a pool for nothing.
     const definitions = await loadHandlers(modules);
     const schemas = InputSchemas.of(definitions);
+    const backoffs = KindBackoffs.of(definitions);
     if (definitions.size === 0) {
       log.warn("no task kinds are loaded: give your handler modules with SPOOL_TASKS (--tasks); every CreateTask will be refused");
     }
@@ -179,6 +181,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       get kinds() {
         return pool.kinds;
       },
+      kindBackoff: (kind) => backoffs.of(kind),
       checkInput: (kind, input, field) => schemas.check(kind, input, field),
       admit: (tenant, count) => admission.admit(tenant, count),
       create: (tasks) => creator.create(tasks),

@@ -71,7 +71,7 @@ export function taskService(
 
   return {
     createTask: unary("CreateTask", async (request, principal) => {
-      const newTask = await owned(principal, newTaskFromPb(request, ops.kinds), "input");
+      const newTask = await owned(principal, newTaskFromPb(request, ops.kinds, ops.kindBackoff), "input");
       await ops.admit(principal.tenant, 1);
       const [result] = await ops.create([newTask]);
       return createdToPb(principal, newTask, result!);
@@ -79,7 +79,7 @@ export function taskService(
 
     createTasks: unary("CreateTasks", async (request, principal) => {
       const newTasks = await Promise.all(
-        newTasksFromPb(request.tasks, ops.kinds).map((task, i) => owned(principal, task, `tasks[${i}].input`)),
+        newTasksFromPb(request.tasks, ops.kinds, ops.kindBackoff).map((task, i) => owned(principal, task, `tasks[${i}].input`)),
       );
       await ops.admit(principal.tenant, newTasks.length);
       const results = await ops.create(newTasks);

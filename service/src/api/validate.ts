@@ -3,8 +3,9 @@
 import { createHash } from "node:crypto";
 import {
   backoffFromPb,
-  defaultBackoff,
+  backoffLimits,
   msFromDuration,
+  resolveBackoff,
   type Backoff,
   type PbBackoff,
   safeNumber,
@@ -34,9 +35,9 @@ export const limits = {
   idempotencyKeyLength: 200,
   concurrencyKeyLength: 200,
   scheduleNameLength: 200,
-  maxBackoffBaseMs: 24 * 3600_000,
-  maxBackoffMaxMs: 7 * 24 * 3600_000,
-  maxBackoffFactor: 10,
+  maxBackoffBaseMs: backoffLimits.maxBaseMs,
+  maxBackoffMaxMs: backoffLimits.maxMaxMs,
+  maxBackoffFactor: backoffLimits.maxFactor,
   labels: 32,
   labelValueLength: 255,
   priority: 1000,
@@ -105,7 +106,10 @@ function validTimeout(duration: Duration | undefined): number {
   return msFromDuration(duration);
 }
 
-export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<string>): TaskRequest {
+/** The backoff of a task of this kind that sets none (TaskOperations.kindBackoff). */
+export type KindBackoff = (kind: string) => Backoff;
+
+export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<string>, kindBackoff: KindBackoff): TaskRequest {
   const kind = validKind("kind", request.kind, kinds);
   const input = validInput(request.input);
   const queue = request.queue || taskDefaults.queue;
@@ -140,12 +144,16 @@ export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<str
     idempotencyKey: request.idempotencyKey || undefined,
     labels: validLabels("labels", request.labels),
     concurrencyKey: request.concurrencyKey || undefined,
-    backoff: validBackoff("backoff", request.backoff),
+    backoff: validBackoff("backoff", request.backoff, kindBackoff(kind)),
   };
 }
 
-/** A Backoff message: the fields it sets over the defaults, each in range. */
-export function validBackoff(field: string, backoff: PbBackoff | undefined): Backoff {
+/**
+ * A Backoff message: the fields it sets, each in range, over `under` (the kind's backoff,
+ * itself the kind's fields over the defaults). Proto3 cannot tell a jitter or factor of 0
+ * from unset: 0 keeps the kind's value (a factor below 1 is refused anyway).
+ */
+export function validBackoff(field: string, backoff: PbBackoff | undefined, under: Backoff): Backoff {
   const given = backoff ?? { base: undefined, factor: 0, max: undefined, jitter: 0 };
   const durationMs = (name: string, duration: Duration | undefined, maxMs: number) => {
     if (!duration) return undefined;
@@ -164,20 +172,21 @@ export function validBackoff(field: string, backoff: PbBackoff | undefined): Bac
   if (!Number.isFinite(given.jitter) || given.jitter < 0 || given.jitter > 1) {
     throw invalid(`${field}.jitter`, `${given.jitter} is out of range 0..1`);
   }
-  const resolved: Backoff = { ...defaultBackoff, ...backoffFromPb(given) };
+  const resolved = resolveBackoff(backoffFromPb(given), under);
   if (resolved.maxMs < resolved.baseMs) {
-    throw invalid(`${field}.max`, `${resolved.maxMs / 1000}s is less than base (${resolved.baseMs / 1000}s)`);
+    const from = maxMs === undefined ? " (the kind's or the default max: set max too)" : "";
+    throw invalid(`${field}.max`, `${resolved.maxMs / 1000}s is less than base (${resolved.baseMs / 1000}s)${from}`);
   }
   return resolved;
 }
 
-export function newTasksFromPb(requests: CreateTaskRequest[], kinds: ReadonlySet<string>): TaskRequest[] {
+export function newTasksFromPb(requests: CreateTaskRequest[], kinds: ReadonlySet<string>, kindBackoff: KindBackoff): TaskRequest[] {
   if (requests.length === 0 || requests.length > limits.tasksPerCall) {
     throw invalid("tasks", `holds ${requests.length} tasks; 1 to ${limits.tasksPerCall} per call`);
   }
   const tasks = requests.map((request, i) => {
     try {
-      return newTaskFromPb(request, kinds);
+      return newTaskFromPb(request, kinds, kindBackoff);
     } catch (error) {
       if (error instanceof SpoolError) throw new SpoolError(error.code, `tasks[${i}].${error.message}`);
       throw error;

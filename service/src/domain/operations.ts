@@ -1,7 +1,7 @@
 // What the API asks of the service: the operations behind the RPCs, free of gRPC and SQL.
 // Implemented by the composition root (spool.ts) over the store and the scheduler.
 import type { Queue, QueueChange } from "./queue.js";
-import type { LogLine, NewTask, Task, TaskFilter, TaskView } from "./task.js";
+import type { Backoff, LogLine, NewTask, Task, TaskFilter, TaskView } from "./task.js";
 
 export interface LogStreamRequest {
   taskId: string;
@@ -25,6 +25,8 @@ export type TaskSink = Sink<Task>;
 export interface TaskOperations {
   /** Kinds that have a handler. */
   readonly kinds: ReadonlySet<string>;
+  /** The backoff of a task of this kind that sets none: its definition's, else the defaults. */
+  kindBackoff(kind: string): Backoff;
   /**
    * The input to store for a task of this kind: checked against the kind's input schema, if
    * it declares one (rejects with invalid_argument naming `field` and the path).
