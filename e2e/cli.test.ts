@@ -42,7 +42,7 @@ describe("spool", () => {
   it("has --help for itself and every command", async () => {
     const help = await spool(["--help"]);
     expect(help.code).toBe(0);
-    for (const command of ["create", "get", "list", "logs", "cancel", "watch", "queues"]) expect(help.stdout).toContain(command);
+    for (const command of ["create", "get", "list", "logs", "cancel", "watch", "retry", "queues"]) expect(help.stdout).toContain(command);
     const create = await spool(["create", "--help"]);
     expect(create.stdout).toMatch(/--input <json>[\s\S]*--wait/);
   });
@@ -199,6 +199,26 @@ describe("spool", () => {
     // It ends on a full bar, and the line of the end carries the service's time of it.
     const [ended] = jsonLines((await spool(["get", task!.id, "--json"])).stdout);
     expect(watched.stdout).toContain(`█`.repeat(20) + ` 100% slept 2 of 2 s\n${ended!.finishedAt} SUCCEEDED attempt 1 of 3\n`);
+  });
+
+  it("retries a failed task as a new task linked to it, as JSON or a line, and says why it cannot retry one that succeeded", async () => {
+    const failed = await spool(["create", "demo.sleep", "--input", '{"seconds":0,"fail":true}', "--max-attempts", "1", "--wait", "--json"]);
+    expect(failed.code).toBe(2);
+    const [old] = jsonLines(failed.stdout);
+    const json = await spool(["retry", old!.id, "--json"]);
+    expect(json.code).toBe(0);
+    const [retry] = jsonLines(json.stdout);
+    expect(retry).toMatchObject({ retryOf: old!.id, state: "pending", kind: "demo.sleep", input: { seconds: 0, fail: true }, maxAttempts: 1 });
+    expect(retry!.id).not.toBe(old!.id);
+    const human = await spool(["retry", old!.id]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(new RegExp(`^\\S+ PENDING \\(retries ${old!.id}\\)\n$`));
+    expect((await spool(["get", retry!.id])).stdout).toMatch(new RegExp(`retry of\\s+${old!.id}`));
+
+    const [succeeded] = jsonLines((await spool(["create", "demo.echo", "--wait", "--json"])).stdout);
+    const refused = await spool(["retry", succeeded!.id]);
+    expect(refused).toMatchObject({ code: 1, stdout: "" });
+    expect(refused.stderr).toContain(`failed_precondition: task ${succeeded!.id} is SUCCEEDED: only a FAILED, CANCELLED or DROPPED task can be retried`);
   });
 
   it("says what is wrong, on stderr with exit code 1, for bad input and an unreachable service", async () => {

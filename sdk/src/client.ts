@@ -211,6 +211,17 @@ export class SpoolClient {
   }
 
   /**
+   * Runs a FAILED, CANCELLED or DROPPED task again, as a new task (returned, PENDING) with the
+   * same kind, input, queue, priority, limits, labels, concurrency key and backoff, and
+   * `retryOf` set to the old task's id; the old task stays as it was. `failed_precondition`
+   * for a task that has not ended or that succeeded. Not retried by the client: each call
+   * that reaches the service makes a new task.
+   */
+  async retryTask(id: string): Promise<Task> {
+    return taskFromPb((await this.#unary("retryTask", { id }, false)).task);
+  }
+
+  /**
    * The task's log lines, in order. With `follow`, it waits for new lines until the task
    * ends; if the connection drops it reconnects after the last line it yielded, so nothing
    * is skipped or repeated.

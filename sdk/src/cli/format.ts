@@ -104,6 +104,7 @@ export class Output {
       ["input", JSON.stringify(task.input)],
     ];
     if (Object.keys(task.labels).length > 0) rows.push(["labels", Object.entries(task.labels).map(([k, v]) => `${k}=${v}`).join(", ")]);
+    if (task.retryOf) rows.push(["retry of", task.retryOf]);
     if (task.progress) rows.push(["progress", `${this.bar(task.progress.fraction)} ${task.progress.message}`]);
     if (task.result !== undefined) rows.push(["result", JSON.stringify(task.result)]);
     if (task.error) rows.push(["error", this.style("red", errorText(task.error))]);

@@ -27,7 +27,7 @@ interface GlobalOptions {
 
 const out = new Output();
 const program = new Command("spool")
-  .description("Create, follow and cancel Spool tasks.")
+  .description("Create, follow, cancel and retry Spool tasks.")
   .addOption(new Option("--address <host:port>", "Spool service address").env("SPOOL_ADDRESS").default("127.0.0.1:50051"))
   .option("--tls", "connect with TLS (system root certificates, unless --ca)", false)
   .addOption(new Option("--ca <file>", "PEM root certificates to trust instead of the system's (implies --tls)").env("SPOOL_CA"))
@@ -239,6 +239,18 @@ program
       if (global.json) return out.json(task);
       const note = task.state === "running" ? " (cancel requested: it stops within the grace period)" : "";
       out.line(`${task.id} ${out.state(task.state)}${note}`);
+    }),
+  );
+
+program
+  .command("retry")
+  .description("run a FAILED, CANCELLED or DROPPED task again, as a new task linked to it (the old one is not changed)")
+  .argument("<id>", "task id")
+  .action(
+    action(async (client, global, id: string) => {
+      const task = await client.retryTask(id);
+      if (global.json) return out.json(task);
+      out.line(`${task.id} ${out.state(task.state)} (retries ${id})`);
     }),
   );
 

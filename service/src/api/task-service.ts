@@ -23,6 +23,7 @@ import { canSee, seesServerDetails, visible } from "../auth/access.js";
 import type { Authenticator } from "../auth/authenticator.js";
 import type { Principal } from "../auth/principal.js";
 import type { TaskOperations } from "../domain/operations.js";
+import { retryOf } from "../domain/retry.js";
 import type { LogLine, NewTask, Task, TaskRequest } from "../domain/task.js";
 import { quote, SpoolError } from "../errors.js";
 import { logLineToPb, taskToPb } from "./convert.js";
@@ -108,8 +109,14 @@ export function taskService(
       return { task: taskToPb(visible(principal, id, await ops.cancel(id, reason)), seesServerDetails(principal)) };
     }),
 
-    retryTask: unary("RetryTask", async () => {
-      throw new SpoolError("failed_precondition", "RetryTask is not served yet");
+    retryTask: unary("RetryTask", async (request, principal) => {
+      const id = taskIdFrom("id", request.id);
+      // Who may retry is who may see: a submitter its own tasks, an operator its tenant's.
+      // The retry is the old task's tenant's (quotas included), created by the caller.
+      const retry = retryOf(visible(principal, id, await ops.get(id)), principal.subject, ops.kinds);
+      await ops.admit(retry.tenant, 1);
+      const [result] = await ops.create([retry]);
+      return { task: taskToPb(result!.task, seesServerDetails(principal)) };
     }),
 
     streamLogs: (call: ServerWritableStream<StreamLogsRequest, StreamLogsResponse>) =>
