@@ -50,6 +50,7 @@ it("reads the same configuration from every flag as from its variable", () => {
     SPOOL_LEASE_TTL_MS: "4000",
     SPOOL_MAX_STREAMS: "12",
     SPOOL_LOG_BYTES_PER_ATTEMPT: "100000",
+    SPOOL_RETENTION_MS: "86400000",
     SPOOL_MAX_CONCURRENT_STREAMS: "50",
     SPOOL_MAX_CONNECTION_IDLE_MS: "60000",
     SPOOL_MAX_CONNECTION_AGE_MS: "600000",

@@ -99,6 +99,9 @@ export const configSchema = z
     SPOOL_LOG_BYTES_PER_ATTEMPT: integer(64 * 1024, 2 ** 31 - 1)
       .default(64 * 1024 * 1024)
       .meta(about("log text one attempt may store; beyond it, lines are dropped and counted")),
+    SPOOL_RETENTION_MS: integer(0, 10 * 365 * 24 * 3600_000)
+      .default(7 * 24 * 3600_000)
+      .meta(about("how long ended tasks and their logs are kept, in queues that set no retention of their own; 0: kept for good")),
     SPOOL_MAX_CONCURRENT_STREAMS: integer(1, 1_000_000)
       .default(defaultTransportLimits.maxConcurrentStreams)
       .meta(about("calls one connection may have open at once")),
@@ -250,6 +253,8 @@ export interface Config {
   maxStreams: number;
   /** Log text one attempt may store; beyond it lines are dropped and counted. */
   logBytesPerAttempt: number;
+  /** How long ended tasks are kept in queues without a retention of their own, in ms; 0: for good. */
+  retentionMs: number;
   /** Per-connection limits of the gRPC server (streams, idle time, age). */
   transport: TransportLimits;
   /** Identity sources, and whether auth may be off (auth/auth-mode.ts). */
@@ -323,6 +328,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, nameOf: (variable: string) =>
     logLevel: c.SPOOL_LOG_LEVEL,
     logFormat: c.SPOOL_LOG_FORMAT,
     logBytesPerAttempt: c.SPOOL_LOG_BYTES_PER_ATTEMPT,
+    retentionMs: c.SPOOL_RETENTION_MS,
     maxStreams: c.SPOOL_MAX_STREAMS,
     tls:
       c.SPOOL_TLS_CERT === undefined || c.SPOOL_TLS_KEY === undefined

@@ -15,6 +15,7 @@ import { TaskWatchers } from "./logs/task-watchers.js";
 import { watchTask } from "./logs/watch-task.js";
 import { AttemptWriter } from "./scheduler/attempt-writer.js";
 import { LeaseKeeper } from "./scheduler/lease-keeper.js";
+import { RetentionSweeper } from "./retention/retention-sweeper.js";
 import { Scheduler } from "./scheduler/scheduler.js";
 import { cancelTask } from "./store/cancel.js";
 import { withTimeout } from "./deadline.js";
@@ -218,6 +219,13 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     server = api;
     cleanups.push(() => api.close(serverCloseGraceMs));
     scheduler.start();
+    const retention = new RetentionSweeper({
+      sql: database.sql,
+      defaultRetentionMs: config.retentionMs,
+      log: log.child({ component: "retention" }),
+    });
+    retention.start();
+    cleanups.push(() => withTimeout(retention.stop(), shutdownDatabaseWaitMs, "finishing a retention batch"));
     // Draining comes first when stopping: the server keeps answering while tasks wind down.
     cleanups.push(async () => {
       draining = true;

@@ -33,6 +33,7 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
     logFormat: "json",
     auth: { mode: "auto", tokensFile: undefined, clientCertsFile: undefined, jwt: undefined },
     logBytesPerAttempt: 64 * 1024 * 1024,
+    retentionMs: 7 * 24 * 3600_000,
     maxStreams: 1000,
     tls: undefined,
     ...overrides,
