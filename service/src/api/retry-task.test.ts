@@ -155,6 +155,12 @@ describe("RetryTask", () => {
     expect((await client("olga").listTasksPage({ kinds: ["test.fails-until-file"] })).tasks.filter((t) => t.retryOf === old.id)).toEqual([]);
   });
 
+  it("answers UNAUTHENTICATED without credentials", async () => {
+    const anonymous = new SpoolClient(`127.0.0.1:${spool.spool.port}`);
+    clients.push(anonymous);
+    expect((await refusal(anonymous.retryTask("01890000-0000-7000-8000-000000000000"))).code).toBe("unauthenticated");
+  });
+
   it("answers INVALID_ARGUMENT naming the id for one that is not a task id", async () => {
     for (const id of ["", "nope", "01890000-0000-7000-8000-00000000000g"]) {
       const error = await refusal(client("alice").retryTask(id));
