@@ -91,13 +91,13 @@ export function backoffToPb(backoff: Backoff): PbBackoff {
   return { base: durationFromMs(backoff.baseMs), factor: backoff.factor, max: durationFromMs(backoff.maxMs), jitter: backoff.jitter };
 }
 
-/** The fields a Backoff message sets (unset durations and zero numbers are left out). */
+/** The fields a Backoff message sets (unset durations, a factor of 0 and an unset jitter are left out). */
 export function backoffFromPb(backoff: PbBackoff | undefined): Partial<Backoff> {
   if (!backoff) return {};
   const out: Partial<Backoff> = {};
   if (backoff.base) out.baseMs = msFromDuration(backoff.base);
   if (backoff.factor) out.factor = backoff.factor;
   if (backoff.max) out.maxMs = msFromDuration(backoff.max);
-  if (backoff.jitter) out.jitter = backoff.jitter;
+  if (backoff.jitter !== undefined) out.jitter = backoff.jitter;
   return out;
 }

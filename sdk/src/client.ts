@@ -349,7 +349,7 @@ function createRequest(spec: NewTaskSpec): CreateTaskRequest {
       base: spec.backoff.baseMs === undefined ? undefined : durationFromMs(spec.backoff.baseMs),
       factor: spec.backoff.factor ?? 0,
       max: spec.backoff.maxMs === undefined ? undefined : durationFromMs(spec.backoff.maxMs),
-      jitter: spec.backoff.jitter ?? 0,
+      jitter: spec.backoff.jitter,
     },
   };
 }
@@ -390,13 +390,11 @@ function taskFromPb(task: PbTask | undefined): Task {
 }
 
 /**
- * A task's backoff as the service sends it: resolved, every field set, so a jitter of 0 is 0
- * (in a request, proto3 cannot tell it from unset). A service older than backoffs sends none:
- * its tasks wait by the defaults.
+ * A task's backoff as the service sends it: resolved, every field set. A service older than
+ * backoffs sends none: its tasks wait by the defaults.
  */
 function backoffOfTask(backoff: PbTask["backoff"]): Backoff {
-  if (!backoff) return { ...defaultBackoff };
-  return { ...defaultBackoff, ...backoffFromPb(backoff), jitter: backoff.jitter };
+  return { ...defaultBackoff, ...backoffFromPb(backoff) };
 }
 
 /** A timestamp from the service as a Date (the epoch if it sent none or a malformed one). */

@@ -42,6 +42,9 @@ describe("a task's backoff", () => {
     expect((await client.getTask(task.id)).backoff).toEqual(task.backoff);
     const other = await client.createTask("test.backoff-base-only", null, { backoff: { jitter: 0.1, baseMs: 0 } });
     expect((await client.getTask(other.id)).backoff).toEqual({ ...defaultBackoff, baseMs: 0, jitter: 0.1 });
+    // A jitter of 0 from a create is 0, not "unset" (the field has presence on the wire).
+    const exact = await client.createTask("demo.echo", null, { backoff: { jitter: 0 } });
+    expect((await client.getTask(exact.id)).backoff).toEqual({ ...defaultBackoff, jitter: 0 });
   });
 
   it("refuses a max below the base, saying when the max is not the request's own", async () => {

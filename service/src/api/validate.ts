@@ -150,11 +150,11 @@ export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<str
 
 /**
  * A Backoff message: the fields it sets, each in range, over `under` (the kind's backoff,
- * itself the kind's fields over the defaults). Proto3 cannot tell a jitter or factor of 0
- * from unset: 0 keeps the kind's value (a factor below 1 is refused anyway).
+ * itself the kind's fields over the defaults). A factor of 0 is unset (below 1 is refused
+ * anyway); jitter has presence, so a jitter of 0 is 0.
  */
 export function validBackoff(field: string, backoff: PbBackoff | undefined, under: Backoff): Backoff {
-  const given = backoff ?? { base: undefined, factor: 0, max: undefined, jitter: 0 };
+  const given = backoff ?? { base: undefined, factor: 0, max: undefined, jitter: undefined };
   const durationMs = (name: string, duration: Duration | undefined, maxMs: number) => {
     if (!duration) return undefined;
     if (duration.seconds < 0n || duration.nanos < 0 || duration.nanos >= 1e9 || duration.seconds > BigInt(maxMs / 1000)) {
@@ -169,7 +169,7 @@ export function validBackoff(field: string, backoff: PbBackoff | undefined, unde
   if (!Number.isFinite(given.factor) || (given.factor !== 0 && (given.factor < 1 || given.factor > limits.maxBackoffFactor))) {
     throw invalid(`${field}.factor`, `${given.factor} is out of range 1..${limits.maxBackoffFactor}`);
   }
-  if (!Number.isFinite(given.jitter) || given.jitter < 0 || given.jitter > 1) {
+  if (given.jitter !== undefined && (!Number.isFinite(given.jitter) || given.jitter < 0 || given.jitter > 1)) {
     throw invalid(`${field}.jitter`, `${given.jitter} is out of range 0..1`);
   }
   const resolved = resolveBackoff(backoffFromPb(given), under);

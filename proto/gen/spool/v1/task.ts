@@ -296,7 +296,7 @@ export interface Backoff {
    * Spread, 0..1: the wait is drawn between (1 - jitter) and (1 + jitter) times the
    * computed value, so that tasks that failed together do not retry together.
    */
-  jitter: number;
+  jitter?: number | undefined;
 }
 
 /** Progress is a handler's own report of how far it got. */
@@ -1136,7 +1136,7 @@ export const Task_LabelsEntry: MessageFns<Task_LabelsEntry> = {
 };
 
 function createBaseBackoff(): Backoff {
-  return { base: undefined, factor: 0, max: undefined, jitter: 0 };
+  return { base: undefined, factor: 0, max: undefined, jitter: undefined };
 }
 
 export const Backoff: MessageFns<Backoff> = {
@@ -1150,7 +1150,7 @@ export const Backoff: MessageFns<Backoff> = {
     if (message.max !== undefined) {
       Duration.encode(message.max, writer.uint32(26).fork()).join();
     }
-    if (message.jitter !== 0) {
+    if (message.jitter !== undefined) {
       writer.uint32(33).double(message.jitter);
     }
     return writer;
@@ -1218,7 +1218,7 @@ export const Backoff: MessageFns<Backoff> = {
       base: isSet(object.base) ? Duration.fromJSON(object.base) : undefined,
       factor: isSet(object.factor) ? globalThis.Number(object.factor) : 0,
       max: isSet(object.max) ? Duration.fromJSON(object.max) : undefined,
-      jitter: isSet(object.jitter) ? globalThis.Number(object.jitter) : 0,
+      jitter: isSet(object.jitter) ? globalThis.Number(object.jitter) : undefined,
     };
   },
 
@@ -1233,7 +1233,7 @@ export const Backoff: MessageFns<Backoff> = {
     if (message.max !== undefined) {
       obj.max = Duration.toJSON(message.max);
     }
-    if (message.jitter !== 0) {
+    if (message.jitter !== undefined) {
       obj.jitter = floatToJson(message.jitter);
     }
     return obj;
@@ -1247,7 +1247,7 @@ export const Backoff: MessageFns<Backoff> = {
     message.base = (object.base !== undefined && object.base !== null) ? Duration.fromPartial(object.base) : undefined;
     message.factor = object.factor ?? 0;
     message.max = (object.max !== undefined && object.max !== null) ? Duration.fromPartial(object.max) : undefined;
-    message.jitter = object.jitter ?? 0;
+    message.jitter = object.jitter ?? undefined;
     return message;
   },
 };
