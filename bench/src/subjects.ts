@@ -29,7 +29,8 @@ async function inParallel(total: number, inFlight: number, step: (i: number) => 
   );
 }
 
-export function spoolSubject(address: string, databaseUrl: string): Subject & { client: SpoolClient; sql: postgres.Sql } {
+/** Spool as a subject; its tasks go to `queue` (default: the default queue). */
+export function spoolSubject(address: string, databaseUrl: string, queue?: string): Subject & { client: SpoolClient; sql: postgres.Sql } {
   const client = new SpoolClient(address, { deadlineMs: 120_000 });
   const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
   return {
@@ -39,11 +40,11 @@ export function spoolSubject(address: string, databaseUrl: string): Subject & { 
     createBatched: (n, batchSize, inFlight) =>
       inParallel(Math.ceil(n / batchSize), inFlight, async (b) => {
         const size = Math.min(batchSize, n - b * batchSize);
-        await client.createTasks(Array.from({ length: size }, () => ({ kind: "bench.noop" })));
+        await client.createTasks(Array.from({ length: size }, () => ({ kind: "bench.noop", queue })));
       }),
     createSingly: (n, inFlight) =>
       inParallel(n, inFlight, async () => {
-        await client.createTask("bench.noop");
+        await client.createTask("bench.noop", undefined, { queue });
       }),
     createPing: async (port, i) => {
       await client.createTask("bench.ping", { port, i });

@@ -27,7 +27,7 @@ async function claimer(queues?: string[], agingMs = 60_000): Promise<Claimer> {
   return Object.assign(new Claimer({ sql: database.sql, owner, queues, agingMs }), { owner });
 }
 
-const claim = async (c: Claimer, limit: number, idle = limit) => (await c.claim(limit, testKinds, idle)).tasks;
+const claim = async (c: Claimer, limit: number) => (await c.claim(limit, testKinds)).tasks;
 const queuesOf = (tasks: ClaimedTask[]) => tasks.map((t) => (t.input as { q: string }).q);
 
 async function addTasks(queue: string, n: number, extra: Partial<Parameters<typeof newTask>[0]> = {}) {
@@ -104,13 +104,6 @@ describe("Claimer", () => {
     expect(await claim(c, 20)).toEqual([]);
     await succeed((c as Claimer & { owner: string }).owner, first);
     expect(await claim(c, 20)).toHaveLength(2); // the next of each key
-  });
-
-  it("takes a limited queue's tasks only for free threads, never to hold them in a backlog", async () => {
-    await addTasks("api", 10);
-    await changeQueue(database.sql, "default", "api", { concurrencyLimit: 5 });
-    const c = await claimer();
-    expect(await claim(c, 10, 2)).toHaveLength(2);
   });
 
   it("takes nothing of a limited queue it cannot lock, and the rest all the same", async () => {

@@ -38,14 +38,14 @@ export class Claimer {
     this.#limitedReadAt = Number.NEGATIVE_INFINITY;
   }
 
-  /** Claims up to `limit` tasks of `kinds`; `idle` free threads bound what limited queues give. */
-  async claim(limit: number, kinds: readonly string[], idle: number): Promise<Claim> {
+  /** Claims up to `limit` tasks of `kinds`. */
+  async claim(limit: number, kinds: readonly string[]): Promise<Claim> {
     const { sql, owner, queues } = this.#o;
     if (performance.now() - this.#limitedReadAt > limitedRecheckMs) {
       this.#limited = await anyQueueLimited(sql);
       this.#limitedReadAt = performance.now();
     }
-    const request = { limit, owner, kinds, after: this.#lastTenant, queues, idle, aged: agedShare(limit), agingMs: this.#o.agingMs };
+    const request = { limit, owner, kinds, after: this.#lastTenant, queues, aged: agedShare(limit), agingMs: this.#o.agingMs };
     const claim = this.#limited
       ? await sql.begin(async (tx) => claimTasks(tx, { ...request, locked: await lockLimitedQueues(tx, queues) }))
       : await claimTasks(sql, request);

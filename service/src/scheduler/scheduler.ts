@@ -233,7 +233,7 @@ export class Scheduler {
         const wanted = this.#o.pool.idle + target - this.#backlog.length;
         if (wanted <= 0) break;
         const started = performance.now();
-        const claim = await this.#claimer.claim(wanted, this.#kinds(), this.#o.pool.idle);
+        const claim = await this.#claimer.claim(wanted, this.#kinds());
         this.#claimMs.add(performance.now() - started);
         this.#backlog.add(claim.tasks); // a later claim may hold more urgent tasks: add sorts
         this.#dispatchBacklog();

@@ -3,9 +3,8 @@
 // Parameters (ClaimRequest): limit; owner (this replica's id); kinds (those it has handlers
 // for); after (the tenant this replica served last: lastServed of its previous claim; "" at
 // first); queues (the queues it serves, SPOOL_QUEUES; undefined: all); locked (the limited
-// queues whose spool.queues rows this transaction holds FOR UPDATE: lockLimitedQueues); idle
-// (its free threads: a limited queue's tasks are taken for free threads only, never to wait
-// in the local backlog while they count against the limit).
+// queues whose spool.queues rows this transaction holds FOR UPDATE: lockLimitedQueues); aged
+// and agingMs (priority aging, below).
 // Guarantees:
 //   - only PENDING tasks whose run_at has passed (by the database clock) are taken, of the
 //     given kinds (a replica without a kind's handler leaves its tasks to those with it), in
@@ -26,7 +25,8 @@
 //     tenth of every claim aged (agedShare), a flood of higher priorities slows a task but
 //     never holds it back forever: aged tasks leave in the order they came;
 //   - concurrency limits hold across the cluster: a queue with concurrency_limit N never has
-//     more than N tasks RUNNING (claimed and not ended, wherever), and with
+//     more than N tasks RUNNING (claimed and not ended, wherever: a task waiting in a
+//     replica's local backlog counts), and with
 //     key_concurrency_limit K never more than K running with one concurrency_key. A limited
 //     queue is claimed from only in a transaction that holds its row (lockLimitedQueues, a
 //     statement before this one), so claims of one limited queue are serial, and this
@@ -77,7 +77,6 @@ export interface ClaimRequest {
   after?: string;
   queues?: readonly string[];
   locked?: readonly QueueKey[];
-  idle?: number;
   /** How many of each queue's share go to aged tasks first (agedShare); default 0. */
   aged?: number;
   /** A task that has waited this long past its run_at is aged. */
@@ -121,7 +120,7 @@ export interface Claim {
 const keyLookahead = { base: 64, perTask: 4 };
 
 export async function claimTasks(sql: Sql, request: ClaimRequest): Promise<Claim> {
-  const { limit, owner, after = "", queues, locked = [], idle = limit, aged = 0, agingMs = defaultAgingMs } = request;
+  const { limit, owner, after = "", queues, locked = [], aged = 0, agingMs = defaultAgingMs } = request;
   const kinds = request.kinds as string[];
   const rows = await sql<(ClaimedTask & { more: boolean; nextDueAt: number | null })[]>`
     with recursive units as (
@@ -159,13 +158,11 @@ export async function claimTasks(sql: Sql, request: ClaimRequest): Promise<Claim
     ), room as (
       select * from open where free is null or free > 0
     ), shares as (
-      -- Each tenant's share of the claim, split between its queues, within their room; a
-      -- limited queue's tasks only for free threads.
+      -- Each tenant's share of the claim, split between its queues, within their room.
       select r.tenant, r.queue, r.key_lim,
         least(
           ceil(ceil(${limit}::float8 / (select count(distinct tenant) from room)) / count(*) over (partition by r.tenant)),
-          coalesce(r.free, ${limit}::int),
-          case when r.lim is null and r.key_lim is null then ${limit}::int else ${idle}::int end
+          coalesce(r.free, ${limit}::int)
         )::int as n
       from room r
     ), offered as (
