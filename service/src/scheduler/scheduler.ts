@@ -69,6 +69,8 @@ export class Scheduler {
   /** Claimed here, waiting for a thread; tenants take turns (fair-backlog.ts). */
   readonly #backlog = new FairBacklog<ClaimedTask>(compareClaims);
   readonly #claimer: Claimer;
+  /** The last claim left tasks of a limited queue behind: each ended attempt may make room. */
+  #heldByLimit = false;
   readonly #recentCancels = new Map<string, number>();
   /** Attempts whose run ended here and whose outcome is being stored ("id/attempt"). */
   readonly #finishing = new Set<string>();
@@ -234,6 +236,7 @@ export class Scheduler {
         if (wanted <= 0) break;
         const started = performance.now();
         const claim = await this.#claimer.claim(wanted, this.#kinds());
+        this.#heldByLimit = claim.held;
         this.#claimMs.add(performance.now() - started);
         this.#backlog.add(claim.tasks); // a later claim may hold more urgent tasks: add sorts
         this.#dispatchBacklog();
@@ -314,6 +317,8 @@ export class Scheduler {
     const key = `${taskId}/${finish.attempt}`;
     this.#finishing.add(key);
     const finished = await this.#o.writer.finish(finish).finally(() => this.#finishing.delete(key));
+    // Stored: the task no longer counts against its queue's limit.
+    if (this.#heldByLimit) this.wake();
     if (!finished) {
       this.#o.log.warn({ taskId, attempt: finish.attempt }, "outcome of an attempt that lost its claim was ignored");
     }

@@ -108,6 +108,11 @@ export interface Claim {
   /** Some queue gave all its share: claiming again may find more due. */
   more: boolean;
   /**
+   * A limited queue kept due tasks back (no room left, or keys at their limit): claim again
+   * once a task ends.
+   */
+  held: boolean;
+  /**
    * When the next pending task of the queues this claim could take from comes due (epoch ms),
    * if any is due later. Tasks due already but not taken (locked by another claim, a queue at
    * its limit, a key at its limit) are not a reason to claim again: a task ending, a queue
@@ -122,7 +127,7 @@ const keyLookahead = { base: 64, perTask: 4 };
 export async function claimTasks(sql: Sql, request: ClaimRequest): Promise<Claim> {
   const { limit, owner, after = "", queues, locked = [], aged = 0, agingMs = defaultAgingMs } = request;
   const kinds = request.kinds as string[];
-  const rows = await sql<(ClaimedTask & { more: boolean; nextDueAt: number | null })[]>`
+  const rows = await sql<(ClaimedTask & { more: boolean; held: boolean; nextDueAt: number | null })[]>`
     with recursive units as (
       -- A loose index scan: the first (tenant, queue) with pending tasks, then the next...
       (select tenant, queue from spool.tasks where state = 'pending' order by tenant, queue limit 1)
@@ -249,6 +254,12 @@ export async function claimTasks(sql: Sql, request: ClaimRequest): Promise<Claim
       -- More may be due: some queue offered its whole share, or more was offered than taken.
       (select count(*) from offered) > ${limit}::int
         or exists (select 1 from offered o group by o.tenant, o.queue, o.n having count(*) >= o.n) as more,
+      -- A limited queue kept tasks back: it used all its room, or keys at their limit held
+      -- some back. Its next task can start when one of its running tasks ends.
+      exists (select 1 from open o
+        where (o.lim is not null and o.free <= (select count(*) from offered f where f.tenant = o.tenant and f.queue = o.queue))
+          or (o.key_lim is not null and (select count(*) from offered f where f.tenant = o.tenant and f.queue = o.queue)
+                < coalesce((select sh.n from shares sh where sh.tenant = o.tenant and sh.queue = o.queue), 0))) as held,
       -- When the next task of the queues considered comes due (by this statement's clock, so
       -- that a task due a moment after it is not missed): the time to claim again.
       (select extract(epoch from min(f.run_at)) * 1000 from spool.tasks f
@@ -257,10 +268,10 @@ export async function claimTasks(sql: Sql, request: ClaimRequest): Promise<Claim
     -- One row even when nothing was claimed, for more and nextDueAt.
     from (select count(*) from sent) s left join claimed on true`;
   const [first] = rows;
-  const tasks: ClaimedTask[] = rows.filter((row) => row.id !== null).map(({ more: _, nextDueAt: __, ...task }) => task);
+  const tasks: ClaimedTask[] = rows.filter((row) => row.id !== null).map(({ more: _, held: __, nextDueAt: ___, ...task }) => task);
   // UPDATE ... RETURNING keeps no order.
   tasks.sort(compareClaims);
-  return { tasks, more: first?.more ?? false, nextDueAt: first?.nextDueAt ?? undefined };
+  return { tasks, more: first?.more ?? false, held: first?.held ?? false, nextDueAt: first?.nextDueAt ?? undefined };
 }
 
 /**
