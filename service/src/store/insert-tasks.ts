@@ -7,6 +7,9 @@
 //   - a task whose idempotency_key is already taken in its tenant is not inserted; the task
 //     holding the key is returned instead, with created = false (also within one batch: the
 //     first one wins). Keys of different tenants never meet;
+//   - likewise a task whose schedule tick (tenant, schedule, scheduled_for) already has its
+//     task (tasks_schedule_tick_idx): that task is returned, created = false. This is what
+//     makes a tick fire exactly once (schedules/ticker.ts);
 //   - when at least one task was inserted, one NOTIFY `w:<earliest run_at>` is sent in the
 //     same transaction, so schedulers wake exactly when the rows are visible.
 import type { NewTask, Task } from "../domain/task.js";
@@ -55,7 +58,9 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
         ${rows.map((r) => r.task.runAt?.toISOString() ?? null) as string[]}::timestamptz[]
       ) as r(id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, tenant, created_by,
              concurrency_key, backoff, schedule, scheduled_for, retry_of, created_at, run_at)
-      on conflict (tenant, idempotency_key) where idempotency_key is not null do nothing
+      -- No conflict target: a taken idempotency key and a taken schedule tick (the two
+      -- partial unique indexes) both skip the row; the id is a fresh UUIDv7 and never conflicts.
+      on conflict do nothing
       -- Only what the database decided: the rest of each task is what was sent (returning
       -- every column cost twice the Node CPU of the whole insert).
       returning t.id, t.run_at as "runAt"
@@ -101,19 +106,33 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
   }
   const missing = rows.filter((row) => !byId.has(row.id)).map((row) => row.task);
   const existing = new Map<string, Task>();
-  const keyOf = (tenant: string, key: string) => JSON.stringify([tenant, key]);
-  if (missing.length > 0) {
+  const byKey = missing.filter((t) => t.idempotencyKey !== undefined);
+  const byTick = missing.filter((t) => t.schedule !== undefined && t.scheduledFor !== undefined);
+  if (byKey.length > 0) {
     const found = await sql<Task[]>`
       select ${sql.unsafe(taskColumns)} from spool.tasks t
-      join unnest(${missing.map((t) => t.tenant)}::text[], ${missing.map((t) => t.idempotencyKey as string)}::text[]) as k(tenant, key)
+      join unnest(${byKey.map((t) => t.tenant)}::text[], ${byKey.map((t) => t.idempotencyKey as string)}::text[]) as k(tenant, key)
         on t.tenant = k.tenant and t.idempotency_key = k.key`;
     for (const task of found) existing.set(keyOf(task.tenant, task.idempotencyKey as string), task);
   }
-  return rows.map((row) => {
-    const task = byId.get(row.id);
+  if (byTick.length > 0) {
+    const found = await sql<Task[]>`
+      select ${sql.unsafe(taskColumns)} from spool.tasks t
+      join unnest(${byTick.map((t) => t.tenant)}::text[], ${byTick.map((t) => t.schedule as string)}::text[],
+                  ${byTick.map((t) => (t.scheduledFor as Date).toISOString())}::timestamptz[]) as k(tenant, schedule, scheduled_for)
+        on t.tenant = k.tenant and t.schedule = k.schedule and t.scheduled_for = k.scheduled_for`;
+    for (const task of found) existing.set(tickOf(task.tenant, task.schedule as string, task.scheduledFor as Date), task);
+  }
+  return rows.map(({ id, task: sent }) => {
+    const task = byId.get(id);
     if (task) return { task, created: true };
-    const other = existing.get(keyOf(row.task.tenant, row.task.idempotencyKey as string));
-    if (!other) throw new Error(`task with idempotency key ${row.task.idempotencyKey} vanished during insert`);
+    const other =
+      (sent.idempotencyKey !== undefined ? existing.get(keyOf(sent.tenant, sent.idempotencyKey)) : undefined) ??
+      (sent.schedule !== undefined && sent.scheduledFor !== undefined ? existing.get(tickOf(sent.tenant, sent.schedule, sent.scheduledFor)) : undefined);
+    if (!other) throw new Error(`a task of kind ${sent.kind} was neither inserted nor found by its idempotency key or tick (it vanished during the insert)`);
     return { task: other, created: false };
   });
 }
+
+const keyOf = (tenant: string, key: string) => JSON.stringify(["key", tenant, key]);
+const tickOf = (tenant: string, schedule: string, at: Date) => JSON.stringify(["tick", tenant, schedule, at.getTime()]);
