@@ -22,7 +22,7 @@ import {
 } from "@spool/proto";
 import { findJsonProblem, hasUnstorableText } from "../domain/json-values.js";
 import type { LogStreamRequest } from "../domain/operations.js";
-import { queueNamePattern, taskDefaults, type TaskFilter, type TaskRequest, type TaskState, type TaskView } from "../domain/task.js";
+import { queueNamePattern, taskDefaults, type TaskFields, type TaskFilter, type TaskRequest, type TaskState, type TaskView } from "../domain/task.js";
 import { scopedFilter } from "../auth/access.js";
 import { limits as nameLimits } from "../auth/names.js";
 import type { Principal } from "../auth/principal.js";
@@ -59,12 +59,12 @@ const labelKeyPattern = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
 const invalid = SpoolError.invalidArgument;
 
 /** Postgres stores no NUL character in text or jsonb: refused here, so it never fails a batch. */
-function refuseNul(field: string, text: string): void {
+export function refuseNul(field: string, text: string): void {
   if (hasUnstorableText(text)) throw invalid(field, "must not contain a NUL character or an unpaired surrogate");
 }
 
 /** A timestamp a caller sent, to the millisecond: refused unless a valid protobuf Timestamp. */
-function validTime(field: string, time: Timestamp | undefined): Date | undefined {
+export function validTime(field: string, time: Timestamp | undefined): Date | undefined {
   if (time === undefined) return undefined;
   if (time.nanos < 0 || time.nanos > 999_999_999) throw invalid(field, `nanos ${time.nanos} is out of range 0..999999999`);
   const date = dateFromTimestamp(time);
@@ -83,25 +83,25 @@ function validKind(field: string, kind: string, kinds: ReadonlySet<string>): str
 }
 
 /** The input as stored: any JSON value within the size and depth limits (json-values.ts). */
-function validInput(value: unknown): unknown {
+function validInput(field: string, value: unknown): unknown {
   if (value === undefined || value === null) return null;
   const problem = findJsonProblem(value);
-  if (problem) throw invalid(`input${problem.path}`, problem.problem);
+  if (problem) throw invalid(`${field}${problem.path}`, problem.problem);
   const bytes = Buffer.byteLength(JSON.stringify(value));
-  if (bytes > limits.inputBytes) throw invalid("input", `is ${bytes} bytes as JSON; at most ${limits.inputBytes}`);
+  if (bytes > limits.inputBytes) throw invalid(field, `is ${bytes} bytes as JSON; at most ${limits.inputBytes}`);
   return value;
 }
 
 /** The timeout in whole ms; checked exactly, in nanoseconds (24 h + 1 ns is over the limit). */
-function validTimeout(duration: Duration | undefined): number {
+function validTimeout(field: string, duration: Duration | undefined): number {
   if (!duration) return taskDefaults.timeoutMs;
   const { seconds, nanos } = duration;
   if (nanos <= -1e9 || nanos >= 1e9 || (seconds > 0n && nanos < 0) || (seconds < 0n && nanos > 0)) {
-    throw invalid("timeout", "is not a valid duration (nanos out of range or of the wrong sign)");
+    throw invalid(field, "is not a valid duration (nanos out of range or of the wrong sign)");
   }
   const totalNanos = seconds * 1_000_000_000n + BigInt(nanos);
   if (totalNanos < BigInt(limits.minTimeoutMs) * 1_000_000n || totalNanos > BigInt(limits.maxTimeoutMs) * 1_000_000n) {
-    throw invalid("timeout", "must be from 1s to 24h");
+    throw invalid(field, "must be from 1s to 24h");
   }
   return msFromDuration(duration);
 }
@@ -109,43 +109,56 @@ function validTimeout(duration: Duration | undefined): number {
 /** The backoff of a task of this kind that sets none (TaskOperations.kindBackoff). */
 export type KindBackoff = (kind: string) => Backoff;
 
-export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<string>, kindBackoff: KindBackoff): TaskRequest {
-  const kind = validKind("kind", request.kind, kinds);
-  const input = validInput(request.input);
+/** The fields a CreateTaskRequest shares with a schedule's TaskTemplate. */
+export type TaskFieldsPb = Pick<
+  CreateTaskRequest,
+  "kind" | "input" | "queue" | "priority" | "maxAttempts" | "timeout" | "labels" | "concurrencyKey" | "backoff"
+>;
+
+/**
+ * The shared fields of a task, validated with CreateTask's rules and defaults; `prefix` goes
+ * before each field name in errors (`schedule.task.` for a schedule's template).
+ */
+export function taskFieldsFromPb(request: TaskFieldsPb, kinds: ReadonlySet<string>, kindBackoff: KindBackoff, prefix = ""): TaskFields {
+  const kind = validKind(`${prefix}kind`, request.kind, kinds);
+  const input = validInput(`${prefix}input`, request.input);
   const queue = request.queue || taskDefaults.queue;
   if (!queueNamePattern.test(queue)) {
-    throw invalid("queue", `${quote(queue)} must be 1 to 64 letters, digits, '.', '_' or '-'`);
+    throw invalid(`${prefix}queue`, `${quote(queue)} must be 1 to 64 letters, digits, '.', '_' or '-'`);
   }
   if (Math.abs(request.priority) > limits.priority) {
-    throw invalid("priority", `${request.priority} is out of range ${-limits.priority}..${limits.priority}`);
+    throw invalid(`${prefix}priority`, `${request.priority} is out of range ${-limits.priority}..${limits.priority}`);
   }
   const maxAttempts = request.maxAttempts || taskDefaults.maxAttempts;
   if (maxAttempts < 1 || maxAttempts > limits.maxAttempts) {
-    throw invalid("max_attempts", `${maxAttempts} is out of range 1..${limits.maxAttempts}`);
+    throw invalid(`${prefix}max_attempts`, `${maxAttempts} is out of range 1..${limits.maxAttempts}`);
   }
-  const timeoutMs = validTimeout(request.timeout);
-  const runAt = validTime("run_at", request.runAt);
-  refuseNul("idempotency_key", request.idempotencyKey);
-  if (request.idempotencyKey.length > limits.idempotencyKeyLength) {
-    throw invalid("idempotency_key", `is ${request.idempotencyKey.length} characters; at most ${limits.idempotencyKeyLength}`);
-  }
-  refuseNul("concurrency_key", request.concurrencyKey);
+  const timeoutMs = validTimeout(`${prefix}timeout`, request.timeout);
+  refuseNul(`${prefix}concurrency_key`, request.concurrencyKey);
   if (request.concurrencyKey.length > limits.concurrencyKeyLength) {
-    throw invalid("concurrency_key", `is ${request.concurrencyKey.length} characters; at most ${limits.concurrencyKeyLength}`);
+    throw invalid(`${prefix}concurrency_key`, `is ${request.concurrencyKey.length} characters; at most ${limits.concurrencyKeyLength}`);
   }
   return {
     kind,
     input,
     queue,
     priority: request.priority,
-    runAt,
     maxAttempts,
     timeoutMs,
-    idempotencyKey: request.idempotencyKey || undefined,
-    labels: validLabels("labels", request.labels),
+    labels: validLabels(`${prefix}labels`, request.labels),
     concurrencyKey: request.concurrencyKey || undefined,
-    backoff: validBackoff("backoff", request.backoff, kindBackoff(kind)),
+    backoff: validBackoff(`${prefix}backoff`, request.backoff, kindBackoff(kind)),
   };
+}
+
+export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<string>, kindBackoff: KindBackoff): TaskRequest {
+  const fields = taskFieldsFromPb(request, kinds, kindBackoff);
+  const runAt = validTime("run_at", request.runAt);
+  refuseNul("idempotency_key", request.idempotencyKey);
+  if (request.idempotencyKey.length > limits.idempotencyKeyLength) {
+    throw invalid("idempotency_key", `is ${request.idempotencyKey.length} characters; at most ${limits.idempotencyKeyLength}`);
+  }
+  return { ...fields, runAt, idempotencyKey: request.idempotencyKey || undefined };
 }
 
 /**

@@ -112,6 +112,11 @@ export interface NewTask {
 /** What a CreateTask request itself says: a NewTask before the caller's identity is added. */
 export type TaskRequest = Omit<NewTask, "tenant" | "createdBy">;
 
+/** The fields of a task that do not depend on the moment: what a schedule's template holds. */
+export type TaskFields = Pick<
+  NewTask,
+  "kind" | "input" | "queue" | "priority" | "maxAttempts" | "timeoutMs" | "labels" | "concurrencyKey" | "backoff"
+>;
 
 
 /** A queue's name: 1 to 64 letters, digits, '.', '_' or '-'. */
