@@ -33,6 +33,9 @@ import { CreateAdmission } from "./quotas/create-admission.js";
 import { PendingCap } from "./quotas/pending-cap.js";
 import { TokenBuckets } from "./quotas/token-bucket.js";
 import { countPending } from "./store/pending-count.js";
+import type { ReadyTemplate } from "./domain/schedule.js";
+import { ScheduleBook } from "./schedules/schedule-book.js";
+import { Ticker } from "./schedules/ticker.js";
 
 export interface Spool {
   /** The gRPC port. */
@@ -137,6 +140,14 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     );
     const watchers = new TaskWatchers();
     const live = scheduler;
+    // A schedule's tick creates its tasks as CreateTask does: input checked, quotas applied.
+    const readyTemplate: ReadyTemplate = async (tenant, template, count, field) => {
+      const input = await schemas.check(template.kind, template.input, field);
+      await admission.admit(tenant, count);
+      return { ...template, input };
+    };
+    const schedules = new ScheduleBook(database.sql, readyTemplate, () => pool.kinds);
+    const ticker = new Ticker({ sql: database.sql, kinds: () => pool.kinds, ready: readyTemplate, log: log.child({ component: "ticker" }) });
 
     const listener = await listen(
       database.sql,
@@ -144,11 +155,13 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
         if (notice.type === "wake") live.wakeAt(notice.at);
         else if (notice.type === "cancel") live.cancel(notice.id);
         else if (notice.type === "queues") live.queuesChanged();
+        else if (notice.type === "schedules") ticker.poke();
         else watchers.poke(notice.ids, notice.type === "logs" ? "lines" : "state");
       },
       () => {
         // (Re)connected: notices may have been missed meanwhile.
         live.wake();
+        ticker.poke();
         watchers.pokeAll();
       },
     );
@@ -232,6 +245,9 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       updateHealth();
       await Promise.all([live.drain(), withTimeout(creator.drained(), shutdownDatabaseWaitMs, "storing the last created tasks")]);
     });
+    // Before draining: a stopping replica fires no more ticks (the others do).
+    ticker.start();
+    cleanups.push(() => withTimeout(ticker.stop(), shutdownDatabaseWaitMs, "firing the last schedule"));
     updateHealth();
     const transport = tls ? (tls.mutual ? "mtls" : "tls") : "plaintext";
     log.info({ port: api.port, transport, replicaId, workers: config.workers, kinds: [...pool.kinds] }, "spool serving");

@@ -21,6 +21,7 @@
 // `limit`. Nothing here walks the missed ticks one by one, so a schedule every second that
 // was down for a year costs no more than one down for a minute.
 import { Cron } from "croner";
+import type { ScheduleSpec } from "../domain/schedule.js";
 import { SpoolError } from "../errors.js";
 
 /** The end of the protobuf Timestamp range: no tick lies beyond it. */
@@ -35,6 +36,16 @@ export type TickRule =
   | { type: "interval"; intervalMs: number; anchor: Date };
 
 export type CatchUpPolicy = { catchUp: "skip" } | { catchUp: "once" } | { catchUp: "all"; limit: number };
+
+/** The ticks of a spec; `anchor` (the schedule's creation time) places an interval's ticks. */
+export function ruleOf(spec: ScheduleSpec, anchor: Date): TickRule {
+  if (spec.cron !== undefined) return { type: "cron", cron: spec.cron, timeZone: spec.timeZone };
+  return { type: "interval", intervalMs: spec.intervalMs as number, anchor };
+}
+
+export function policyOf(spec: ScheduleSpec): CatchUpPolicy {
+  return spec.catchUp === "all" ? { catchUp: "all", limit: spec.catchUpLimit } : { catchUp: spec.catchUp };
+}
 
 /** croner's reading of a 5- or 6-field expression in a zone; no job runs (no callback). */
 function cronOf(rule: Extract<TickRule, { type: "cron" }>): Cron {

@@ -4,6 +4,8 @@
 //   l:<id>,<id>...        these tasks have new log lines
 //   c:<id>                cancel was requested for this running task
 //   q:                    a queue's settings changed (paused, resumed, limits): claim again
+//   s:                    schedules changed (created, updated, paused, resumed, deleted):
+//                         each replica's ticker reads again when the next one is due
 // A payload stays under Postgres's 8000-byte limit: senders split id lists into chunks of
 // idsPerPayload.
 import type { Pool, Sql } from "./database.js";
@@ -15,7 +17,8 @@ export type Notice =
   | { type: "tasks"; ids: string[] }
   | { type: "logs"; ids: string[] }
   | { type: "cancel"; id: string }
-  | { type: "queues" };
+  | { type: "queues" }
+  | { type: "schedules" };
 
 /** Ids per message: 36 characters and a comma each, well under 8000 bytes. */
 const idsPerPayload = 150;
@@ -31,8 +34,18 @@ export function idPayloads(sql: Sql, prefix: "t:" | "l:", source: string) {
     group by chunk`;
 }
 
-/** The payload of a queue settings change. */
-export const queuesChanged = "q:";
+/** Announces that a queue's settings changed; sent in the caller's transaction (at commit). */
+export async function notifyQueuesChanged(sql: Sql): Promise<void> {
+  await sql`select pg_notify(${channel}, 'q:')`;
+}
+
+/**
+ * Announces that schedules changed; sent in the caller's transaction, so it reaches the
+ * tickers when the change is visible (at commit).
+ */
+export async function notifySchedulesChanged(sql: Sql): Promise<void> {
+  await sql`select pg_notify(${channel}, 's:')`;
+}
 
 export function decodeNotice(payload: string): Notice | undefined {
   const body = payload.slice(2);
@@ -49,6 +62,8 @@ export function decodeNotice(payload: string): Notice | undefined {
       return { type: "cancel", id: body };
     case "q:":
       return { type: "queues" };
+    case "s:":
+      return { type: "schedules" };
     default:
       return undefined;
   }

@@ -12,7 +12,7 @@
 // (Tasks already running are not touched: they finish.)
 import { queueCountCap, type Queue, type QueueChange } from "../domain/queue.js";
 import type { Pool, Sql } from "./database.js";
-import { channel, queuesChanged } from "./notify.js";
+import { notifyQueuesChanged } from "./notify.js";
 
 /** Adds the rows of queues that have none yet. */
 export async function ensureQueues(sql: Sql, queues: readonly { tenant: string; name: string }[]): Promise<void> {
@@ -67,7 +67,7 @@ export async function changeQueue(sql: Pool, tenant: string, name: string, chang
         key_concurrency_limit = case when ${set("keyConcurrencyLimit")} then excluded.key_concurrency_limit else q.key_concurrency_limit end,
         retention_ms = case when ${set("retentionMs")} then excluded.retention_ms else q.retention_ms end,
         updated_at = now()`;
-    await tx`select pg_notify(${channel}, ${queuesChanged})`;
+    await notifyQueuesChanged(tx);
   });
 }
 
