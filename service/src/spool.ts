@@ -223,6 +223,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       port: config.port,
       ops,
       queues,
+      schedules,
       auth,
       log: log.child({ component: "api" }),
       maxStreams: config.maxStreams,

@@ -71,9 +71,10 @@ function problemOf(reason: string, deepField: string): SpoolError {
   return SpoolError.invalidArgument("request", `is not a valid protobuf message of this method: ${cut(reason, 200)}`);
 }
 
-/** Where a value too deep to decode sits: only a task's input nests. */
+/** Where a value too deep to decode sits: only a task's input nests (a schedule's template's too). */
 function deepFieldOf(method: string): string {
-  return method === "createTask" ? "input" : "request";
+  if (method === "createTask") return "input";
+  return method === "createSchedule" || method === "updateSchedule" ? "schedule.task.input" : "request";
 }
 
 /** The field path of the first task of a CreateTasksRequest that cannot be decoded. */

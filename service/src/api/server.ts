@@ -1,15 +1,17 @@
-// The gRPC server: spool.v1.TaskService and QueueService, the standard health service (grpc.health.v1), and
-// server reflection, so grpcurl and `buf curl` work without .proto files. Plaintext, or TLS
-// with the credentials of tls.ts.
+// The gRPC server: spool.v1.TaskService, QueueService and ScheduleService, the standard health
+// service (grpc.health.v1), and server reflection, so grpcurl and `buf curl` work without .proto
+// files. Plaintext, or TLS with the credentials of tls.ts.
 import { readFileSync } from "node:fs";
 import { ServerCredentials } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import { healthDescriptorSetPath, QueueServiceService, spoolDescriptorSetPath, TaskServiceService } from "@spool/proto";
+import { healthDescriptorSetPath, QueueServiceService, ScheduleServiceService, spoolDescriptorSetPath, TaskServiceService } from "@spool/proto";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import type { Authenticator } from "../auth/authenticator.js";
 import type { QueueOperations, TaskOperations } from "../domain/operations.js";
+import type { ScheduleOperations } from "../domain/schedule.js";
+import { scheduleService } from "./schedule-service.js";
 import { guardDecoding } from "./decode-guard.js";
 import { StreamSlots } from "./stream-slots.js";
 import { queueService } from "./queue-service.js";
@@ -19,13 +21,14 @@ import { limitedServer, type TransportLimits } from "./transport-limits.js";
 
 export const taskServiceName = "spool.v1.TaskService";
 export const queueServiceName = "spool.v1.QueueService";
+export const scheduleServiceName = "spool.v1.ScheduleService";
 /** The services the health service reports on, besides the whole server (""). */
-const servedNames = [taskServiceName, queueServiceName];
+const servedNames = [taskServiceName, queueServiceName, scheduleServiceName];
 
 export interface ApiServer {
   /** The port it listens on (the chosen one when asked for port 0). */
   readonly port: number;
-  /** SERVING or NOT_SERVING, for the whole server and each of its services. */
+  /** SERVING or NOT_SERVING, for the whole server and for each Spool service. */
   setServing(serving: boolean): void;
   /** Lets running calls finish for up to graceMs, then cuts the rest (e.g. followed streams). */
   close(graceMs: number): Promise<void>;
@@ -36,7 +39,8 @@ export async function startApiServer(options: {
   port: number;
   ops: TaskOperations;
   queues: QueueOperations;
-  /** Who each TaskService call runs as; health and reflection are open to all. */
+  schedules: ScheduleOperations;
+  /** Who each Spool call runs as; health and reflection are open to all. */
   auth: Authenticator;
   log: Logger;
   /** Most StreamLogs and WatchTask calls served at once. */
@@ -49,6 +53,7 @@ export async function startApiServer(options: {
   const server = limitedServer(options.limits);
   server.addService(guardDecoding(TaskServiceService), taskService(options.ops, options.log, new StreamSlots(options.maxStreams), options.auth));
   server.addService(guardDecoding(QueueServiceService), queueService(options.queues, options.log, options.auth));
+  server.addService(guardDecoding(ScheduleServiceService), scheduleService(options.schedules, options.ops, options.log, options.auth));
 
   const health = new HealthImplementation(Object.fromEntries(["", ...servedNames].map((name) => [name, "NOT_SERVING" as const])));
   health.addToServer(server);

@@ -56,6 +56,16 @@ export function scopedFilter(principal: Principal, filter: TaskFilter): TaskFilt
   return { ...filter, tenant, createdBy: principal.subject };
 }
 
+/**
+ * The tenant a call about schedules (or queues) acts in: `requested` when given, else the
+ * caller's own. Another tenant than the caller's needs the admin role (PERMISSION_DENIED).
+ */
+export function tenantFor(principal: Principal, requested: string): string {
+  if (requested === "" || requested === principal.tenant) return principal.tenant;
+  if (!holds(principal, "admin")) throw new SpoolError("permission_denied", `tenant: acting in another tenant than your own needs the admin role`);
+  return requested;
+}
+
 /** Whether the principal sees stacks and replica details in failures. */
 export function seesServerDetails(principal: Principal): boolean {
   return holds(principal, "operator");
