@@ -1,4 +1,5 @@
-// SpoolClient: a typed client for spool.v1.TaskService over gRPC.
+// SpoolClient: a typed client for spool.v1.TaskService over gRPC; `client.schedules` is
+// ScheduleService on the same connection (schedules.ts).
 import {
   credentials as grpcCredentials,
   Metadata,
@@ -9,24 +10,21 @@ import {
 } from "@grpc/grpc-js";
 import {
   durationFromMs,
-  backoffFromPb,
-  defaultBackoff,
   levelFromPb,
-  msFromDuration,
-  stateFromPb,
   stateToPb,
-  dateFromTimestamp,
   timestampFromDate,
   QueueServiceClient,
+  ScheduleServiceClient,
   TaskServiceClient,
   TaskView,
-  type Timestamp,
   type CreateTaskRequest,
   type LogEntry as PbLogEntry,
   type Task as PbTask,
 } from "@spool/proto";
+import { backoffSpecToPb, dateOf, taskFromPb } from "./convert.js";
 import { SpoolError } from "./errors.js";
 import { QueueClient } from "./queues.js";
+import { ScheduleClient } from "./schedules.js";
 import { retryDelayMs, UnaryCaller, type UnaryRequest, type UnaryResponse } from "./unary-caller.js";
 import type { TaskDefinition } from "./task.js";
 import type {
@@ -110,6 +108,8 @@ const maxResumes = 10;
 export class SpoolClient {
   /** The queues: depth, limits, pause and resume (operator role). */
   readonly queues: QueueClient;
+  /** Recurring schedules (spool.v1.ScheduleService), on this client's connection. */
+  readonly schedules: ScheduleClient;
   readonly #client: TaskServiceClient;
   readonly #metadata: Metadata;
   readonly #caller: UnaryCaller;
@@ -126,6 +126,7 @@ export class SpoolClient {
     // The other services' clients share this client's channel (one connection).
     const shared = { channelOverride: this.#client.getChannel() };
     this.queues = new QueueClient(new QueueServiceClient(address, grpcCredentials.createInsecure(), shared), this.#caller);
+    this.schedules = new ScheduleClient(new ScheduleServiceClient(address, grpcCredentials.createInsecure(), shared), this.#caller);
   }
 
   /**
@@ -345,61 +346,8 @@ function createRequest(spec: NewTaskSpec): CreateTaskRequest {
     idempotencyKey: spec.idempotencyKey ?? "",
     labels: spec.labels ?? {},
     concurrencyKey: spec.concurrencyKey ?? "",
-    backoff: spec.backoff && {
-      base: spec.backoff.baseMs === undefined ? undefined : durationFromMs(spec.backoff.baseMs),
-      factor: spec.backoff.factor ?? 0,
-      max: spec.backoff.maxMs === undefined ? undefined : durationFromMs(spec.backoff.maxMs),
-      jitter: spec.backoff.jitter,
-    },
+    backoff: backoffSpecToPb(spec.backoff),
   };
-}
-
-function taskFromPb(task: PbTask | undefined): Task {
-  if (!task) throw new SpoolError("internal", "response carries no task", 13);
-  return {
-    id: task.id,
-    kind: task.kind,
-    state: stateFromPb(task.state) ?? "pending",
-    input: task.input ?? null,
-    result: task.result ?? undefined,
-    error: task.error ? { message: task.error.message, type: task.error.type, stack: task.error.stack || undefined } : undefined,
-    failures: task.failures.map((f) => ({ attempt: f.attempt, type: f.type, message: f.message, finishedAt: dateOf(f.finishedAt) })),
-    progress: task.progress
-      ? { fraction: task.progress.fraction, message: task.progress.message, attempt: task.progress.attempt, updatedAt: dateOf(task.progress.updatedAt) }
-      : undefined,
-    attempt: task.attempt,
-    maxAttempts: task.maxAttempts,
-    queue: task.queue,
-    priority: task.priority,
-    labels: task.labels,
-    cancelRequested: task.cancelRequested,
-    timeoutMs: task.timeout ? msFromDuration(task.timeout) : 0,
-    idempotencyKey: task.idempotencyKey || undefined,
-    tenant: task.tenant,
-    createdBy: task.createdBy,
-    schedule: task.schedule || undefined,
-    scheduledFor: task.scheduledFor && dateOf(task.scheduledFor),
-    concurrencyKey: task.concurrencyKey || undefined,
-    retryOf: task.retryOf || undefined,
-    backoff: backoffOfTask(task.backoff),
-    createdAt: dateOf(task.createdAt),
-    runAt: dateOf(task.runAt),
-    startedAt: task.startedAt && dateOf(task.startedAt),
-    finishedAt: task.finishedAt && dateOf(task.finishedAt),
-  };
-}
-
-/**
- * A task's backoff as the service sends it: resolved, every field set. A service older than
- * backoffs sends none: its tasks wait by the defaults.
- */
-function backoffOfTask(backoff: PbTask["backoff"]): Backoff {
-  return { ...defaultBackoff, ...backoffFromPb(backoff) };
-}
-
-/** A timestamp from the service as a Date (the epoch if it sent none or a malformed one). */
-function dateOf(timestamp: Timestamp | undefined): Date {
-  return (timestamp && dateFromTimestamp(timestamp)) ?? new Date(0);
 }
 
 function logEntryFromPb(entry: PbLogEntry): LogEntry {

@@ -2,6 +2,17 @@
 export { SpoolClient, type SpoolClientOptions, type SpoolTlsOptions, type WaitOptions } from "./client.js";
 export type { Queue, QueueClient, QueueSettingsChange, QueueTarget } from "./queues.js";
 export { SpoolError, retryableCodes, type SpoolErrorCode } from "./errors.js";
+export {
+  ScheduleClient,
+  type CatchUp,
+  type ListSchedulesOptions,
+  type Schedule,
+  type ScheduleCallOptions,
+  type SchedulePage,
+  type ScheduleSpec,
+  type TaskTemplate,
+  type UpsertOutcome,
+} from "./schedules.js";
 export { defineTask, isNonRetryable, isTaskDefinition, NonRetryableError } from "./task.js";
 export type { InputSchema, TaskContext, TaskDefinition, TaskLogger } from "./task.js";
 export { taskStates, terminalStates } from "./types.js";
