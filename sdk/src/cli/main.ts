@@ -4,10 +4,11 @@
 // service unreachable, not found...), and for commands that wait for a task (create --wait,
 // watch, logs --follow): 2 FAILED, 3 CANCELLED, 4 DROPPED.
 import { readFileSync } from "node:fs";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { SpoolClient, type SpoolTlsOptions } from "../client.js";
 import { SpoolError } from "../errors.js";
 import { taskStates, type CreateTaskOptions, type Task, type TaskState } from "../types.js";
+import { collect, parseInteger, parseJson, parseLabels, parseLimit } from "./flags.js";
 import { followTask } from "./follow.js";
 import { exitCodeFor, Output } from "./format.js";
 import { formatDuration, parseDuration, parseFutureTime, parsePastTime } from "./time.js";
@@ -85,8 +86,6 @@ function action<A extends unknown[]>(run: (client: SpoolClient, options: GlobalO
     }
   };
 }
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 program
   .command("create")
@@ -312,40 +311,10 @@ function printTask(task: Task, global: GlobalOptions): void {
   else out.task(task);
 }
 
-function parseJson(value: string): unknown {
-  try {
-    return JSON.parse(value);
-  } catch (error) {
-    throw new InvalidArgumentError(`not JSON: ${(error as Error).message}`);
-  }
-}
-
-function parseInteger(value: string): number {
-  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError("not an integer");
-  return Number(value);
-}
-
-function parseLimit(value: string): number {
-  const limit = parseInteger(value);
-  if (limit < 1) throw new InvalidArgumentError("must be at least 1");
-  return limit;
-}
-
 function parseState(value: string): TaskState {
   const state = value.toLowerCase() as TaskState;
   if (!taskStates.includes(state)) throw new SpoolError("invalid_argument", `--state: "${value}" is not one of ${taskStates.join(", ")}`, 3);
   return state;
-}
-
-function parseLabels(pairs: string[] | undefined): Record<string, string> | undefined {
-  if (!pairs) return undefined;
-  const labels: Record<string, string> = {};
-  for (const pair of pairs) {
-    const at = pair.indexOf("=");
-    if (at <= 0) throw new SpoolError("invalid_argument", `--label: "${pair}" is not key=value`, 3);
-    labels[pair.slice(0, at)] = pair.slice(at + 1);
-  }
-  return labels;
 }
 
 const queues = program
