@@ -122,16 +122,16 @@ export class ScheduleClient {
 
   /**
    * Creates the schedule, or brings an existing one of that name to this spec: what code
-   * that registers its schedules at every boot wants. A schedule that an operator paused
-   * stays paused.
+   * that registers its schedules at every boot wants. `paused` applies to a schedule it
+   * creates; an existing one keeps its state (one an operator paused stays paused).
    */
-  async upsert(spec: ScheduleSpec, options: ScheduleCallOptions = {}): Promise<{ schedule: Schedule; outcome: UpsertOutcome }> {
+  async upsert(spec: ScheduleSpec, options: ScheduleCallOptions & { paused?: boolean } = {}): Promise<{ schedule: Schedule; outcome: UpsertOutcome }> {
     try {
       const { schedule, created } = await this.create(spec, options);
       return { schedule, outcome: created ? "created" : "unchanged" };
     } catch (error) {
       if (!(error instanceof SpoolError) || error.code !== "already_exists") throw error;
-      return { schedule: await this.update(spec, options), outcome: "updated" };
+      return { schedule: await this.update(spec, { tenant: options.tenant }), outcome: "updated" };
     }
   }
 

@@ -10,6 +10,7 @@ import { SpoolError } from "../errors.js";
 import { taskStates, type CreateTaskOptions, type Task, type TaskState } from "../types.js";
 import { collect, parseInteger, parseJson, parseLabels, parseLimit } from "./flags.js";
 import { followTask } from "./follow.js";
+import { schedulesCommand } from "./schedules-command.js";
 import { exitCodeFor, Output } from "./format.js";
 import { formatDuration, parseDuration, parseFutureTime, parsePastTime } from "./time.js";
 
@@ -28,7 +29,7 @@ interface GlobalOptions {
 
 const out = new Output();
 const program = new Command("spool")
-  .description("Create, follow, cancel and retry Spool tasks.")
+  .description("Create, follow, cancel and retry Spool tasks; manage queues and recurring schedules.")
   .addOption(new Option("--address <host:port>", "Spool service address").env("SPOOL_ADDRESS").default("127.0.0.1:50051"))
   .option("--tls", "connect with TLS (system root certificates, unless --ca)", false)
   .addOption(new Option("--ca <file>", "PEM root certificates to trust instead of the system's (implies --tls)").env("SPOOL_CA"))
@@ -276,6 +277,8 @@ Exit codes: 0 SUCCEEDED, 2 FAILED, 3 CANCELLED, 4 DROPPED; 1 if the command fail
       return last ? exitCodeFor(last.state) : 1;
     }),
   );
+
+program.addCommand(schedulesCommand(action, out));
 
 interface CreateCommandOptions {
   input?: unknown;
