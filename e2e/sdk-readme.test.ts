@@ -44,7 +44,7 @@ function run(command: string, args: string[]): Promise<{ code: number; stdout: s
 }
 
 it("has a handler module and client scripts", () => {
-  expect(snippets.map((s) => s.path)).toEqual(["tasks/send-email.ts", "run.ts", "follow.ts", "list-and-cancel.ts", "errors.ts"]);
+  expect(snippets.map((s) => s.path)).toEqual(["tasks/send-email.ts", "run.ts", "follow.ts", "list-and-cancel.ts", "schedules.ts", "errors.ts"]);
 });
 
 it("typechecks every snippet", async () => {
@@ -61,6 +61,7 @@ it.each([
     [/^succeeded 1 send$/m, /^1 info sending "Hi" to bob@example\.com$/m, /^succeeded \{\s+attempt: 1,\s+messageId: '[0-9a-f-]{36}@example\.com'\s+\} \[\]$/m],
   ],
   ["list-and-cancel.ts", [/^cancelled\ncancelled\ntrue pending$/m]],
+  ["schedules.ts", [/^created \d{4}-\d\d-\d\dT0[67]:00:00\.000Z$/m, /^succeeded emails\/digest$/m, /^emails\/digest active$/m]],
   ["errors.ts", [/^invalid_argument input\.to: .*\nno such task$/m]],
 ])("runs %s", async (file, outputs) => {
   const source = await readFile(join(snippetsDir, file), "utf8");

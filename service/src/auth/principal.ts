@@ -7,7 +7,8 @@
 // - `roles` say what it may do. They are ranked, each including the ones below it:
 //   submitter < operator < admin.
 //     submitter: creates tasks; sees, follows and cancels the ones it created.
-//     operator:  sees, lists and cancels every task of its tenant; sees failure details.
+//     operator:  sees, lists and cancels every task of its tenant; sees failure details;
+//                manages its tenant's schedules.
 //     admin:     all of that in every tenant.
 export const roles = ["submitter", "operator", "admin"] as const;
 export type Role = (typeof roles)[number];
