@@ -7,6 +7,12 @@ import type { ReadyTemplate, Schedule } from "../domain/schedule.js";
 import type { Sql } from "../store/database.js";
 import { insertTasks, type Inserted } from "../store/insert-tasks.js";
 
+/**
+ * Most bytes of input one insert carries: a catch-up of 1000 ticks of a template with a
+ * 1 MiB input goes in statements of 8 tasks (in the same transaction), not one of 1 GB.
+ */
+const maxInputBytesPerStatement = 8 * 1024 * 1024;
+
 export async function createTickTasks(
   sql: Sql,
   schedule: Schedule,
@@ -16,9 +22,11 @@ export async function createTickTasks(
   field: string,
 ): Promise<Inserted[]> {
   const fields = await ready(schedule.tenant, schedule.task, ticks.length, field);
-  return insertTasks(
-    sql,
-    ticks.map((scheduledFor) => ({
+  const inputBytes = fields.input === null || fields.input === undefined ? 0 : Buffer.byteLength(JSON.stringify(fields.input));
+  const perStatement = Math.max(1, Math.floor(maxInputBytesPerStatement / Math.max(1, inputBytes)));
+  const inserted: Inserted[] = [];
+  for (let at = 0; at < ticks.length; at += perStatement) {
+    const chunk = ticks.slice(at, at + perStatement).map((scheduledFor) => ({
       ...fields,
       runAt: undefined,
       idempotencyKey: undefined,
@@ -26,6 +34,8 @@ export async function createTickTasks(
       createdBy,
       schedule: schedule.name,
       scheduledFor,
-    })),
-  );
+    }));
+    inserted.push(...(await insertTasks(sql, chunk)));
+  }
+  return inserted;
 }
