@@ -36,6 +36,7 @@ describe("reflection and health", () => {
   it("lists every service and its methods to buf curl", async () => {
     const services = await bufCurl(service, ["--list-services", `http://${service.address}`]);
     expect(services.code).toBe(0);
+    // Reflection describes the whole contract (proto/gen/spool.binpb).
     expect(services.stdout.split("\n").filter(Boolean).sort()).toEqual([
       "grpc.health.v1.Health",
       "spool.v1.QueueService",
@@ -71,7 +72,7 @@ describe("reflection and health", () => {
   });
 
   it("reports SERVING through the standard health service", async () => {
-    for (const name of ["", "spool.v1.TaskService", "spool.v1.QueueService"]) {
+    for (const name of ["", "spool.v1.TaskService", "spool.v1.QueueService", "spool.v1.ScheduleService"]) {
       const check = await bufCurl(service, ["-d", JSON.stringify({ service: name }), `http://${service.address}/grpc.health.v1.Health/Check`]);
       expect(check.code).toBe(0);
       expect(JSON.parse(check.stdout)).toEqual({ status: "SERVING" });
