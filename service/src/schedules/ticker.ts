@@ -106,18 +106,17 @@ export class Ticker {
     }
   }
 
+  /** Sleeps `ms` (at most maxSleepMs), or until poke() or stop(). */
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       if (this.#stopped) return resolve();
-      const timer = setTimeout(done, Math.max(0, Math.min(ms, maxSleepMs)));
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = () => {
         this.#wake = undefined;
-        done();
+        resolve();
       };
+      const timer = setTimeout(done, Math.max(0, Math.min(ms, maxSleepMs)));
+      this.#wake = done;
     });
   }
 
