@@ -184,6 +184,24 @@ describe("ScheduleService", () => {
     expect(await refusal(as("olga").schedules.update(spec))).toMatchObject({ code: "invalid_argument" });
   });
 
+  it("refuses a template input nested too deeply, even one too deep to decode, and a __proto__ key, naming where", async () => {
+    const nested = (depth: number): unknown => (depth === 0 ? 1 : depth % 2 ? { a: nested(depth - 1) } : [nested(depth - 1)]);
+    const olga = as("olga").schedules;
+    expect(await refusal(olga.create({ ...nightly, task: { kind: "demo.echo", input: nested(33) } }))).toMatchObject({
+      code: "invalid_argument",
+      message: expect.stringMatching(/^schedule\.task\.input(\.a|\[0\])+: is nested deeper than 32 levels/),
+    });
+    expect(await refusal(olga.create({ ...nightly, task: { kind: "demo.echo", input: nested(60) } }))).toMatchObject({
+      code: "invalid_argument",
+      message: expect.stringMatching(/^schedule\.task\.input: is nested too deeply to decode/),
+    });
+    const labels = JSON.parse('{"__proto__": "v"}') as Record<string, string>;
+    expect(await refusal(olga.create({ ...nightly, task: { kind: "demo.echo", labels } }))).toMatchObject({
+      code: "invalid_argument",
+      message: expect.stringMatching(/^schedule\.task\.labels.*__proto__.*: a key named "__proto__" is not accepted/),
+    });
+  });
+
   it("refuses bad names, tenants, page sizes and tokens in the other calls", async () => {
     const olga = as("olga").schedules;
     expect(await refusal(olga.get("a\u0000"))).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/^name: must not contain a NUL/) });
