@@ -184,9 +184,12 @@ describe("Ticker", () => {
     expect(row!.n).toBe(16);
   });
 
-  it("tries a tick the tenant's quotas refuse again, losing none", async () => {
+  it("tries a tick the tenant's quotas refuse again, losing none, and says so each time", async () => {
     let refusals = 0;
+    const lines: { level: number; msg: string; schedule?: string }[] = [];
+    const log = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
     startTicker({
+      log,
       ready: async (_tenant, template) => {
         if (refusals < 3) {
           refusals++;
@@ -200,6 +203,8 @@ describe("Ticker", () => {
     expect(refusals).toBe(3);
     const ticks = await ticksOf("quota");
     expect(ticks).toEqual(consecutive(ticks.length)); // from the first tick on, none missing
+    const warned = lines.filter((l) => l.level === 40 && /refused by the tenant's quotas/.test(l.msg));
+    expect(warned.map((l) => l.schedule)).toEqual(["quota", "quota", "quota"]);
   });
 
   it("skips the ticks of a template its kind's schema no longer accepts, and goes on", async () => {

@@ -34,7 +34,7 @@ import { SpoolError } from "../errors.js";
 import type { Pool } from "../store/database.js";
 import { advanceSchedule, lockDueSchedule, nextDue, type ScheduleKey } from "../store/schedules.js";
 import { createTickTasks } from "./tick-tasks.js";
-import { catchUpGraceMs, planTicks, policyOf, ruleOf } from "./ticks.js";
+import { catchUpGraceMs, planTicks, policyOf, ruleOf, type TickPlan } from "./ticks.js";
 
 /** Longest sleep between reads of the next due time. */
 const maxSleepMs = 60_000;
@@ -51,6 +51,16 @@ export interface TickerOptions {
   log: Logger;
   /** How late a tick may fire before it counts as missed; default a minute (tests shorten it). */
   graceMs?: number;
+}
+
+/** What firing one schedule did, told once it is committed. */
+interface Fired {
+  schedule: Schedule;
+  plan: TickPlan;
+  /** Tasks created (a tick that already had its task creates none). */
+  created: number;
+  /** Why its template was refused, its ticks skipped. */
+  refused: SpoolError | undefined;
 }
 
 interface HeldBack {
@@ -148,47 +158,55 @@ export class Ticker {
   /** Fires one due schedule; false when none was due (that this replica could take). */
   async #fireOne(kinds: string[], heldBack: ScheduleKey[]): Promise<boolean> {
     const taking: { schedule?: Schedule } = {};
+    let fired: Fired | undefined;
     try {
-      const fired = await this.#o.sql.begin(async (tx) => {
+      fired = (await this.#o.sql.begin(async (tx) => {
         const due = await lockDueSchedule(tx, kinds, heldBack);
-        if (!due) return false;
+        if (!due) return undefined;
         const { schedule, now } = due;
         taking.schedule = schedule;
         const plan = planTicks(ruleOf(schedule, schedule.createdAt), policyOf(schedule), schedule.nextRunAt!, now, this.#o.graceMs ?? catchUpGraceMs);
+        const outcome: Fired = { schedule, plan, created: 0, refused: undefined };
         let lastRunAt: Date | undefined;
         if (plan.fire.length > 0) {
           try {
             const inserted = await createTickTasks(tx, schedule, plan.fire, schedule.createdBy, this.#o.ready, "task.input");
+            outcome.created = inserted.filter((i) => i.created).length;
             lastRunAt = plan.fire.at(-1);
-            this.#o.log.debug(
-              { tenant: schedule.tenant, schedule: schedule.name, ticks: plan.fire.map((t) => t.toISOString()), created: inserted.filter((i) => i.created).length },
-              "schedule fired",
-            );
           } catch (error) {
+            // A template its kind's schema refuses: no retry can help (see the header).
             if (!(error instanceof SpoolError && error.code === "invalid_argument")) throw error;
-            this.#o.log.error(
-              { tenant: schedule.tenant, schedule: schedule.name, err: error, skipped: plan.fire.map((t) => t.toISOString()) },
-              "schedule's template no longer passes its kind's input schema: its due ticks are skipped (UpdateSchedule fixes it)",
-            );
+            outcome.refused = error;
           }
         }
-        if (plan.missedSince) {
-          this.#o.log.warn(
-            { tenant: schedule.tenant, schedule: schedule.name, missedSince: plan.missedSince.toISOString(), catchUp: schedule.catchUp, caughtUp: plan.caughtUp },
-            "schedule missed ticks (no replica fired them within a minute): its catch-up policy applied",
-          );
-        }
         await advanceSchedule(tx, schedule.tenant, schedule.name, plan.next ?? null, lastRunAt);
-        return true;
-      });
-      if (taking.schedule) this.#heldBack.delete(keyOf(taking.schedule));
-      return fired as boolean;
+        return outcome;
+      })) as Fired | undefined;
     } catch (error) {
       // The take itself failed: the database. The loop backs off.
       if (!taking.schedule) throw error;
       this.#holdBack(taking.schedule, SpoolError.from(error));
       return true;
     }
+    if (!fired) return false;
+    // Committed: now it can be told.
+    const { schedule, plan } = fired;
+    this.#heldBack.delete(keyOf(schedule));
+    const about = { tenant: schedule.tenant, schedule: schedule.name };
+    const ticks = plan.fire.map((t) => t.toISOString());
+    if (fired.refused) {
+      this.#o.log.error(
+        { ...about, err: fired.refused, skipped: ticks },
+        "schedule's template no longer passes its kind's input schema: its due ticks are skipped (UpdateSchedule fixes it)",
+      );
+    } else if (ticks.length > 0) this.#o.log.debug({ ...about, ticks, created: fired.created }, "schedule fired");
+    if (plan.missedSince) {
+      this.#o.log.warn(
+        { ...about, missedSince: plan.missedSince.toISOString(), catchUp: schedule.catchUp, caughtUp: plan.caughtUp },
+        "schedule missed ticks (no replica fired them within a minute): its catch-up policy applied",
+      );
+    }
+    return true;
   }
 
   #holdBack(schedule: Schedule, error: SpoolError): void {
