@@ -4,7 +4,7 @@
 import type { UntypedHandleCall } from "@grpc/grpc-js";
 import { durationFromMs, type Duration, type Queue as PbQueue, type QueueServiceServer } from "@spool/proto";
 import type { Logger } from "pino";
-import { targetTenant } from "../auth/access.js";
+import { tenantFor } from "../auth/access.js";
 import type { Authenticator } from "../auth/authenticator.js";
 import { holds, type Principal } from "../auth/principal.js";
 import { limits as nameLimits } from "../auth/names.js";
@@ -29,7 +29,7 @@ export function queueService(ops: QueueOperations, log: Logger, auth: Authentica
 
   /** The queue named by a request, in the tenant it acts on. */
   const named = (principal: Principal, request: { name: string; tenant: string }) => ({
-    tenant: targetTenant(principal, validTenant(request.tenant)),
+    tenant: tenantFor(principal, validTenant(request.tenant)),
     name: validName(request.name),
   });
   const changed = async (principal: Principal, request: { name: string; tenant: string }, change: QueueChange) => {
@@ -42,7 +42,7 @@ export function queueService(ops: QueueOperations, log: Logger, auth: Authentica
       const requested = validTenant(request.tenant, true);
       const all = requested === "*";
       if (all && !holds(principal, "admin")) throw new SpoolError("permission_denied", `tenant: listing every tenant's queues needs the admin role`);
-      const tenant = all ? undefined : targetTenant(principal, requested);
+      const tenant = all ? undefined : tenantFor(principal, requested);
       return { queues: (await ops.list(tenant)).map(queueToPb) };
     }),
 

@@ -70,13 +70,3 @@ export function tenantFor(principal: Principal, requested: string): string {
 export function seesServerDetails(principal: Principal): boolean {
   return holds(principal, "operator");
 }
-
-/**
- * The tenant a request acts on: `requested` ("" for the caller's own). Another tenant needs
- * the admin role; PERMISSION_DENIED names `field`.
- */
-export function targetTenant(principal: Principal, requested: string, field = "tenant"): string {
-  if (requested === "" || requested === principal.tenant) return principal.tenant;
-  if (!holds(principal, "admin")) throw new SpoolError("permission_denied", `${field}: acting on another tenant needs the admin role`);
-  return requested;
-}
