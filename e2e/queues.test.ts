@@ -177,3 +177,36 @@ describe("a queue's concurrency limit holds across the cluster", () => {
     expect(tasks.every((t) => t.state === "succeeded")).toBe(true);
   });
 });
+
+describe("a queue's concurrency limit holds while a replica crashes", () => {
+  it("starts nothing in the place of a SIGKILLed replica's tasks until they are taken back", async () => {
+    const lease = { SPOOL_LEASE_RENEW_MS: "200", SPOOL_LEASE_TTL_MS: "1500", SPOOL_WORKERS: "2" };
+    const doomed = await serve(lease);
+    const olga = as(doomed, tokens.olga);
+    await olga.queues.update("crash", { concurrencyLimit: 2 });
+    // The doomed replica alone: it takes the first two.
+    const created = await olga.createTasks(Array.from({ length: 4 }, () => ({ kind: "demo.sleep", input: { seconds: 3 }, queue: "crash", maxAttempts: 3 })));
+    const ids = created.map((t) => t.id);
+    const running = async () =>
+      (await sql<{ n: number }[]>`select count(*)::int as n from spool.tasks where id = any(${ids}::uuid[]) and state = 'running'`)[0]!.n;
+    await until(olga, ids[0]!, (t) => t.state === "running");
+    expect(await running()).toBe(2);
+    await doomed.kill("SIGKILL");
+    // A survivor with free threads: its tasks still count (RUNNING) until the reaper takes them.
+    const survivor = await serve(lease);
+    let most = 0;
+    for (;;) {
+      const [row] = await sql<{ running: number; left: number }[]>`
+        select count(*) filter (where state = 'running')::int as running, count(*) filter (where finished_at is null)::int as left
+        from spool.tasks where id = any(${ids}::uuid[])`;
+      most = Math.max(most, row!.running);
+      if (row!.left === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(most).toBeLessThanOrEqual(2);
+    const ended = await Promise.all(ids.map((id) => finished(as(survivor, tokens.olga), id)));
+    expect(ended.every((t) => t.state === "succeeded")).toBe(true);
+    // The two that ran on the doomed replica ran again (attempt 2) once taken back.
+    expect(ended.filter((t) => t.attempt === 2)).toHaveLength(2);
+  });
+});
