@@ -154,14 +154,18 @@ describe("running tasks", () => {
     // ended before the last of the three tasks was created.
     const blockers = await Promise.all([1, 2, 3].map(() => client.createTask("demo.sleep", { seconds: 600 })));
     await eventually(async () => ((await client.listTasksPage({ states: ["running"] })).tasks.length === 3 ? true : undefined));
-    const low = await client.createTask("demo.echo", "low", { priority: -5 });
-    const high = await client.createTask("demo.echo", "high", { priority: 10 });
-    const mid = await client.createTask("demo.echo", "mid");
+    // One call, so that every claim sees all three: created one by one, a replica's local
+    // queue could take "low" while "mid" was not yet created, and run it first (prefetch).
+    const [low, high, mid] = await client.createTasks([
+      { kind: "demo.echo", input: "low", priority: -5 },
+      { kind: "demo.echo", input: "high", priority: 10 },
+      { kind: "demo.echo", input: "mid" },
+    ]);
     // Free one thread only: the three then run one after another on it, in the order the
     // scheduler picks them. (Freeing all three at once started them together on three
     // threads, and which thread reported its start first was a race on a loaded machine.)
     await client.cancelTask(blockers[0]!.id);
-    const [l, h, m] = await Promise.all([settled(low.id), settled(high.id), settled(mid.id)]);
+    const [l, h, m] = await Promise.all([settled(low!.id), settled(high!.id), settled(mid!.id)]);
     await Promise.all(blockers.map((b) => client.cancelTask(b.id)));
     await Promise.all(blockers.map((b) => settled(b.id)));
     expect(h.startedAt!.getTime()).toBeLessThanOrEqual(m.startedAt!.getTime());

@@ -22,6 +22,16 @@ beforeEach(() => database.sql`truncate spool.tasks, spool.task_logs, spool.repli
 const replica = () => ({ id: randomUUID(), name: `test:${Math.floor(Math.random() * 1e6)}` });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Ends the replica's lease now, as if it had stopped renewing it: by the database's clock,
+ * so no test waits for time to pass (a short TTL and a sleep failed on a loaded machine,
+ * when the claim itself came after the TTL).
+ */
+async function expireLease(owner: { id: string }) {
+  await database.sql`update spool.replicas set renewed_at = now() - interval '2 seconds', expires_at = now() - interval '1 second'
+    where id = ${owner.id}`;
+}
+
 async function runningTasks(owner: { id: string; name: string }, ttlMs: number, ...maxAttempts: number[]) {
   await renewLease(database.sql, owner, ttlMs);
   const inserted = await insertTasks(database.sql, maxAttempts.map((n) => newTask({ maxAttempts: n })));
@@ -32,9 +42,9 @@ async function runningTasks(owner: { id: string; name: string }, ttlMs: number, 
 describe("leases", () => {
   it("takes back the tasks of an expired lease: PENDING if attempts remain, else DROPPED, each failure kept", async () => {
     const lost = replica();
-    const [retryable, last] = await runningTasks(lost, 200, 3, 1);
+    const [retryable, last] = await runningTasks(lost, 60_000, 3, 1);
     expect(await reapExpiredLeases(database.sql)).toEqual([]);
-    await sleep(250);
+    await expireLease(lost);
 
     const reaped = await reapExpiredLeases(database.sql);
     expect(Object.fromEntries(reaped.map((r) => [r.id, [r.state, r.lostBy]]))).toEqual({
@@ -54,8 +64,8 @@ describe("leases", () => {
 
   it("fences the old owner: its result and lines are refused, and its renewal reports the lease lost", async () => {
     const lost = replica();
-    const [id] = await runningTasks(lost, 100, 3);
-    await sleep(150);
+    const [id] = await runningTasks(lost, 60_000, 3);
+    await expireLease(lost);
     await reapExpiredLeases(database.sql);
 
     const stale = await recordAttempts(
@@ -74,10 +84,13 @@ describe("leases", () => {
 
   it("keeps the tasks of a lease renewed in time", async () => {
     const live = replica();
-    const [id] = await runningTasks(live, 300, 3);
+    const [id] = await runningTasks(live, 2000, 3);
+    const expiry = async () => (await database.sql<{ at: Date }[]>`select expires_at as at from spool.replicas where id = ${live.id}`)[0]!.at;
     for (let i = 0; i < 4; i++) {
-      await sleep(100);
-      await renewLease(database.sql, live, 300);
+      const before = await expiry();
+      await sleep(50);
+      await renewLease(database.sql, live, 2000);
+      expect((await expiry()).getTime()).toBeGreaterThan(before.getTime()); // each renewal moves the expiry on
       expect(await reapExpiredLeases(database.sql)).toEqual([]);
     }
     expect(await getTask(database.db, id!)).toMatchObject({ state: "running", attempt: 1 });
@@ -100,16 +113,19 @@ describe("leases", () => {
 
   it("backs off before retrying a task that was lost more than once", async () => {
     const first = replica();
-    const [id] = await runningTasks(first, 100, 3);
-    await sleep(150);
+    const [id] = await runningTasks(first, 60_000, 3);
+    await expireLease(first);
     await reapExpiredLeases(database.sql);
     const second = replica();
-    await renewLease(database.sql, second, 100);
+    await renewLease(database.sql, second, 60_000);
     expect(await claimTasks(database.sql, { limit: 1, owner: second.id, kinds: testKinds }).then((c) => c.tasks)).toMatchObject([{ id, attempt: 2 }]);
-    await sleep(150);
+    await expireLease(second);
     await reapExpiredLeases(database.sql);
     const task = await getTask(database.db, id!);
-    expect(task!.runAt.getTime()).toBeGreaterThan(Date.now() + 500); // retry_delay(1): 1 s +-25%
+    // retry_delay(1): 1 s +-25% after the reap (the time of the second failure), by the database's clock.
+    const waitMs = task!.runAt.getTime() - new Date(task!.failures[1]!.at).getTime();
+    expect(waitMs).toBeGreaterThanOrEqual(750);
+    expect(waitMs).toBeLessThanOrEqual(1250);
     expect(task!.failures.map((f) => [f.attempt, f.type])).toEqual([
       [1, "LeaseExpired"],
       [2, "LeaseExpired"],
@@ -118,16 +134,16 @@ describe("leases", () => {
 
   it("ends CANCELLED a lost task whose cancel was requested", async () => {
     const lost = replica();
-    const [id] = await runningTasks(lost, 100, 3);
+    const [id] = await runningTasks(lost, 60_000, 3);
     await database.sql`update spool.tasks set cancel_requested = true, cancel_reason = 'not needed' where id = ${id!}`;
-    await sleep(150);
+    await expireLease(lost);
     await reapExpiredLeases(database.sql);
     expect(await getTask(database.db, id!)).toMatchObject({ state: "cancelled", error: { type: "Cancelled", message: "not needed" } });
   });
 
   it("never hands one task to two reapers running at once, and wakes the others up", async () => {
     const lost = replica();
-    const ids = await runningTasks(lost, 100, ...Array.from({ length: 200 }, () => 3));
+    const ids = await runningTasks(lost, 60_000, ...Array.from({ length: 200 }, () => 3));
     const notices: string[] = [];
     const listener = await listen(
       database.sql,
@@ -136,11 +152,11 @@ describe("leases", () => {
       },
       () => {},
     );
-    await sleep(150);
+    await expireLease(lost);
     const results = await Promise.all([1, 2, 3, 4].map(() => reapExpiredLeases(database.sql)));
     const reaped = results.flat().map((r) => r.id);
     expect(reaped.sort()).toEqual([...ids].sort());
-    await sleep(100);
+    await expect.poll(() => new Set(notices).size, { timeout: 10_000 }).toBe(ids.length);
     expect(new Set(notices)).toEqual(new Set(ids));
     await listener.unlisten();
   });
