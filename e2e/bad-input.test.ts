@@ -267,7 +267,7 @@ const requestFields: Record<Rpc, readonly string[]> = {
   CreateTask: ["kind", "input", "queue", "priority", "run_at", "max_attempts", "timeout", "idempotency_key", "labels"],
   CreateTasks: ["tasks"],
   GetTask: ["id"],
-  ListTasks: ["states", "kinds", "queue", "labels", "created_after", "created_before", "page_size", "page_token"],
+  ListTasks: ["states", "kinds", "queue", "labels", "created_after", "created_before", "page_size", "page_token", "view", "tenant", "created_by", "schedule"],
   StreamLogs: ["task_id", "after_seq", "follow"],
   CancelTask: ["id", "reason"],
   WatchTask: ["id"],

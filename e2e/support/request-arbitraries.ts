@@ -689,6 +689,16 @@ const idValues = (path: string): Values<IdRef> => ({
   other: other(fc.oneof(fc.uuid().map((id) => id.replaceAll("-", "")), fc.uuid().map((id) => `{${id}}`))),
 });
 
+/** Free text of at most `max` characters, no NUL; "" means none (concurrency_key, schedule). */
+function boundedTextValues(path: string, max: number): Values<Text> {
+  return {
+    edges: [ok("k".repeat(max)), refused(path, "k".repeat(max + 1)), refused(path, "k\u0000"), refused(path, mib15)],
+    valid: valid(fc.oneof(fc.constant(""), asciiText(max), cleanText(8).filter((text) => text.length <= max))),
+    bad: bad(path, fc.oneof(repeated(intRange(max + 1, 600_000)), fc.tuple(cleanText(3), cleanText(3)).map(([a, b]) => `${a}\u0000${b}`))),
+    other: other(invalidUtf8),
+  };
+}
+
 const reasonValues: Values<Text> = {
   edges: [ok("r".repeat(1000)), refused("reason", "r".repeat(1001)), refused("reason", "r\u0000"), refused("reason", mib15)],
   valid: valid(fc.oneof(fc.constant(""), asciiText(1000), cleanText(8).filter((reason) => reason.length <= 200))),
@@ -769,7 +779,7 @@ export function streamLogsFields(): FieldCases[] {
 // ---------------------------------------------------------------------------------------------
 // ListTasks
 
-const emptyList: ListSpec = { states: [], kinds: [], queue: "", labels: { entries: [] }, pageSize: 0, pageToken: "" };
+const emptyList: ListSpec = { states: [], kinds: [], queue: "", labels: { entries: [] }, pageSize: 0, pageToken: "", schedule: "" };
 const validStates = fc.subarray([1, 2, 3, 4, 5, 6]);
 const badState = fc.oneof(fc.constantFrom(0, 7, 99, -1, int32Max, int32Min), intRange(7, int32Max), intRange(int32Min, -1));
 const kindName = fc.oneof(fc.constant("demo.echo"), fc.stringMatching(/^[a-z.]{1,20}$/), cleanText(4).filter((kind) => kind.length > 0));
@@ -827,7 +837,14 @@ const listValues = {
     ),
     other: other(invalidUtf8),
   } satisfies Values<ListSpec["pageToken"]>,
+  schedule: boundedTextValues("schedule", 200),
 };
+
+/** Filters other than the empty one the issued token was made for. */
+const otherFilters: Arbitrary<Partial<ListSpec>> = fc.oneof(
+  fc.array(kindName, { minLength: 1, maxLength: 3 }).map((kinds) => ({ kinds })),
+  fc.oneof(asciiText(200), cleanText(8)).filter((schedule) => schedule.length > 0 && schedule.length <= 200).map((schedule) => ({ schedule })),
+);
 
 type ListField = keyof typeof listValues;
 const listKey: Record<ListField, keyof ListSpec> = {
@@ -839,6 +856,7 @@ const listKey: Record<ListField, keyof ListSpec> = {
   created_before: "createdBefore",
   page_size: "pageSize",
   page_token: "pageToken",
+  schedule: "schedule",
 };
 
 export function listTasksFields(): FieldCases[] {
@@ -854,12 +872,12 @@ export function listTasksFields(): FieldCases[] {
     ...names.map((name) => field(name, listValues[name] as Values<unknown>, list(name))),
     {
       field: "page_token of other filters",
-      oracle: fc.array(kindName, { minLength: 1, maxLength: 3 }).map((kinds) =>
-        caseOf({ rpc: "ListTasks", request: { ...emptyList, kinds, pageToken: { issued: true } } }, { type: "refused", path: "page_token" }),
+      oracle: otherFilters.map((filters) =>
+        caseOf({ rpc: "ListTasks", request: { ...emptyList, ...filters, pageToken: { issued: true } } }, { type: "refused", path: "page_token" }),
       ),
-      wild: fc.array(kindName, { minLength: 1, maxLength: 3 }).map((kinds) =>
-        caseOf({ rpc: "ListTasks", request: { ...emptyList, kinds, pageToken: { issued: true } } }, ANY),
-      ),
+      wild: otherFilters.map((filters) => caseOf({ rpc: "ListTasks", request: { ...emptyList, ...filters, pageToken: { issued: true } } }, ANY)),
+      // The token was issued for no filter at all: a schedule is another filter too.
+      edges: [caseOf({ rpc: "ListTasks", request: { ...emptyList, schedule: "nightly", pageToken: { issued: true } } }, { type: "refused", path: "page_token" })],
     },
     {
       field: "every field at once",

@@ -54,6 +54,8 @@ export interface ListSpec {
   pageSize: number;
   /** "issued": a token the service issued for the empty filter. */
   pageToken: Text | { issued: true };
+  /** Only tasks of the schedule of this name; "" for any. */
+  schedule: Text;
 }
 
 export type Spec =
@@ -164,7 +166,7 @@ function encodeList(spec: ListSpec, world: World): Uint8Array {
     createdBefore: undefined,
     tenant: "",
     createdBy: "",
-    schedule: "",
+    schedule: text(spec.schedule),
     view: 0,
     pageSize: spec.pageSize,
     pageToken: isIssued(spec.pageToken) ? world.issuedPageToken : text(spec.pageToken),
@@ -175,6 +177,7 @@ function encodeList(spec: ListSpec, world: World): Uint8Array {
   if (spec.createdAfter) writeTime(writer, 5, spec.createdAfter);
   if (spec.createdBefore) writeTime(writer, 6, spec.createdBefore);
   if (spec.pageToken instanceof RawText) writeText(writer, 8, spec.pageToken);
+  if (spec.schedule instanceof RawText) writeText(writer, 12, spec.schedule);
   return writer.finish();
 }
 
