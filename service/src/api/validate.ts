@@ -344,6 +344,8 @@ function hashFilter(filter: TaskFilter): string {
     filter.createdBefore?.getTime() ?? null,
     filter.tenant ?? null,
     filter.createdBy ?? null,
+    // Only when set, so that tokens issued before schedules existed stay valid.
+    ...(filter.schedule === undefined ? [] : [filter.schedule]),
   ]);
   return createHash("sha256").update(canonical).digest("base64url").slice(0, 12);
 }
