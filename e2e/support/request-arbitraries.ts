@@ -264,6 +264,8 @@ const inputValues: Values<Json | undefined> = {
     refused("input", objectOf([["n", Number.NaN]])),
     refused("input", "\u0000"),
     refused("input", objectOf([["__proto__", objectOf([["a", 1]])]])),
+    // Its path once read `input. .__proto__`, a key unquoted.
+    refused("input", objectOf([[" ", objectOf([["__proto__", false]])]])),
     ok(["\u202Eevil", "👩‍👩‍👧‍👦", "\uD800"]),
     ok(nested(30, false)),
     refused("input", nested(35, false)),

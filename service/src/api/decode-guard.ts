@@ -16,7 +16,7 @@ import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { CreateTaskRequest } from "@spool/proto";
 import { maxJsonDepth } from "../domain/json-values.js";
-import { cut, SpoolError } from "../errors.js";
+import { cut, quoteKey, SpoolError } from "../errors.js";
 
 const undecodable = Symbol("undecodable");
 
@@ -114,8 +114,8 @@ function maskProtoKeys(bytes: Buffer): Buffer {
 function unmask(value: Record<string, unknown> | unknown[], path: string): SpoolError | undefined {
   const entries: [string | number, unknown][] = Array.isArray(value) ? value.map((item, i) => [i, item]) : Object.entries(value);
   for (const [key, item] of entries) {
-    const at = typeof key === "number" ? `${path}[${key}]` : path === "" ? snakeCase(key) : `${path}.${key}`;
-    if (key === masked) return SpoolError.invalidArgument(at.replaceAll(masked, "__proto__"), `a key named "__proto__" is not accepted`);
+    const at = typeof key === "number" ? `${path}[${key}]` : path === "" ? snakeCase(key) : `${path}${pathStep(key.replaceAll(masked, "__proto__"))}`;
+    if (key === masked) return SpoolError.invalidArgument(at, `a key named "__proto__" is not accepted`);
     if (typeof key === "string" && key.includes(masked)) {
       // A longer key that holds the text ("a__proto__") is an ordinary key: rename it back.
       const record = value as Record<string, unknown>;
@@ -130,6 +130,15 @@ function unmask(value: Record<string, unknown> | unknown[], path: string): Spool
     }
   }
   return undefined;
+}
+
+/**
+ * A key as a step of a field path, like json-values.ts's: `.key` for a name, else quoted
+ * (`[" "]`, `["a.b"]`), so that a key holding a space, a dot or a colon cannot blur where the
+ * path ends (`input. .__proto__` named no field a caller could find).
+ */
+function pathStep(key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${quoteKey(key)}]`;
 }
 
 /** A top-level field's proto name (the field paths of errors use them: run_at, not runAt). */
