@@ -267,6 +267,11 @@ const inputValues: Values<Json | undefined> = {
     // Its path once read `input. .__proto__`, a key unquoted.
     refused("input", objectOf([[" ", objectOf([["__proto__", false]])]])),
     ok(["\u202Eevil", "👩‍👩‍👧‍👦", "\uD800"]),
+    // Strings that read as JSON once more: GetTask once answered "0" as 0 and "null" as null.
+    ok("0"),
+    ok("null"),
+    ok('"q"'),
+    ok("[1]"),
     ok(nested(30, false)),
     refused("input", nested(35, false)),
     refused("input", nested(35, true)),

@@ -7,7 +7,7 @@ import { claimWithLease } from "../test-support/claim.js";
 import { connect, type Database } from "./database.js";
 import { insertTasks } from "./insert-tasks.js";
 import { recordAttempts } from "./record-attempts.js";
-import { listTasks } from "./read-tasks.js";
+import { getTask, listTasks } from "./read-tasks.js";
 
 const testDb = useTestDatabase();
 let database: Database;
@@ -90,5 +90,26 @@ describe("listTasks", () => {
     expect(await ids({ createdAfter: before, createdBefore: after })).toEqual([b!.task.id, a!.task.id]);
     expect(await ids({ createdAfter: after })).toEqual([]);
     expect(await ids({ createdBefore: before, kinds: ["k.one"] })).toEqual([]);
+  });
+});
+
+describe("getTask and listTasks", () => {
+  it("read a string input or result that looks like JSON as the string it is", async () => {
+    const texts = ["0", "null", "true", "[1]", '"q"', "{}"];
+    const created = await insertTasks(database.sql, texts.map((text) => newTask({ kind: "k.jsonish", input: text })));
+    const owner = randomUUID();
+    const claimed = await claimWithLease(database.sql, texts.length, owner, ["k.jsonish"]);
+    const inputOf = new Map(created.map(({ task }) => [task.id, task.input]));
+    await recordAttempts(
+      database.sql,
+      owner,
+      [],
+      claimed.map((c) => ({ id: c.id, attempt: 1, outcome: "succeeded" as const, resultJson: JSON.stringify(inputOf.get(c.id)) })),
+    );
+    for (const { task } of created) {
+      expect(await getTask(database.db, task.id)).toMatchObject({ input: task.input, result: task.input });
+    }
+    const page = await listTasks(database.db, { ...noFilter, kinds: ["k.jsonish"] }, undefined, 10, "full");
+    expect(page.map((t) => [t.input, t.result])).toEqual(created.map(({ task }) => [task.input, task.input]).reverse());
   });
 });

@@ -14,8 +14,10 @@ const taskFields = {
   queue: tasks.queue,
   state: tasks.state,
   priority: tasks.priority,
-  input: tasks.input,
-  result: tasks.result,
+  // As postgres.js parsed them, past drizzle's jsonb mapping, which parses a string value a
+  // second time (drizzle-orm#3018): an input "0" read back as 0, "null" as null.
+  input: sql<unknown>`${tasks.input}`,
+  result: sql<unknown>`${tasks.result}`,
   error: sql<TaskError | null>`${tasks.error}`,
   failures: tasks.failures,
   progress: tasks.progress,
