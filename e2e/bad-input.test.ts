@@ -10,8 +10,9 @@
 //      1000 characters (none echoes a huge input back);
 //   3. a valid request succeeds (NOT_FOUND for an id of no task), and a request with one bad
 //      field is refused with INVALID_ARGUMENT naming that field;
-//   4. a task CreateTask(s) accepted reads back with the run_at, timeout, priority, labels and
-//      input that were sent (to the millisecond for times);
+//   4. a task CreateTask(s) accepted reads back with the run_at, timeout, priority, labels,
+//      input and concurrency_key that were sent (to the millisecond for times), and its backoff
+//      as the fields sent resolve over the defaults;
 // and after them all the process is alive and SERVING, every accepted task ends, and ListTasks
 // still pages through what the run left behind.
 //
@@ -44,7 +45,18 @@ import {
   type Expect,
   type FieldCases,
 } from "./support/request-arbitraries.js";
-import { brief, encode, encodeCreate, labelEntries, minimalTask, type CreateSpec, type Rpc, type Spec, type World } from "./support/requests.js";
+import {
+  brief,
+  encode,
+  encodeCreate,
+  labelEntries,
+  minimalTask,
+  type BackoffSpec,
+  type CreateSpec,
+  type Rpc,
+  type Spec,
+  type World,
+} from "./support/requests.js";
 import { killAll, startService, type ServiceProcess } from "./support/service.js";
 import { fieldsOf, mapEntriesOf, objectOf, RawText, readValue, stringOf, timeOf, withoutFields, type Json, type WireTime } from "./support/wire.js";
 
@@ -264,7 +276,7 @@ function expectationOf(c: Case, bytes: Uint8Array): Expect {
 }
 
 const requestFields: Record<Rpc, readonly string[]> = {
-  CreateTask: ["kind", "input", "queue", "priority", "run_at", "max_attempts", "timeout", "idempotency_key", "labels"],
+  CreateTask: ["kind", "input", "queue", "priority", "run_at", "max_attempts", "timeout", "idempotency_key", "labels", "concurrency_key", "backoff"],
   CreateTasks: ["tasks"],
   GetTask: ["id"],
   ListTasks: ["states", "kinds", "queue", "labels", "created_after", "created_before", "page_size", "page_token", "view", "tenant", "created_by", "schedule"],
@@ -440,7 +452,34 @@ function differences(sent: CreateSpec, taskBytes: Uint8Array): string[] {
       found.push(`${name}: sent ${brief(want)}, read back ${brief(back)}`);
     }
   }
+  if (got.task.concurrencyKey !== text(sent.concurrencyKey)) {
+    found.push(`concurrency_key: sent ${brief(text(sent.concurrencyKey))}, read back ${brief(got.task.concurrencyKey)}`);
+  }
+  const wantBackoff = resolvedBackoff(sent.backoff);
+  const gotBackoff = got.task.backoff && {
+    base: got.task.backoff.base && nanosOf(got.task.backoff.base),
+    factor: got.task.backoff.factor,
+    max: got.task.backoff.max && nanosOf(got.task.backoff.max),
+    jitter: got.task.backoff.jitter,
+  };
+  if (!gotBackoff || (Object.keys(wantBackoff) as (keyof typeof wantBackoff)[]).some((key) => gotBackoff[key] !== wantBackoff[key])) {
+    found.push(`backoff: sent ${brief(sent.backoff)}, read back ${brief(gotBackoff)}, expected ${brief(wantBackoff)}`);
+  }
   return found;
+}
+
+/**
+ * The backoff a demo.echo task reads back with: the fields sent over the defaults (the kind
+ * sets none), durations in whole milliseconds; a factor of 0 or -0 is unset.
+ */
+function resolvedBackoff(sent: BackoffSpec | undefined) {
+  const wholeMs = (time: WireTime) => (nanosOf(time) / 1_000_000n) * 1_000_000n;
+  return {
+    base: sent?.base ? wholeMs(sent.base) : 1_000_000_000n,
+    factor: sent?.factor ? sent.factor : 2,
+    max: sent?.max ? wholeMs(sent.max) : 3_600_000_000_000n,
+    jitter: sent?.jitter ?? 0.25,
+  };
 }
 
 const text = (value: string | RawText) => (value instanceof RawText ? value.decoded : utf8(value));
@@ -465,7 +504,7 @@ const roundTripProblem: Problem = async (c, { answer }) => {
 describe("round trip", () => {
   const fields = roundTripFields();
   it(
-    "CreateTask: an accepted task reads back with the run_at, timeout, priority, labels and input sent",
+    "CreateTask: an accepted task reads back with the run_at, timeout, priority, labels, input, concurrency_key and backoff sent",
     () => checkFields("round trip CreateTask", fields, "wild", roundTripProblem),
     timeoutFor(fields),
   );

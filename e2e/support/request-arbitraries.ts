@@ -18,6 +18,7 @@ import fc, { type Arbitrary } from "fast-check";
 import {
   brief,
   minimalTask,
+  type BackoffSpec,
   type CreateSpec,
   type IdempotencyKey,
   type IdRef,
@@ -182,6 +183,16 @@ const repeated = (count: Arbitrary<number>): Arbitrary<string> =>
 const hugeUnit = fc.oneof(fc.constantFrom("a", "é", "👩‍👩‍👧‍👦", "\u202E", "\uD800", "x\u0000"), oddText(3));
 const anyHugeText = hugeText(hugeUnit, fc.integer({ min: 1, max: 1_600_000 }));
 const asciiText = (maxLength: number) => fc.string({ maxLength }).map((text) => text.replaceAll("\u0000", ""));
+
+/** Free text of at most `max` characters, no NUL; "" means none (concurrency_key, schedule). */
+function boundedTextValues(path: string, max: number): Values<Text> {
+  return {
+    edges: [ok("k".repeat(max)), refused(path, "k".repeat(max + 1)), refused(path, "k\u0000"), refused(path, mib15)],
+    valid: valid(fc.oneof(fc.constant(""), asciiText(max), cleanText(8).filter((text) => text.length <= max))),
+    bad: bad(path, fc.oneof(repeated(intRange(max + 1, 600_000)), fc.tuple(cleanText(3), cleanText(3)).map(([a, b]) => `${a}\u0000${b}`))),
+    other: other(invalidUtf8),
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // JSON input
@@ -410,6 +421,164 @@ const timeoutValues: Values<WireTime | undefined> = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Backoff: base 0..24 h, factor 1..10 (0 unset), max 0..7 days, jitter 0..1 (with presence).
+// The fields set go over the kind's backoff (demo.echo sets none, so the defaults), and the
+// resolved max must be at least the resolved base. The service counts durations in whole
+// milliseconds, so values within a millisecond over a limit, or a max within a millisecond
+// under its base, are on the boundary: "other".
+
+const week = 7n * day;
+const defaultBaseNs = 1_000_000_000n;
+const defaultMaxNs = 3_600_000_000_000n;
+const nsOf = (time: WireTime) => time.seconds * 1_000_000_000n + BigInt(time.nanos);
+const msOf = (ns: bigint) => ns / 1_000_000n;
+
+/** A valid Duration of at most `limit` seconds (its end exactly, not a nanosecond past it). */
+const durationUpTo = (limit: bigint): Arbitrary<WireTime> =>
+  fc.oneof(
+    time(fc.bigInt({ min: 0n, max: limit - 1n }), nanos),
+    time(fc.bigInt({ min: 0n, max: 5n }), nanos), // short waits, where a base and a max meet
+    fc.constantFrom<WireTime>({ seconds: 0n, nanos: 0 }, { seconds: 1n, nanos: 0 }, { seconds: limit, nanos: 0 }),
+  );
+
+/** Not a valid Duration, or past `limit` seconds by a millisecond or more. */
+const badDuration = (limit: bigint): Arbitrary<WireTime> =>
+  fc.oneof(
+    time(fc.bigInt({ min: int64Min, max: -1n }), intRange(-999_999_999, 0)), // negative
+    time(fc.bigInt({ min: 0n, max: limit }), badNanos), // nanos out of range
+    time(fc.bigInt({ min: limit + 1n, max: int64Max }), nanos),
+    time(fc.constant(limit), intRange(1_000_000, 999_999_999)),
+    fc.constantFrom<WireTime>(
+      { seconds: int64Max, nanos: 0 },
+      { seconds: int64Min, nanos: 0 },
+      { seconds: -1n, nanos: 0 },
+      { seconds: 0n, nanos: -1 },
+      { seconds: 0n, nanos: 1_000_000_000 },
+      { seconds: limit + 1n, nanos: 0 },
+    ),
+  );
+
+const validFactor = fc.oneof(fc.constantFrom(0, -0, 1, 10, 2), fc.double({ min: 1, max: 10, noNaN: true }));
+const validJitter = fc.oneof(fc.constantFrom(0, -0, 1, 0.25), fc.double({ min: 0, max: 1, noNaN: true }));
+const notFinite = fc.constantFrom(Number.NaN, Infinity, -Infinity);
+/** The doubles next to 1 and 10. */
+const justUnder1 = 1 - Number.EPSILON / 2;
+const justOver1 = 1 + Number.EPSILON;
+const justOver10 = 10 + 8 * Number.EPSILON;
+const badFactor = fc.oneof(
+  notFinite,
+  fc.constantFrom(-1, 0.5, Number.MIN_VALUE, justUnder1, justOver10, 11, 1e308, Number.MAX_VALUE, -Number.MAX_VALUE),
+  fc.double({ max: -Number.MIN_VALUE, noNaN: true, noDefaultInfinity: true }),
+  fc.double({ min: Number.MIN_VALUE, max: justUnder1, noNaN: true }),
+  fc.double({ min: justOver10, noNaN: true, noDefaultInfinity: true }),
+);
+const badJitter = fc.oneof(
+  notFinite,
+  fc.constantFrom(-Number.MIN_VALUE, -1, justOver1, 2, 1e308, Number.MAX_VALUE, -Number.MAX_VALUE),
+  fc.double({ max: -Number.MIN_VALUE, noNaN: true, noDefaultInfinity: true }),
+  fc.double({ min: justOver1, noNaN: true, noDefaultInfinity: true }),
+);
+
+/** A BackoffSpec without its undefined fields (they print as noise in counterexamples). */
+function backoffOf(base: WireTime | undefined, factor: number | undefined, max: WireTime | undefined, jitter: number | undefined): BackoffSpec {
+  return Object.fromEntries(Object.entries({ base, factor, max, jitter }).filter(([, value]) => value !== undefined)) as BackoffSpec;
+}
+
+const maybe = <T>(arb: Arbitrary<T>) => fc.option(arb, { nil: undefined });
+const anyBackoff = (base: Arbitrary<WireTime>, factor: Arbitrary<number>, max: Arbitrary<WireTime>, jitter: Arbitrary<number>) =>
+  fc.tuple(maybe(base), maybe(factor), maybe(max), maybe(jitter)).map(([b, f, m, j]) => backoffOf(b, f, m, j));
+
+/** Base and max as the service resolves them, in nanoseconds. */
+const resolvedNs = (backoff: BackoffSpec) => ({
+  base: backoff.base ? nsOf(backoff.base) : defaultBaseNs,
+  max: backoff.max ? nsOf(backoff.max) : defaultMaxNs,
+});
+
+/** Every field in range, and a max at least the base once resolved (else max is made the base). */
+const validBackoff: Arbitrary<BackoffSpec> = anyBackoff(durationUpTo(day), validFactor, durationUpTo(week), validJitter).map((backoff) => {
+  const { base, max } = resolvedNs(backoff);
+  return max >= base ? backoff : { ...backoff, max: backoff.base ?? { seconds: 1n, nanos: 0 } };
+});
+
+/** One field out of range, the others valid: refused naming that field. */
+const oneBadBackoffField: Arbitrary<Tagged<BackoffSpec>> = fc
+  .tuple(
+    validBackoff,
+    fc.oneof(
+      badDuration(day).map((base) => ["base", base] as const),
+      badFactor.map((factor) => ["factor", factor] as const),
+      badDuration(week).map((max) => ["max", max] as const),
+      badJitter.map((jitter) => ["jitter", jitter] as const),
+    ),
+  )
+  .map(([backoff, [name, value]]) => refused(`backoff.${name}`, { ...backoff, [name]: value }));
+
+/** Each field in range, but a max under the base (a millisecond or more) once resolved. */
+const invertedBackoff: Arbitrary<BackoffSpec> = fc.oneof(
+  fc
+    .tuple(durationUpTo(day), durationUpTo(day), maybe(validFactor), maybe(validJitter))
+    .filter(([a, b]) => msOf(nsOf(a)) !== msOf(nsOf(b)))
+    .map(([a, b, factor, jitter]) => (nsOf(a) > nsOf(b) ? backoffOf(a, factor, b, jitter) : backoffOf(b, factor, a, jitter))),
+  // Over the default max of 1 h, with no max of its own.
+  time(fc.bigInt({ min: 3601n, max: day - 1n }), nanos).map((base) => backoffOf(base, undefined, undefined, undefined)),
+  // Under the default base of 1 s, with no base of its own.
+  time(fc.constant(0n), intRange(0, 998_999_999)).map((max) => backoffOf(undefined, undefined, max, undefined)),
+);
+
+const backoffValues: Values<BackoffSpec | undefined> = {
+  edges: [
+    ok({}),
+    ok({ base: { seconds: 0n, nanos: 0 }, max: { seconds: 0n, nanos: 0 } }),
+    ok({ base: { seconds: day, nanos: 0 }, factor: 10, max: { seconds: week, nanos: 0 }, jitter: 1 }),
+    ok({ factor: 1, jitter: 0 }),
+    ok({ factor: -0, jitter: -0 }),
+    refused("backoff.factor", { factor: Number.NaN }),
+    refused("backoff.factor", { factor: Infinity }),
+    refused("backoff.factor", { factor: -Infinity }),
+    refused("backoff.factor", { factor: Number.MIN_VALUE }),
+    refused("backoff.factor", { factor: justOver10 }),
+    refused("backoff.factor", { factor: Number.MAX_VALUE }),
+    refused("backoff.factor", { factor: -1 }),
+    refused("backoff.jitter", { jitter: Number.NaN }),
+    refused("backoff.jitter", { jitter: Infinity }),
+    refused("backoff.jitter", { jitter: -Number.MIN_VALUE }),
+    refused("backoff.jitter", { jitter: justOver1 }),
+    refused("backoff.jitter", { jitter: -Number.MAX_VALUE }),
+    refused("backoff.base", { base: { seconds: -1n, nanos: 0 } }),
+    refused("backoff.base", { base: { seconds: 0n, nanos: -1 } }),
+    refused("backoff.base", { base: { seconds: 0n, nanos: 1_000_000_000 } }),
+    refused("backoff.base", { base: { seconds: day, nanos: 1_000_000 }, max: { seconds: week, nanos: 0 } }),
+    refused("backoff.base", { base: { seconds: int64Max, nanos: 0 } }),
+    refused("backoff.base", { base: { seconds: int64Min, nanos: 0 } }),
+    refused("backoff.max", { max: { seconds: week + 1n, nanos: 0 } }),
+    refused("backoff.max", { max: { seconds: int64Max, nanos: 999_999_999 } }),
+    refused("backoff.max", { max: { seconds: -1n, nanos: 0 } }),
+    refused("backoff.max", { base: { seconds: 7200n, nanos: 0 } }), // over the default max of 1 h
+    refused("backoff.max", { max: { seconds: 0n, nanos: 999_000_000 } }), // under the default base of 1 s
+    refused("backoff.max", { base: { seconds: 10n, nanos: 0 }, max: { seconds: 5n, nanos: 0 } }),
+    // Past a limit, or under the base, by less than the millisecond the service counts in.
+    { value: { base: { seconds: day, nanos: 1 }, max: { seconds: week, nanos: 0 } }, expect: ANY },
+    { value: { max: { seconds: week, nanos: 999_999 } }, expect: ANY },
+    { value: { base: { seconds: 1n, nanos: 900_000 }, max: { seconds: 1n, nanos: 100_000 } }, expect: ANY },
+  ],
+  valid: valid(fc.oneof(fc.constant(undefined), validBackoff)),
+  bad: fc.oneof(oneBadBackoffField, bad("backoff.max", invertedBackoff)),
+  // Boundaries, and anything at all: each field valid, bad or missing.
+  other: other(
+    fc.oneof(
+      anyBackoff(time(fc.constant(day), intRange(1, 999_999)), validFactor, time(fc.constant(week), intRange(1, 999_999)), validJitter),
+      anyBackoff(durationUpTo(day), validFactor, durationUpTo(week), validJitter),
+      anyBackoff(
+        fc.oneof(durationUpTo(day), badDuration(day)),
+        fc.oneof(validFactor, badFactor),
+        fc.oneof(durationUpTo(week), badDuration(week)),
+        fc.oneof(validJitter, badJitter),
+      ),
+    ),
+  ),
+};
+
+// ---------------------------------------------------------------------------------------------
 // CreateTask
 
 const kindValues: Values<Text> = {
@@ -534,6 +703,8 @@ export const createValues = {
   timeout: timeoutValues,
   idempotency_key: idempotencyKeyValues,
   labels: labelsValues("labels"),
+  concurrency_key: boundedTextValues("concurrency_key", 200),
+  backoff: backoffValues,
 };
 
 type CreateField = keyof typeof createValues;
@@ -548,6 +719,8 @@ const specKey: Record<CreateField, keyof CreateSpec> = {
   timeout: "timeout",
   idempotency_key: "idempotencyKey",
   labels: "labels",
+  concurrency_key: "concurrencyKey",
+  backoff: "backoff",
 };
 
 const withField = (task: CreateSpec, name: CreateField, value: unknown): CreateSpec => ({ ...task, [specKey[name]]: value });
@@ -589,7 +762,7 @@ export function createTaskFields(): FieldCases[] {
 }
 
 /** The fields a task reads back with, which the round trip varies (kind stays demo.echo). */
-const roundTripNames: readonly CreateField[] = ["input", "run_at", "timeout", "priority", "labels", "idempotency_key"];
+const roundTripNames: readonly CreateField[] = ["input", "run_at", "timeout", "priority", "labels", "idempotency_key", "concurrency_key", "backoff"];
 
 /** CreateTask requests with wild values in one field (edges first), then in all of them at once. */
 export function roundTripFields(): FieldCases[] {
@@ -695,16 +868,6 @@ const idValues = (path: string): Values<IdRef> => ({
   // Forms Postgres would read as a UUID, which the contract does not settle either way.
   other: other(fc.oneof(fc.uuid().map((id) => id.replaceAll("-", "")), fc.uuid().map((id) => `{${id}}`))),
 });
-
-/** Free text of at most `max` characters, no NUL; "" means none (concurrency_key, schedule). */
-function boundedTextValues(path: string, max: number): Values<Text> {
-  return {
-    edges: [ok("k".repeat(max)), refused(path, "k".repeat(max + 1)), refused(path, "k\u0000"), refused(path, mib15)],
-    valid: valid(fc.oneof(fc.constant(""), asciiText(max), cleanText(8).filter((text) => text.length <= max))),
-    bad: bad(path, fc.oneof(repeated(intRange(max + 1, 600_000)), fc.tuple(cleanText(3), cleanText(3)).map(([a, b]) => `${a}\u0000${b}`))),
-    other: other(invalidUtf8),
-  };
-}
 
 const reasonValues: Values<Text> = {
   edges: [ok("r".repeat(1000)), refused("reason", "r".repeat(1001)), refused("reason", "r\u0000"), refused("reason", mib15)],

@@ -30,6 +30,17 @@ export type IdempotencyKey = Text | { unique: Text };
 /** Map entries in wire order (a later duplicate key wins), or `count` generated entries. */
 export type LabelsSpec = { entries: [Text, Text][] } | { count: number; value: string };
 
+/**
+ * A spool.v1.Backoff as sent: a field left undefined is not written; one given is, as it is
+ * (a factor of 0 or -0 too, which the service reads as unset).
+ */
+export interface BackoffSpec {
+  base?: WireTime | undefined;
+  factor?: number | undefined;
+  max?: WireTime | undefined;
+  jitter?: number | undefined;
+}
+
 export interface CreateSpec {
   kind: Text;
   /** undefined: the field is not sent. */
@@ -41,6 +52,9 @@ export interface CreateSpec {
   timeout?: WireTime | undefined;
   idempotencyKey: IdempotencyKey;
   labels: LabelsSpec;
+  concurrencyKey: Text;
+  /** undefined: the field is not sent. */
+  backoff?: BackoffSpec | undefined;
 }
 
 export interface ListSpec {
@@ -85,6 +99,7 @@ export const minimalTask: CreateSpec = {
   maxAttempts: 0,
   idempotencyKey: "",
   labels: { entries: [] },
+  concurrencyKey: "",
 };
 
 export function resolveId(id: IdRef, world: World): Text {
@@ -139,7 +154,7 @@ export function encodeCreate(spec: CreateSpec, keySalt = ""): Uint8Array {
     timeout: undefined,
     idempotencyKey: text(idempotencyKey),
     labels: labels ?? {},
-    concurrencyKey: "",
+    concurrencyKey: text(spec.concurrencyKey),
     backoff: undefined,
   });
   if (spec.kind instanceof RawText) writeText(writer, 1, spec.kind);
@@ -149,7 +164,18 @@ export function encodeCreate(spec: CreateSpec, keySalt = ""): Uint8Array {
   if (spec.timeout) writeTime(writer, 7, spec.timeout);
   if (idempotencyKey instanceof RawText) writeText(writer, 8, idempotencyKey);
   if (!labels) writeLabels(writer, 9, spec.labels);
+  if (spec.concurrencyKey instanceof RawText) writeText(writer, 10, spec.concurrencyKey);
+  if (spec.backoff) writeBackoff(writer, 11, spec.backoff);
   return writer.finish();
+}
+
+function writeBackoff(writer: BinaryWriter, field: number, backoff: BackoffSpec): void {
+  writer.tag(field, WireType.LengthDelimited).fork();
+  if (backoff.base) writeTime(writer, 1, backoff.base);
+  if (backoff.factor !== undefined) writer.tag(2, WireType.Bit64).double(backoff.factor);
+  if (backoff.max) writeTime(writer, 3, backoff.max);
+  if (backoff.jitter !== undefined) writer.tag(4, WireType.Bit64).double(backoff.jitter);
+  writer.join();
 }
 
 const isIssued = (token: ListSpec["pageToken"]): token is { issued: true } => typeof token === "object" && !(token instanceof RawText);
