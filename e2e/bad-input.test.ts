@@ -8,11 +8,13 @@
 //   2. an INVALID_ARGUMENT message starts with a field path of the request (`tasks[3].run_at: `,
 //      `labels["k"]: `, `request: ` when it cannot be decoded), and no error message is over
 //      1000 characters (none echoes a huge input back);
-//   3. a valid request succeeds (NOT_FOUND for an id of no task), and a request with one bad
-//      field is refused with INVALID_ARGUMENT naming that field;
+//   3. a valid request succeeds (NOT_FOUND for an id of no task; FAILED_PRECONDITION for a
+//      RetryTask of a task that has not ended or succeeded), and a request with one bad field
+//      is refused with INVALID_ARGUMENT naming that field;
 //   4. a task CreateTask(s) accepted reads back with the run_at, timeout, priority, labels,
 //      input and concurrency_key that were sent (to the millisecond for times), and its backoff
-//      as the fields sent resolve over the defaults;
+//      as the fields sent resolve over the defaults; a retry is a new PENDING task like the one
+//      it retries, linked by retry_of;
 // and after them all the process is alive and SERVING, every accepted task ends, and ListTasks
 // still pages through what the run left behind.
 //
@@ -28,6 +30,7 @@ import {
   GetTaskRequest,
   ListTasksRequest,
   ListTasksResponse,
+  RetryTaskRequest,
   Task,
   TaskServiceService,
   TaskState,
@@ -94,21 +97,33 @@ beforeAll(async () => {
     SPOOL_CANCEL_GRACE_MS: "1000",
   });
   shared = new RawClient(service.address);
-  // The tasks "known" ids refer to: one done, one done with a log, one due tomorrow.
+  // The tasks "known" ids refer to (World.knownIds): one done, one done with a log, one due
+  // tomorrow, one cancelled and one failed (for RetryTask).
   const tomorrow: WireTime = { seconds: BigInt(Math.floor(Date.now() / 1000) + 86_400), nanos: 0 };
   const done = await create({ ...minimalTask, input: objectOf([["hello", "world"]]) });
   const logged = await create({ ...minimalTask, kind: "demo.log", input: objectOf([["lines", 20]]) });
   const later = await create({ ...minimalTask, runAt: tomorrow });
-  // One more due tomorrow, which no generated request names, so it stays pending until the
-  // end: the scheduler's next wake-up then stays within setTimeout's range. (Node fires a
-  // timer of more than 2^31 ms at once; with only tasks due in over 24.8 days pending, this
-  // version re-claims in a loop, hundreds of times a second, and slows the whole run.)
-  await create({ ...minimalTask, runAt: tomorrow });
-  for (const id of [done, logged]) await untilEnded(id);
+  const cancelled = await create({
+    ...minimalTask,
+    runAt: tomorrow,
+    input: objectOf([["retry", "me"]]),
+    labels: { entries: [["for", "retry"]] },
+    concurrencyKey: "customer-1",
+    backoff: { base: { seconds: 2n, nanos: 0 }, jitter: 0 },
+  });
+  const cancel = CancelTaskRequest.encode({ id: cancelled, reason: "to be retried" }).finish();
+  expect(describeAnswer(await call((client) => client.unary(path("CancelTask"), cancel, deadlineMs)))).toBe(`OK ""`);
+  const failed = await create({ ...minimalTask, kind: "demo.sleep", input: objectOf<Json>([["seconds", 0], ["fail", true]]), maxAttempts: 1 });
+  // One more due tomorrow, which only RetryTask names (and leaves as it is), so it stays
+  // pending until the end: the scheduler's next wake-up then stays within setTimeout's range.
+  // (Node fires a timer of more than 2^31 ms at once; with only tasks due in over 24.8 days
+  // pending, this version re-claims in a loop, hundreds of times a second, and slows the whole run.)
+  const parked = await create({ ...minimalTask, runAt: tomorrow });
+  for (const id of [done, logged, failed]) await untilEnded(id);
   const list = await call((client) => client.unary(path("ListTasks"), Uint8Array.of(0x38, 0x01), deadlineMs)); // page_size: 1
   expect(describeAnswer(list)).toBe(`OK ""`);
   world = {
-    knownIds: [done, logged, later],
+    knownIds: [done, logged, later, cancelled, failed, parked],
     issuedPageToken: ListTasksResponse.decode(list.messages[0]!).nextPageToken,
     keySalt: "",
   };
@@ -190,10 +205,10 @@ async function send(c: Case): Promise<Sent> {
   return { bytes, answer };
 }
 
-/** Remembers the tasks an OK CreateTask(s) answer names, for the final check. */
+/** Remembers the tasks an OK CreateTask(s) or RetryTask answer names, for the final check. */
 function noteAccepted(rpc: Rpc, answer: Answer): void {
-  if (answer.code !== status.OK || (rpc !== "CreateTask" && rpc !== "CreateTasks")) return;
-  const results = rpc === "CreateTask" ? answer.messages : fieldsOf(answer.messages[0] ?? new Uint8Array(), 1);
+  if (answer.code !== status.OK || (rpc !== "CreateTask" && rpc !== "CreateTasks" && rpc !== "RetryTask")) return;
+  const results = rpc === "CreateTasks" ? fieldsOf(answer.messages[0] ?? new Uint8Array(), 1) : answer.messages;
   for (const result of results) {
     for (const task of fieldsOf(result, 1)) {
       const id = stringOf(task, 1);
@@ -253,6 +268,8 @@ const oracleProblem: Problem = (c, { bytes, answer }) => {
       return answer.code === status.OK ? undefined : wanted;
     case "not_found":
       return answer.code === status.NOT_FOUND ? undefined : wanted;
+    case "failed_precondition":
+      return answer.code === status.FAILED_PRECONDITION ? undefined : wanted;
     case "refused":
       // The transport refuses a request over its size limit before the service sees it.
       if (answer.code === status.RESOURCE_EXHAUSTED && bytes.length > maxRequestBytes) return undefined;
@@ -283,6 +300,7 @@ const requestFields: Record<Rpc, readonly string[]> = {
   StreamLogs: ["task_id", "after_seq", "follow"],
   CancelTask: ["id", "reason"],
   WatchTask: ["id"],
+  RetryTask: ["id"],
 };
 
 /**
@@ -376,7 +394,15 @@ const timeoutFor = (fields: FieldCases[]) =>
   fields.reduce((total, field) => total + (field.edges?.length ?? 0) * deadlineMs + fieldBudgetMs + deadlineMs, 30_000);
 
 /** The RPCs that only read first: ListTasks then pages over a small table. */
-const order: Rpc[] = ["ListTasks", "GetTask", "WatchTask", "StreamLogs", "CancelTask", "CreateTask", "CreateTasks"];
+const order: Rpc[] = ["ListTasks", "GetTask", "WatchTask", "StreamLogs", "CancelTask", "RetryTask", "CreateTask", "CreateTasks"];
+
+/** Checks of what an RPC's accepted requests did, beyond the three every RPC gets. */
+const readBack: Partial<Record<Rpc, { title: string; problem: Problem }>> = {
+  RetryTask: {
+    title: "an accepted retry is a new PENDING task like the retried one, linked to it by retry_of, and the retried task stays as it was",
+    problem: (c, sent) => retryProblem(c, sent),
+  },
+};
 
 for (const rpc of order) {
   describe(rpc, () => {
@@ -397,6 +423,8 @@ for (const rpc of order) {
       () => checkFields(`${rpc} oracle`, fields, "oracle", oracleProblem),
       timeout,
     );
+    const check = readBack[rpc];
+    if (check) it(check.title, () => checkFields(`${rpc} read back`, fields, "wild", check.problem), timeout);
   });
 }
 
@@ -500,6 +528,33 @@ const roundTripProblem: Problem = async (c, { answer }) => {
   }
   return undefined;
 };
+
+const retryableStates = new Set([TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELLED, TaskState.TASK_STATE_DROPPED]);
+
+/** 4. What RetryTask made: a new task like the old one (input, limits, labels, ...), PENDING, with retry_of. */
+async function retryProblem(_c: Case, { bytes, answer }: Sent): Promise<string | undefined> {
+  if (answer.code !== status.OK) return undefined;
+  const id = RetryTaskRequest.decode(bytes).id.toLowerCase();
+  const retry = readTask(fieldsOf(answer.messages[0]!, 1)[0]!);
+  const old = await getTask(id);
+  if (old.code !== status.OK) return `GetTask of the retried task ${id} answered ${describeAnswer(old)}`;
+  const before = readTask(fieldsOf(old.messages[0]!, 1)[0]!);
+  const found: string[] = [];
+  if (!retryableStates.has(before.task.state)) found.push(`the retried task is ${TaskState[before.task.state]}`);
+  if (retry.task.retryOf !== id) found.push(`retry_of is ${JSON.stringify(retry.task.retryOf)}`);
+  if (retry.task.id === id || world.knownIds.includes(retry.task.id)) found.push(`the retry has the id ${retry.task.id} of a task that existed`);
+  if (retry.task.state !== TaskState.TASK_STATE_PENDING) found.push(`the retry is ${TaskState[retry.task.state]}`);
+  const copied = ({ kind, queue, priority, maxAttempts, timeout, concurrencyKey, backoff, tenant }: Task) =>
+    JSON.stringify({ kind, queue, priority, maxAttempts, timeout, concurrencyKey, backoff, tenant }, (_, value: unknown) =>
+      typeof value === "bigint" ? `${value}n` : value,
+    );
+  if (copied(retry.task) !== copied(before.task)) found.push(`the retry is ${copied(retry.task)}, the retried task ${copied(before.task)}`);
+  if (!sameJson(retry.input, before.input)) found.push(`input: ${brief(retry.input)}, the retried task's ${brief(before.input)}`);
+  if (brief(retry.labels.sort()) !== brief(before.labels.sort())) {
+    found.push(`labels: ${brief(retry.labels)}, the retried task's ${brief(before.labels)}`);
+  }
+  return found.length === 0 ? undefined : `RetryTask of ${id}: ${found.join("; ")}`;
+}
 
 describe("round trip", () => {
   const fields = roundTripFields();

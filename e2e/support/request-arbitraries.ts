@@ -32,6 +32,7 @@ import { objectOf, RawText, writeValueField, type Json, type Text, type WireTime
 export type Expect =
   | { type: "ok" }
   | { type: "not_found" }
+  | { type: "failed_precondition" }
   /** INVALID_ARGUMENT naming `path` first; null: any path of the request. */
   | { type: "refused"; path: string | null }
   | { type: "any" };
@@ -113,7 +114,7 @@ function changed<T extends object>(value: T, defaults: T): Partial<T> {
 
 export function describeExpect(expect: Expect): string {
   if (expect.type === "refused") return expect.path === null ? "INVALID_ARGUMENT" : `INVALID_ARGUMENT "${expect.path}: ..."`;
-  return { ok: "OK", not_found: "NOT_FOUND", any: "any allowed status" }[expect.type];
+  return { ok: "OK", not_found: "NOT_FOUND", failed_precondition: "FAILED_PRECONDITION", any: "any allowed status" }[expect.type];
 }
 
 function field<T>(name: string, values: Values<T>, build: (value: T) => Spec): FieldCases {
@@ -830,7 +831,16 @@ export function createTasksFields(): FieldCases[] {
 // ---------------------------------------------------------------------------------------------
 // Ids: GetTask, WatchTask, CancelTask, StreamLogs
 
-/** Known ids are the tasks the test created first; fresh UUIDs name no task. */
+/** UUIDs of no task. */
+const freshId: Arbitrary<Tagged<IdRef>> = fc
+  .oneof(
+    fc.uuid(),
+    fc.uuid().map((id) => id.toUpperCase()),
+    fc.constantFrom("00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff"),
+  )
+  .map((id): Tagged<IdRef> => ({ value: { fresh: id }, expect: { type: "not_found" } }));
+
+/** Known ids are the tasks the test created first (World.knownIds); fresh UUIDs name no task. */
 const idValues = (path: string): Values<IdRef> => ({
   edges: [
     ok({ known: 0 }),
@@ -841,16 +851,7 @@ const idValues = (path: string): Values<IdRef> => ({
     refused(path, "x".repeat(1001)),
     refused(path, mib15),
   ],
-  valid: fc.oneof(
-    fc.record({ known: intRange(0, 2), upperCase: fc.boolean() }).map((id) => ({ value: id as IdRef, expect: OK })),
-    fc
-      .oneof(
-        fc.uuid(),
-        fc.uuid().map((id) => id.toUpperCase()),
-        fc.constantFrom("00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff"),
-      )
-      .map((id): Tagged<IdRef> => ({ value: { fresh: id }, expect: { type: "not_found" } })),
-  ),
+  valid: fc.oneof(fc.record({ known: intRange(0, 2), upperCase: fc.boolean() }).map((id) => ({ value: id as IdRef, expect: OK })), freshId),
   bad: bad(
     path,
     fc.oneof(
@@ -879,6 +880,33 @@ const reasonValues: Values<Text> = {
 export function idFields(rpc: "GetTask" | "WatchTask"): FieldCases[] {
   const byId = (id: IdRef): Spec => ({ rpc, id });
   return [field("id", idValues("id"), byId), garbage(rpc, idValues("id").valid.map((tagged) => byId(tagged.value)))];
+}
+
+const failedPrecondition: Expect = { type: "failed_precondition" };
+
+/**
+ * RetryTask's ids: the cancelled and the failed task are retried (OK, each time as a new
+ * task); the succeeded ones and the one still due are FAILED_PRECONDITION.
+ */
+const retryIdValues: Values<IdRef> = {
+  ...idValues("id"),
+  edges: [
+    ok({ known: 3 }),
+    ok({ known: 4, upperCase: true }),
+    { value: { known: 0 }, expect: failedPrecondition },
+    { value: { known: 5 }, expect: failedPrecondition },
+    ...(idValues("id").edges ?? []).filter(({ value }) => typeof value !== "object" || !("known" in value)),
+  ],
+  valid: fc.oneof(
+    fc.record({ known: fc.constantFrom(3, 4), upperCase: fc.boolean() }).map((id): Tagged<IdRef> => ({ value: id, expect: OK })),
+    fc.record({ known: fc.constantFrom(0, 1, 5), upperCase: fc.boolean() }).map((id): Tagged<IdRef> => ({ value: id, expect: failedPrecondition })),
+    freshId,
+  ),
+};
+
+export function retryTaskFields(): FieldCases[] {
+  const retry = (id: IdRef): Spec => ({ rpc: "RetryTask", id });
+  return [field("id", retryIdValues, retry), garbage("RetryTask", retryIdValues.valid.map((tagged) => retry(tagged.value)))];
 }
 
 export function cancelTaskFields(): FieldCases[] {
@@ -1108,4 +1136,5 @@ export const fieldsByRpc: Record<Rpc, () => FieldCases[]> = {
   StreamLogs: streamLogsFields,
   CancelTask: cancelTaskFields,
   WatchTask: () => idFields("WatchTask"),
+  RetryTask: retryTaskFields,
 };

@@ -9,12 +9,13 @@ import {
   CreateTaskRequest,
   GetTaskRequest,
   ListTasksRequest,
+  RetryTaskRequest,
   StreamLogsRequest,
   WatchTaskRequest,
 } from "@spool/proto";
 import { holdsRawText, RawText, writeText, writeTime, writeValueField, type Json, type Text, type WireTime } from "./wire.js";
 
-export type Rpc = "CreateTask" | "CreateTasks" | "GetTask" | "ListTasks" | "StreamLogs" | "CancelTask" | "WatchTask";
+export type Rpc = "CreateTask" | "CreateTasks" | "GetTask" | "ListTasks" | "StreamLogs" | "CancelTask" | "WatchTask" | "RetryTask";
 
 /** A task id: literal text, one of the tasks the test made beforehand, or a fresh UUID. */
 export type IdRef = Text | { known: number; upperCase?: boolean } | { fresh: string };
@@ -75,7 +76,7 @@ export interface ListSpec {
 export type Spec =
   | { rpc: "CreateTask"; request: CreateSpec }
   | { rpc: "CreateTasks"; tasks: CreateSpec[] | { count: number } }
-  | { rpc: "GetTask" | "WatchTask"; id: IdRef }
+  | { rpc: "GetTask" | "WatchTask" | "RetryTask"; id: IdRef }
   | { rpc: "CancelTask"; id: IdRef; reason: Text }
   | { rpc: "StreamLogs"; taskId: IdRef; afterSeq: bigint; follow: boolean }
   | { rpc: "ListTasks"; request: ListSpec }
@@ -86,6 +87,11 @@ export type Spec =
 
 /** What the test set up before the properties run, which specs refer to. */
 export interface World {
+  /**
+   * Tasks made beforehand: [0] succeeded; [1] succeeded, with a log; [2] due tomorrow (the
+   * CancelTask properties cancel it); [3] cancelled; [4] failed; [5] due tomorrow, named only
+   * by RetryTask, which leaves it as it is.
+   */
   knownIds: readonly string[];
   issuedPageToken: string;
   /** Prefix of unique idempotency keys; the test changes it for every request. */
@@ -231,9 +237,10 @@ export function encode(spec: Spec, world: World): Uint8Array {
       return writer.finish();
     }
     case "GetTask":
-    case "WatchTask": {
+    case "WatchTask":
+    case "RetryTask": {
       const id = resolveId(spec.id, world);
-      const writer = (spec.rpc === "GetTask" ? GetTaskRequest : WatchTaskRequest).encode({ id: text(id) });
+      const writer = { GetTask: GetTaskRequest, WatchTask: WatchTaskRequest, RetryTask: RetryTaskRequest }[spec.rpc].encode({ id: text(id) });
       if (id instanceof RawText) writeText(writer, 1, id);
       return writer.finish();
     }
