@@ -1,5 +1,5 @@
 // Property-based test of the service's edge: random and malformed requests to every RPC of the
-// built service, sent with a raw grpc-js client (support/raw-grpc.ts) as bytes from the
+// built service (TaskService and QueueService), sent with a raw grpc-js client (support/raw-grpc.ts) as bytes from the
 // generated ts-proto encoders, raw protobuf fields, or plain garbage (support/requests.ts),
 // generated field by field (support/request-arbitraries.ts). For every answer:
 //   1. the status is OK, INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION or
@@ -14,9 +14,14 @@
 //   4. a task CreateTask(s) accepted reads back with the run_at, timeout, priority, labels,
 //      input and concurrency_key that were sent (to the millisecond for times), and its backoff
 //      as the fields sent resolve over the defaults; a retry is a new PENDING task like the one
-//      it retries, linked by retry_of;
-// and after them all the process is alive and SERVING, every accepted task ends, and ListTasks
-// still pages through what the run left behind.
+//      it retries, linked by retry_of; a queue change is answered, and then listed by
+//      ListQueues, as the queue's earlier settings with the change applied, a refused change
+//      changes nothing, and ListQueues lists the queues of the tenant asked for, each once;
+// after the TaskService properties every accepted task ends and ListTasks still pages through
+// what the run left behind; the QueueService properties run after that (they pause, limit and
+// shorten the retention of the queues those tasks ran in), and after them all the process is
+// alive and SERVING. The service runs with auth off: every call is an admin of tenant
+// "default", who may name other tenants.
 //
 // Each (RPC, property, field) is checked on its own, so one bug does not hide another: first
 // the field's named edges (int64 max, 100,000 kinds, NaN, ...), each of them, then a
@@ -29,11 +34,17 @@ import {
   CreateTaskResponse,
   GetTaskRequest,
   ListTasksRequest,
+  ListQueuesRequest,
+  ListQueuesResponse,
   ListTasksResponse,
+  PauseQueueRequest,
+  Queue,
+  QueueServiceService,
   RetryTaskRequest,
   Task,
   TaskServiceService,
   TaskState,
+  UpdateQueueRequest,
 } from "@spool/proto";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,6 +65,7 @@ import {
   encodeCreate,
   labelEntries,
   minimalTask,
+  serviceOf,
   type BackoffSpec,
   type CreateSpec,
   type Rpc,
@@ -84,8 +96,13 @@ const accepted = new Map<string, number>();
 const stats = { calls: 0, ms: 0, byStatus: new Map<string, number>() };
 
 const allowed = new Set([status.OK, status.INVALID_ARGUMENT, status.NOT_FOUND, status.FAILED_PRECONDITION, status.RESOURCE_EXHAUSTED]);
-const path = (rpc: Rpc) => `/spool.v1.TaskService/${rpc}`;
-const methodOf = (rpc: Rpc) => TaskServiceService[`${rpc[0]!.toLowerCase()}${rpc.slice(1)}` as keyof typeof TaskServiceService];
+const path = (rpc: Rpc) => `/${serviceOf(rpc)}/${rpc}`;
+/** The generated decoders of an RPC's request and response. */
+type Decoders = { requestDeserialize(bytes: Buffer): unknown; responseDeserialize(bytes: Buffer): unknown };
+const methodOf = (rpc: Rpc): Decoders => {
+  const methods: Record<string, Decoders> = serviceOf(rpc) === "spool.v1.QueueService" ? QueueServiceService : TaskServiceService;
+  return methods[`${rpc[0]!.toLowerCase()}${rpc.slice(1)}`]!;
+};
 const clip = (text: string) => (text.length > 300 ? `${JSON.stringify(text.slice(0, 300))}… (${text.length} characters)` : JSON.stringify(text));
 const describeAnswer = (answer: Answer) => `${status[answer.code]} ${clip(answer.details)}`;
 
@@ -178,6 +195,8 @@ const live = (state: TaskState) => state === TaskState.TASK_STATE_PENDING || sta
 interface Sent {
   bytes: Uint8Array;
   answer: Answer;
+  /** For a change of a queue: its settings as the last accepted change left them (undefined: untouched). */
+  queueBefore?: QueueSettings | undefined;
 }
 
 /** A follow of a task that exists may rightly stay open without a word. */
@@ -189,6 +208,8 @@ async function send(c: Case): Promise<Sent> {
   world.keySalt = `${stats.calls}.`;
   const bytes = encode(c.spec, world);
   const { rpc } = c.spec;
+  const asked = changeOf(rpc, bytes);
+  const queueBefore = asked && queueSettings.get(queueKey(asked.tenant, asked.name));
   const started = performance.now();
   const answer = await call((client) => {
     // WatchTask ends only with its task: the first message is the answer.
@@ -202,7 +223,11 @@ async function send(c: Case): Promise<Sent> {
   stats.ms += performance.now() - started;
   stats.byStatus.set(status[answer.code], (stats.byStatus.get(status[answer.code]) ?? 0) + 1);
   noteAccepted(rpc, answer);
-  return { bytes, answer };
+  if (asked && answer.code === status.OK) {
+    const queue = queueOf(answer);
+    queueSettings.set(queueKey(queue.tenant, queue.name), settingsOf(queue));
+  }
+  return { bytes, answer, queueBefore };
 }
 
 /** Remembers the tasks an OK CreateTask(s) or RetryTask answer names, for the final check. */
@@ -301,6 +326,10 @@ const requestFields: Record<Rpc, readonly string[]> = {
   CancelTask: ["id", "reason"],
   WatchTask: ["id"],
   RetryTask: ["id"],
+  ListQueues: ["tenant"],
+  UpdateQueue: ["name", "concurrency_limit", "key_concurrency_limit", "retention", "tenant"],
+  PauseQueue: ["name", "tenant"],
+  ResumeQueue: ["name", "tenant"],
 };
 
 /**
@@ -396,15 +425,35 @@ const timeoutFor = (fields: FieldCases[]) =>
 /** The RPCs that only read first: ListTasks then pages over a small table. */
 const order: Rpc[] = ["ListTasks", "GetTask", "WatchTask", "StreamLogs", "CancelTask", "RetryTask", "CreateTask", "CreateTasks"];
 
-/** Checks of what an RPC's accepted requests did, beyond the three every RPC gets. */
+/**
+ * QueueService's, after every task has ended (see "after the task properties"): pausing the
+ * queues the tasks ran in, limiting them or shortening their retention would hold those tasks
+ * up or delete them. ListQueues last, when it has changes to list.
+ */
+const queueOrder: Rpc[] = ["UpdateQueue", "PauseQueue", "ResumeQueue", "ListQueues"];
+
+const queueChangeCheck = {
+  title: "an accepted change answers, and ListQueues then lists, the queue's earlier settings with the change applied; a refused one changes nothing",
+  problem: (c: Case, sent: Sent) => queueChangeProblem(c.spec.rpc, sent),
+};
+
+/** Checks of what an RPC's requests did, beyond the three every RPC gets. */
 const readBack: Partial<Record<Rpc, { title: string; problem: Problem }>> = {
   RetryTask: {
     title: "an accepted retry is a new PENDING task like the retried one, linked to it by retry_of, and the retried task stays as it was",
     problem: (c, sent) => retryProblem(c, sent),
   },
+  UpdateQueue: queueChangeCheck,
+  PauseQueue: queueChangeCheck,
+  ResumeQueue: queueChangeCheck,
+  ListQueues: {
+    title: 'lists the queues of the tenant asked for (of every tenant for "*"), each once, every changed one with its settings as last changed',
+    problem: (_c, sent) => listQueuesProblem(sent),
+  },
 };
 
-for (const rpc of order) {
+/** The properties of one RPC, each a test of its own. */
+function describeRpc(rpc: Rpc): void {
   describe(rpc, () => {
     const fields = fieldsByRpc[rpc]();
     const timeout = timeoutFor(fields);
@@ -427,6 +476,8 @@ for (const rpc of order) {
     if (check) it(check.title, () => checkFields(`${rpc} read back`, fields, "wild", check.problem), timeout);
   });
 }
+
+order.forEach(describeRpc);
 
 // ---------------------------------------------------------------------------------------------
 // 4. Round trip
@@ -573,7 +624,7 @@ describe("round trip", () => {
 // ---------------------------------------------------------------------------------------------
 // After every property
 
-describe("after every property", () => {
+describe("after the task properties", () => {
   it("the service is alive and SERVING, GetTask answers, and every accepted task ends", async () => {
     expect({ exitCode: service.child.exitCode, signal: service.child.signalCode }).toEqual({ exitCode: null, signal: null });
     expect(await shared.health("", 5000)).toBe("SERVING");
@@ -632,4 +683,131 @@ describe("after every property", () => {
     }
     expect(listed).toBeGreaterThanOrEqual(accepted.size);
   }, 150_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// QueueService, and queues as the run changed them
+
+interface QueueSettings {
+  paused: boolean;
+  concurrencyLimit: number;
+  keyConcurrencyLimit: number;
+  retentionMs: number;
+}
+
+/** A queue no change touched, as its first task made it (or as a change of its settings finds it). */
+const untouched: QueueSettings = { paused: false, concurrencyLimit: 0, keyConcurrencyLimit: 0, retentionMs: 7 * 86_400_000 };
+/** The settings of each queue as the last accepted change answered them, by queueKey. */
+const queueSettings = new Map<string, QueueSettings>();
+const queueKey = (tenant: string, name: string) => JSON.stringify([tenant, name]);
+
+const queueOf = (answer: Answer) => Queue.decode(fieldsOf(answer.messages[0]!, 1)[0]!);
+const settingsOf = (queue: Queue): QueueSettings => ({
+  paused: queue.paused,
+  concurrencyLimit: queue.concurrencyLimit,
+  keyConcurrencyLimit: queue.keyConcurrencyLimit,
+  retentionMs: queue.retention ? Number(queue.retention.seconds) * 1000 + queue.retention.nanos / 1e6 : Number.NaN,
+});
+const sameSettings = (a: QueueSettings | undefined, b: QueueSettings | undefined) => brief(a) === brief(b);
+
+/**
+ * The queue a change request names and what it sets, as the service decodes it ("" is the
+ * caller's tenant, "default"); undefined for other RPCs and for bytes that do not decode.
+ */
+function changeOf(rpc: Rpc, bytes: Uint8Array): { tenant: string; name: string; change: Partial<QueueSettings> } | undefined {
+  try {
+    if (rpc === "UpdateQueue") {
+      const request = UpdateQueueRequest.decode(bytes);
+      const change: Partial<QueueSettings> = {};
+      if (request.concurrencyLimit !== undefined) change.concurrencyLimit = request.concurrencyLimit;
+      if (request.keyConcurrencyLimit !== undefined) change.keyConcurrencyLimit = request.keyConcurrencyLimit;
+      const { retention } = request;
+      if (retention) change.retentionMs = Number(retention.seconds) * 1000 + Math.trunc(retention.nanos / 1e6);
+      return { tenant: request.tenant || "default", name: request.name, change };
+    }
+    if (rpc === "PauseQueue" || rpc === "ResumeQueue") {
+      const request = PauseQueueRequest.decode(bytes); // ResumeQueueRequest has the same fields
+      return { tenant: request.tenant || "default", name: request.name, change: { paused: rpc === "PauseQueue" } };
+    }
+  } catch {
+    // Not a request the service reads either: it refuses it as a whole.
+  }
+  return undefined;
+}
+
+/** The settings ListQueues lists for a queue; undefined when it lists no such queue. */
+async function listedSettings(tenant: string, name: string): Promise<QueueSettings | string | undefined> {
+  const answer = await shared.unary(path("ListQueues"), ListQueuesRequest.encode({ tenant }).finish(), deadlineMs);
+  if (answer.code !== status.OK) return `ListQueues answered ${describeAnswer(answer)}`;
+  const queue = ListQueuesResponse.decode(answer.messages[0]!).queues.find((q) => q.name === name);
+  return queue && settingsOf(queue);
+}
+
+/** A tenant and name the service could have taken: a refusal then lay elsewhere. */
+const namesAQueue = ({ tenant, name }: { tenant: string; name: string }) =>
+  /^[A-Za-z0-9._-]{1,64}$/.test(name) && tenant.length <= 200 && !tenant.includes("\u0000") && tenant !== "*";
+
+async function queueChangeProblem(rpc: Rpc, { bytes, answer, queueBefore }: Sent): Promise<string | undefined> {
+  const asked = changeOf(rpc, bytes);
+  if (!asked) return undefined;
+  if (answer.code === status.OK) {
+    const queue = queueOf(answer);
+    const want = { ...(queueBefore ?? untouched), ...asked.change };
+    const found: string[] = [];
+    if (queue.tenant !== asked.tenant || queue.name !== asked.name) {
+      found.push(`answered queue ${brief(queue.name)} of tenant ${brief(queue.tenant)} for ${brief(asked.name)} of ${brief(asked.tenant)}`);
+    }
+    if (!sameSettings(settingsOf(queue), want)) found.push(`answered ${brief(settingsOf(queue))}, expected ${brief(want)}`);
+    const listed = await listedSettings(asked.tenant, asked.name);
+    if (!sameSettings(listed as QueueSettings, settingsOf(queue))) found.push(`then ListQueues lists ${brief(listed)}`);
+    return found.length === 0 ? undefined : found.join("; ");
+  }
+  // A refused change changes nothing (checked where the run changed the queue before).
+  const before = queueSettings.get(queueKey(asked.tenant, asked.name));
+  if (answer.code !== status.INVALID_ARGUMENT || before === undefined || !namesAQueue(asked)) return undefined;
+  const listed = await listedSettings(asked.tenant, asked.name);
+  if (sameSettings(listed as QueueSettings, before)) return undefined;
+  return `refused with ${describeAnswer(answer)}, yet ListQueues then lists ${brief(listed)} where the last change left ${brief(before)}`;
+}
+
+/** A ListQueues answer: the tenant's queues, each once, and every one the run changed with its settings. */
+function listQueuesProblem({ bytes, answer }: Sent): string | undefined {
+  if (answer.code !== status.OK) return undefined;
+  const requested = ListQueuesRequest.decode(bytes).tenant;
+  const tenant = requested === "*" ? undefined : requested || "default";
+  const found: string[] = [];
+  const seen = new Set<string>();
+  for (const queue of ListQueuesResponse.decode(answer.messages[0]!).queues) {
+    const key = queueKey(queue.tenant, queue.name);
+    if (tenant !== undefined && queue.tenant !== tenant) found.push(`lists queue ${brief(queue.name)} of tenant ${brief(queue.tenant)}`);
+    if (seen.has(key)) found.push(`lists queue ${brief(queue.name)} of tenant ${brief(queue.tenant)} twice`);
+    seen.add(key);
+    const want = queueSettings.get(key);
+    if (want && !sameSettings(settingsOf(queue), want)) {
+      found.push(`lists queue ${brief(queue.name)} of tenant ${brief(queue.tenant)} with ${brief(settingsOf(queue))}, changed to ${brief(want)}`);
+    }
+  }
+  for (const key of queueSettings.keys()) {
+    const [queueTenant, name] = JSON.parse(key) as [string, string];
+    if ((tenant === undefined || queueTenant === tenant) && !seen.has(key)) {
+      found.push(`does not list queue ${brief(name)} of tenant ${brief(queueTenant)}, which the run changed`);
+    }
+  }
+  if (found.length === 0) return undefined;
+  return `ListQueues of ${brief(requested)}: ${found.slice(0, 5).join("; ")}${found.length > 5 ? `; ... (${found.length} in all)` : ""}`;
+}
+
+queueOrder.forEach(describeRpc);
+
+describe("after every property", () => {
+  it("the service is alive and SERVING, QueueService too, and ListQueues of every tenant lists every change", async () => {
+    expect({ exitCode: service.child.exitCode, signal: service.child.signalCode }).toEqual({ exitCode: null, signal: null });
+    expect(await shared.health("", 5000)).toBe("SERVING");
+    expect(await shared.health("spool.v1.QueueService", 5000)).toBe("SERVING");
+    const bytes = ListQueuesRequest.encode({ tenant: "*" }).finish();
+    const answer = await shared.unary(path("ListQueues"), bytes, deadlineMs);
+    expect(describeAnswer(answer)).toBe(`OK ""`);
+    expect(queueSettings.size).toBeGreaterThan(0);
+    expect(listQueuesProblem({ bytes, answer })).toBeUndefined();
+  }, 30_000);
 });

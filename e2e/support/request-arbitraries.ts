@@ -1,7 +1,7 @@
-// fast-check generators of TaskService requests, field by field, each value tagged with what
-// the service must answer (the oracle):
+// fast-check generators of TaskService and QueueService requests, field by field, each value
+// tagged with what the service must answer (the oracle):
 //   - valid: inside every documented limit; the call must succeed (or, for an id of no task,
-//     answer NOT_FOUND);
+//     answer NOT_FOUND; for a retry of a task that cannot be retried, FAILED_PRECONDITION);
 //   - bad: beyond one limit; INVALID_ARGUMENT whose message starts with that field's path;
 //   - other: odd values the contract does not settle (invalid UTF-8, values on the edge of a
 //     limit); only the general properties apply.
@@ -9,10 +9,13 @@
 // to enforce: input at most 1 MiB as JSON, nested at most 32 levels, no NUL, no NaN or
 // Infinity; run_at and created_* within 0001-01-01..9999-12-31 (the protobuf Timestamp range,
 // nanos 0..999,999,999); timeout 1 s..24 h as a valid Duration; at most 100 kinds and 32
-// labels; ids are UUIDs; after_seq 0..2^53-1; page_size 0..1000. Where a limit could be
-// counted two ways (UTF-16 units or bytes, nesting with or without the leaf), "valid" and
-// "bad" keep clear of the boundary and the boundary itself is "other". Each field also names
-// edge values (int64 max, 100,000 kinds, NaN, year 1, ...) that every run tries, whatever the seed.
+// labels; ids are UUIDs; after_seq 0..2^53-1; page_size 0..1000; a backoff's fields in their
+// ranges (base 0..24 h, factor 1..10, max 0..7 days and at least base, jitter 0..1); a queue's
+// limits 0..100000 and retention 1 minute..10 years; tenants, schedules and keys at most 200
+// characters. Where a limit could be counted two ways (UTF-16 units or bytes, nesting with or
+// without the leaf, nanoseconds or whole milliseconds), "valid" and "bad" keep clear of the
+// boundary and the boundary itself is "other". Each field also names edge values (int64 max,
+// 100,000 kinds, NaN, year 1, ...) that every run tries, whatever the seed.
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import fc, { type Arbitrary } from "fast-check";
 import {
@@ -24,6 +27,7 @@ import {
   type IdRef,
   type LabelsSpec,
   type ListSpec,
+  type QueueUpdateSpec,
   type Rpc,
   type Spec,
 } from "./requests.js";
@@ -599,7 +603,7 @@ const kindValues: Values<Text> = {
 const queuePattern = /^[A-Za-z0-9._-]{1,64}$/;
 const validQueue = fc.stringMatching(queuePattern);
 const queueValues = (path: string): Values<Text> => ({
-  edges: [ok("q".repeat(64)), refused(path, "q".repeat(65)), refused(path, "q\u0000"), refused(path, "q".repeat(1001)), refused(path, mib15)],
+  edges: [ok("q".repeat(64)), ok("__proto__"), refused(path, "q".repeat(65)), refused(path, "q\u0000"), refused(path, "q".repeat(1001)), refused(path, mib15)],
   valid: valid(fc.oneof(fc.constant(""), validQueue)),
   bad: bad(
     path,
@@ -1088,6 +1092,168 @@ export function listTasksFields(): FieldCases[] {
 }
 
 // ---------------------------------------------------------------------------------------------
+// QueueService: ListQueues, UpdateQueue, PauseQueue, ResumeQueue. With auth off the caller is
+// an admin of tenant "default": "" and "default" are its own tenant, any other name (at most
+// 200 characters, no NUL) is another tenant it may act on, and "*" (every tenant) is only for
+// ListQueues. A change of a queue that has no row yet makes one.
+
+/** A queue's name for QueueService: as CreateTask's queue, but required. */
+const queueNameValues: Values<Text> = (() => {
+  const values = queueValues("name");
+  return {
+    ...values,
+    edges: [...(values.edges ?? []), refused("name", "")],
+    valid: valid(validQueue),
+    bad: fc.oneof(values.bad, bad("name", fc.constant(""))),
+  };
+})();
+
+function tenantValues(allowAll: boolean): Values<Text> {
+  const notAll = (tenant: string) => allowAll || tenant !== "*";
+  return {
+    edges: [
+      ok(""),
+      ok("default"),
+      ok("t".repeat(200)),
+      ok("__proto__"),
+      allowAll ? ok("*") : refused("tenant", "*"),
+      refused("tenant", "t".repeat(201)),
+      refused("tenant", "t\u0000"),
+      refused("tenant", mib15),
+    ],
+    valid: valid(
+      fc.oneof(
+        fc.constantFrom("", "default", "other-tenant", ...(allowAll ? ["*"] : [])),
+        asciiText(200).filter(notAll),
+        cleanText(8).filter((tenant) => tenant.length <= 200 && notAll(tenant)),
+      ),
+    ),
+    bad: bad(
+      "tenant",
+      fc.oneof(
+        repeated(intRange(201, 600_000)),
+        fc.tuple(cleanText(3), cleanText(3)).map(([a, b]) => `${a}\u0000${b}`),
+        ...(allowAll ? [] : [fc.constant("*")]),
+      ),
+    ),
+    other: other(invalidUtf8),
+  };
+}
+
+/** An optional limit, 0..100000 (0 removes it). */
+function limitValues(path: string): Values<number | undefined> {
+  const values = int32Values(path, 0, 100_000);
+  return { ...values, valid: fc.oneof(valid(fc.constant(undefined)), values.valid) };
+}
+
+/** 1 minute to 10 years (of 366 days), counted in whole milliseconds. */
+const minRetention = 60n;
+const maxRetention = 10n * 366n * day;
+const retentionValues: Values<WireTime | undefined> = {
+  edges: [
+    ok({ seconds: minRetention, nanos: 0 }),
+    ok({ seconds: maxRetention, nanos: 0 }),
+    refused("retention", { seconds: 0n, nanos: 0 }),
+    refused("retention", { seconds: minRetention - 1n, nanos: 999_999_999 }),
+    refused("retention", { seconds: maxRetention, nanos: 1_000_000 }),
+    refused("retention", { seconds: maxRetention + 1n, nanos: 0 }),
+    refused("retention", { seconds: -minRetention, nanos: 0 }),
+    refused("retention", { seconds: minRetention + 1n, nanos: -1 }),
+    refused("retention", { seconds: minRetention, nanos: 1_000_000_000 }),
+    refused("retention", { seconds: int64Max, nanos: 0 }),
+    refused("retention", { seconds: int64Min, nanos: 0 }),
+    // Past 10 years by less than the millisecond the service counts in.
+    { value: { seconds: maxRetention, nanos: 999_999 }, expect: ANY },
+  ],
+  valid: valid(
+    fc.oneof(
+      fc.constant(undefined),
+      time(fc.bigInt({ min: minRetention, max: maxRetention - 1n }), nanos),
+      fc.constantFrom<WireTime>({ seconds: minRetention, nanos: 0 }, { seconds: 7n * day, nanos: 0 }, { seconds: maxRetention, nanos: 0 }),
+    ),
+  ),
+  bad: bad(
+    "retention",
+    fc.oneof(
+      time(fc.bigInt({ min: int64Min, max: -1n }), intRange(-999_999_999, 0)), // negative
+      time(fc.bigInt({ min: 0n, max: minRetention - 1n }), nanos), // under a minute
+      time(fc.bigInt({ min: maxRetention + 1n, max: int64Max }), nanos), // over 10 years
+      time(fc.constant(maxRetention), intRange(1_000_000, 999_999_999)),
+      time(fc.bigInt({ min: minRetention, max: maxRetention }), badNanos), // not a valid Duration
+    ),
+  ),
+  other: other(time(fc.constant(maxRetention), intRange(1, 999_999))),
+};
+
+/** The queue the other fields' cases name: the one the tasks above ran in. */
+const aQueue = { name: "default", tenant: "" } as const;
+
+const updateValues = {
+  name: queueNameValues,
+  concurrency_limit: limitValues("concurrency_limit"),
+  key_concurrency_limit: limitValues("key_concurrency_limit"),
+  retention: retentionValues,
+  tenant: tenantValues(false),
+};
+type UpdateField = keyof typeof updateValues;
+const updateKey: Record<UpdateField, keyof QueueUpdateSpec> = {
+  name: "name",
+  concurrency_limit: "concurrencyLimit",
+  key_concurrency_limit: "keyConcurrencyLimit",
+  retention: "retention",
+  tenant: "tenant",
+};
+
+/** The update without its undefined fields (they print as noise in counterexamples). */
+const updateOf = (fields: Partial<Record<UpdateField, unknown>>): QueueUpdateSpec =>
+  Object.fromEntries(
+    Object.entries({ ...aQueue, ...fields })
+      .filter(([, value]) => value !== undefined)
+      .map(([name, value]) => [updateKey[name as UpdateField], value]),
+  ) as unknown as QueueUpdateSpec;
+
+export function updateQueueFields(): FieldCases[] {
+  const names = Object.keys(updateValues) as UpdateField[];
+  const update = (fields: Partial<Record<UpdateField, unknown>>): Spec => ({ rpc: "UpdateQueue", update: updateOf(fields) });
+  const every = (pick: (values: Values<unknown>) => Arbitrary<Tagged<unknown>>) =>
+    fc.tuple(...names.map((name) => pick(updateValues[name] as Values<unknown>))).map((tagged) =>
+      update(Object.fromEntries(names.map((name, i) => [name, tagged[i]!.value]))),
+    );
+  return [
+    ...names.map((name) => field(name, updateValues[name] as Values<unknown>, (value) => update({ [name]: value }))),
+    {
+      field: "every field at once",
+      oracle: every((values) => values.valid).map((spec) => caseOf(spec, OK)),
+      wild: every(wildOf).map((spec) => caseOf(spec, ANY)),
+    },
+    garbage("UpdateQueue", every((values) => values.valid)),
+  ];
+}
+
+export function pauseOrResumeFields(rpc: "PauseQueue" | "ResumeQueue"): FieldCases[] {
+  const named = (name: Text, tenant: Text): Spec => ({ rpc, name, tenant });
+  const tenants = tenantValues(false);
+  return [
+    field("name", queueNameValues, (name) => named(name, aQueue.tenant)),
+    field("tenant", tenants, (tenant) => named(aQueue.name, tenant)),
+    {
+      field: "every field at once",
+      oracle: fc.tuple(queueNameValues.valid, tenants.valid).map(([name, tenant]) => caseOf(named(name.value, tenant.value), OK)),
+      wild: fc
+        .tuple(wildOf(queueNameValues as Values<unknown>), wildOf(tenants as Values<unknown>))
+        .map(([name, tenant]) => caseOf(named(name.value as Text, tenant.value as Text), ANY)),
+    },
+    garbage(rpc, fc.tuple(queueNameValues.valid, tenants.valid).map(([name, tenant]) => named(name.value, tenant.value))),
+  ];
+}
+
+export function listQueuesFields(): FieldCases[] {
+  const list = (tenant: Text): Spec => ({ rpc: "ListQueues", tenant });
+  const tenants = tenantValues(true);
+  return [field("tenant", tenants, list), garbage("ListQueues", tenants.valid.map((tenant) => list(tenant.value)))];
+}
+
+// ---------------------------------------------------------------------------------------------
 // Bytes that are not a valid request, or barely one
 
 const deepValue = (levels: number): Uint8Array => {
@@ -1137,4 +1303,8 @@ export const fieldsByRpc: Record<Rpc, () => FieldCases[]> = {
   CancelTask: cancelTaskFields,
   WatchTask: () => idFields("WatchTask"),
   RetryTask: retryTaskFields,
+  ListQueues: listQueuesFields,
+  UpdateQueue: updateQueueFields,
+  PauseQueue: () => pauseOrResumeFields("PauseQueue"),
+  ResumeQueue: () => pauseOrResumeFields("ResumeQueue"),
 };

@@ -1,21 +1,34 @@
-// TaskService requests as plain data (specs) that a generator can build and shrink, and their
-// encoding: the generated ts-proto encoders for everything they can express, followed by raw
-// fields (wire.ts) for the rest. Protobuf reads a field that appears later as overriding (or,
-// for repeated and map fields, extending) what came before, and a raw field is only written
-// when its typed twin was left at its default, so the bytes say exactly what the spec says.
+// TaskService and QueueService requests as plain data (specs) that a generator can build and
+// shrink, and their encoding: the generated ts-proto encoders for everything they can express,
+// followed by raw fields (wire.ts) for the rest. Protobuf reads a field that appears later as
+// overriding (or, for repeated and map fields, extending) what came before, and a raw field is
+// only written when its typed twin was left at its default, so the bytes say exactly what the
+// spec says.
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import {
   CancelTaskRequest,
   CreateTaskRequest,
   GetTaskRequest,
+  ListQueuesRequest,
   ListTasksRequest,
+  PauseQueueRequest,
+  ResumeQueueRequest,
   RetryTaskRequest,
   StreamLogsRequest,
+  UpdateQueueRequest,
   WatchTaskRequest,
 } from "@spool/proto";
 import { holdsRawText, RawText, writeText, writeTime, writeValueField, type Json, type Text, type WireTime } from "./wire.js";
 
-export type Rpc = "CreateTask" | "CreateTasks" | "GetTask" | "ListTasks" | "StreamLogs" | "CancelTask" | "WatchTask" | "RetryTask";
+export type TaskRpc = "CreateTask" | "CreateTasks" | "GetTask" | "ListTasks" | "StreamLogs" | "CancelTask" | "WatchTask" | "RetryTask";
+export type QueueRpc = "ListQueues" | "UpdateQueue" | "PauseQueue" | "ResumeQueue";
+export type Rpc = TaskRpc | QueueRpc;
+
+const queueRpcs: ReadonlySet<Rpc> = new Set<QueueRpc>(["ListQueues", "UpdateQueue", "PauseQueue", "ResumeQueue"]);
+
+/** The service an RPC belongs to. */
+export const serviceOf = (rpc: Rpc): "spool.v1.TaskService" | "spool.v1.QueueService" =>
+  queueRpcs.has(rpc) ? "spool.v1.QueueService" : "spool.v1.TaskService";
 
 /** A task id: literal text, one of the tasks the test made beforehand, or a fresh UUID. */
 export type IdRef = Text | { known: number; upperCase?: boolean } | { fresh: string };
@@ -73,6 +86,15 @@ export interface ListSpec {
   schedule: Text;
 }
 
+/** An UpdateQueueRequest: a limit or retention left undefined is not sent. */
+export interface QueueUpdateSpec {
+  name: Text;
+  tenant: Text;
+  concurrencyLimit?: number | undefined;
+  keyConcurrencyLimit?: number | undefined;
+  retention?: WireTime | undefined;
+}
+
 export type Spec =
   | { rpc: "CreateTask"; request: CreateSpec }
   | { rpc: "CreateTasks"; tasks: CreateSpec[] | { count: number } }
@@ -80,6 +102,9 @@ export type Spec =
   | { rpc: "CancelTask"; id: IdRef; reason: Text }
   | { rpc: "StreamLogs"; taskId: IdRef; afterSeq: bigint; follow: boolean }
   | { rpc: "ListTasks"; request: ListSpec }
+  | { rpc: "ListQueues"; tenant: Text }
+  | { rpc: "UpdateQueue"; update: QueueUpdateSpec }
+  | { rpc: "PauseQueue" | "ResumeQueue"; name: Text; tenant: Text }
   /** Bytes sent as they are, or a valid request's bytes cut short or with bytes overwritten. */
   | { rpc: Rpc; bytes: Uint8Array }
   | { rpc: Rpc; cut: Spec; keep: number }
@@ -260,6 +285,32 @@ export function encode(spec: Spec, world: World): Uint8Array {
     }
     case "ListTasks":
       return encodeList(spec.request, world);
+    case "ListQueues": {
+      const writer = ListQueuesRequest.encode({ tenant: text(spec.tenant) });
+      if (spec.tenant instanceof RawText) writeText(writer, 1, spec.tenant);
+      return writer.finish();
+    }
+    case "UpdateQueue": {
+      const { update } = spec;
+      const writer = UpdateQueueRequest.encode({
+        name: text(update.name),
+        concurrencyLimit: update.concurrencyLimit,
+        keyConcurrencyLimit: update.keyConcurrencyLimit,
+        retention: undefined,
+        tenant: text(update.tenant),
+      });
+      if (update.name instanceof RawText) writeText(writer, 1, update.name);
+      if (update.retention) writeTime(writer, 4, update.retention);
+      if (update.tenant instanceof RawText) writeText(writer, 5, update.tenant);
+      return writer.finish();
+    }
+    case "PauseQueue":
+    case "ResumeQueue": {
+      const writer = (spec.rpc === "PauseQueue" ? PauseQueueRequest : ResumeQueueRequest).encode({ name: text(spec.name), tenant: text(spec.tenant) });
+      if (spec.name instanceof RawText) writeText(writer, 1, spec.name);
+      if (spec.tenant instanceof RawText) writeText(writer, 2, spec.tenant);
+      return writer.finish();
+    }
   }
 }
 
