@@ -33,28 +33,36 @@ import {
   CancelTaskRequest,
   CreateTaskResponse,
   GetTaskRequest,
-  ListTasksRequest,
   ListQueuesRequest,
   ListQueuesResponse,
+  ListTasksRequest,
   ListTasksResponse,
-  PauseQueueRequest,
-  Queue,
   QueueServiceService,
   RetryTaskRequest,
   Task,
   TaskServiceService,
   TaskState,
-  UpdateQueueRequest,
 } from "@spool/proto";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../service/src/test-support/database.js";
+import { queueFieldsByRpc } from "./support/queue-arbitraries.js";
+import {
+  answeredQueue,
+  changeOf,
+  namesAQueue,
+  QueueModel,
+  sameSettings,
+  settingsOf,
+  untouched,
+  type QueueSettings,
+} from "./support/queue-model.js";
 import { RawClient, type Answer } from "./support/raw-grpc.js";
 import {
   describeExpect,
-  fieldsByRpc,
   roundTripBatches,
   roundTripFields,
+  taskFieldsByRpc,
   type Case,
   type Expect,
   type FieldCases,
@@ -92,6 +100,8 @@ let shared: RawClient;
 let world: World;
 /** Every task a CreateTask(s) call accepted, with its run_at as answered (ms). */
 const accepted = new Map<string, number>();
+/** The queues as the accepted QueueService changes left them. */
+const queues = new QueueModel();
 /** Generated requests sent, and their answers by status, for the summary printed at the end. */
 const stats = { calls: 0, ms: 0, byStatus: new Map<string, number>() };
 
@@ -209,7 +219,7 @@ async function send(c: Case): Promise<Sent> {
   const bytes = encode(c.spec, world);
   const { rpc } = c.spec;
   const asked = changeOf(rpc, bytes);
-  const queueBefore = asked && queueSettings.get(queueKey(asked.tenant, asked.name));
+  const queueBefore = asked && queues.changed(asked.tenant, asked.name);
   const started = performance.now();
   const answer = await call((client) => {
     // WatchTask ends only with its task: the first message is the answer.
@@ -223,10 +233,7 @@ async function send(c: Case): Promise<Sent> {
   stats.ms += performance.now() - started;
   stats.byStatus.set(status[answer.code], (stats.byStatus.get(status[answer.code]) ?? 0) + 1);
   noteAccepted(rpc, answer);
-  if (asked && answer.code === status.OK) {
-    const queue = queueOf(answer);
-    queueSettings.set(queueKey(queue.tenant, queue.name), settingsOf(queue));
-  }
+  if (asked && answer.code === status.OK) queues.record(answeredQueue(answer.messages[0]!));
   return { bytes, answer, queueBefore };
 }
 
@@ -451,6 +458,8 @@ const readBack: Partial<Record<Rpc, { title: string; problem: Problem }>> = {
     problem: (_c, sent) => listQueuesProblem(sent),
   },
 };
+
+const fieldsByRpc: Record<Rpc, () => FieldCases[]> = { ...taskFieldsByRpc, ...queueFieldsByRpc };
 
 /** The properties of one RPC, each a test of its own. */
 function describeRpc(rpc: Rpc): void {
@@ -686,56 +695,9 @@ describe("after the task properties", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// QueueService, and queues as the run changed them
+// QueueService: its changes read back (support/queue-model.ts)
 
-interface QueueSettings {
-  paused: boolean;
-  concurrencyLimit: number;
-  keyConcurrencyLimit: number;
-  retentionMs: number;
-}
-
-/** A queue no change touched, as its first task made it (or as a change of its settings finds it). */
-const untouched: QueueSettings = { paused: false, concurrencyLimit: 0, keyConcurrencyLimit: 0, retentionMs: 7 * 86_400_000 };
-/** The settings of each queue as the last accepted change answered them, by queueKey. */
-const queueSettings = new Map<string, QueueSettings>();
-const queueKey = (tenant: string, name: string) => JSON.stringify([tenant, name]);
-
-const queueOf = (answer: Answer) => Queue.decode(fieldsOf(answer.messages[0]!, 1)[0]!);
-const settingsOf = (queue: Queue): QueueSettings => ({
-  paused: queue.paused,
-  concurrencyLimit: queue.concurrencyLimit,
-  keyConcurrencyLimit: queue.keyConcurrencyLimit,
-  retentionMs: queue.retention ? Number(queue.retention.seconds) * 1000 + queue.retention.nanos / 1e6 : Number.NaN,
-});
-const sameSettings = (a: QueueSettings | undefined, b: QueueSettings | undefined) => brief(a) === brief(b);
-
-/**
- * The queue a change request names and what it sets, as the service decodes it ("" is the
- * caller's tenant, "default"); undefined for other RPCs and for bytes that do not decode.
- */
-function changeOf(rpc: Rpc, bytes: Uint8Array): { tenant: string; name: string; change: Partial<QueueSettings> } | undefined {
-  try {
-    if (rpc === "UpdateQueue") {
-      const request = UpdateQueueRequest.decode(bytes);
-      const change: Partial<QueueSettings> = {};
-      if (request.concurrencyLimit !== undefined) change.concurrencyLimit = request.concurrencyLimit;
-      if (request.keyConcurrencyLimit !== undefined) change.keyConcurrencyLimit = request.keyConcurrencyLimit;
-      const { retention } = request;
-      if (retention) change.retentionMs = Number(retention.seconds) * 1000 + Math.trunc(retention.nanos / 1e6);
-      return { tenant: request.tenant || "default", name: request.name, change };
-    }
-    if (rpc === "PauseQueue" || rpc === "ResumeQueue") {
-      const request = PauseQueueRequest.decode(bytes); // ResumeQueueRequest has the same fields
-      return { tenant: request.tenant || "default", name: request.name, change: { paused: rpc === "PauseQueue" } };
-    }
-  } catch {
-    // Not a request the service reads either: it refuses it as a whole.
-  }
-  return undefined;
-}
-
-/** The settings ListQueues lists for a queue; undefined when it lists no such queue. */
+/** The settings ListQueues lists for a queue (undefined: none of that name), or why it could not list. */
 async function listedSettings(tenant: string, name: string): Promise<QueueSettings | string | undefined> {
   const answer = await shared.unary(path("ListQueues"), ListQueuesRequest.encode({ tenant }).finish(), deadlineMs);
   if (answer.code !== status.OK) return `ListQueues answered ${describeAnswer(answer)}`;
@@ -743,15 +705,11 @@ async function listedSettings(tenant: string, name: string): Promise<QueueSettin
   return queue && settingsOf(queue);
 }
 
-/** A tenant and name the service could have taken: a refusal then lay elsewhere. */
-const namesAQueue = ({ tenant, name }: { tenant: string; name: string }) =>
-  /^[A-Za-z0-9._-]{1,64}$/.test(name) && tenant.length <= 200 && !tenant.includes("\u0000") && tenant !== "*";
-
 async function queueChangeProblem(rpc: Rpc, { bytes, answer, queueBefore }: Sent): Promise<string | undefined> {
   const asked = changeOf(rpc, bytes);
   if (!asked) return undefined;
   if (answer.code === status.OK) {
-    const queue = queueOf(answer);
+    const queue = answeredQueue(answer.messages[0]!);
     const want = { ...(queueBefore ?? untouched), ...asked.change };
     const found: string[] = [];
     if (queue.tenant !== asked.tenant || queue.name !== asked.name) {
@@ -759,40 +717,21 @@ async function queueChangeProblem(rpc: Rpc, { bytes, answer, queueBefore }: Sent
     }
     if (!sameSettings(settingsOf(queue), want)) found.push(`answered ${brief(settingsOf(queue))}, expected ${brief(want)}`);
     const listed = await listedSettings(asked.tenant, asked.name);
-    if (!sameSettings(listed as QueueSettings, settingsOf(queue))) found.push(`then ListQueues lists ${brief(listed)}`);
+    if (typeof listed === "string" || !sameSettings(listed, settingsOf(queue))) found.push(`then ListQueues lists ${brief(listed)}`);
     return found.length === 0 ? undefined : found.join("; ");
   }
   // A refused change changes nothing (checked where the run changed the queue before).
-  const before = queueSettings.get(queueKey(asked.tenant, asked.name));
+  const before = queues.changed(asked.tenant, asked.name);
   if (answer.code !== status.INVALID_ARGUMENT || before === undefined || !namesAQueue(asked)) return undefined;
   const listed = await listedSettings(asked.tenant, asked.name);
-  if (sameSettings(listed as QueueSettings, before)) return undefined;
+  if (typeof listed !== "string" && sameSettings(listed, before)) return undefined;
   return `refused with ${describeAnswer(answer)}, yet ListQueues then lists ${brief(listed)} where the last change left ${brief(before)}`;
 }
 
-/** A ListQueues answer: the tenant's queues, each once, and every one the run changed with its settings. */
 function listQueuesProblem({ bytes, answer }: Sent): string | undefined {
   if (answer.code !== status.OK) return undefined;
   const requested = ListQueuesRequest.decode(bytes).tenant;
-  const tenant = requested === "*" ? undefined : requested || "default";
-  const found: string[] = [];
-  const seen = new Set<string>();
-  for (const queue of ListQueuesResponse.decode(answer.messages[0]!).queues) {
-    const key = queueKey(queue.tenant, queue.name);
-    if (tenant !== undefined && queue.tenant !== tenant) found.push(`lists queue ${brief(queue.name)} of tenant ${brief(queue.tenant)}`);
-    if (seen.has(key)) found.push(`lists queue ${brief(queue.name)} of tenant ${brief(queue.tenant)} twice`);
-    seen.add(key);
-    const want = queueSettings.get(key);
-    if (want && !sameSettings(settingsOf(queue), want)) {
-      found.push(`lists queue ${brief(queue.name)} of tenant ${brief(queue.tenant)} with ${brief(settingsOf(queue))}, changed to ${brief(want)}`);
-    }
-  }
-  for (const key of queueSettings.keys()) {
-    const [queueTenant, name] = JSON.parse(key) as [string, string];
-    if ((tenant === undefined || queueTenant === tenant) && !seen.has(key)) {
-      found.push(`does not list queue ${brief(name)} of tenant ${brief(queueTenant)}, which the run changed`);
-    }
-  }
+  const found = queues.listingProblems(requested, answer.messages[0]!);
   if (found.length === 0) return undefined;
   return `ListQueues of ${brief(requested)}: ${found.slice(0, 5).join("; ")}${found.length > 5 ? `; ... (${found.length} in all)` : ""}`;
 }
@@ -807,7 +746,7 @@ describe("after every property", () => {
     const bytes = ListQueuesRequest.encode({ tenant: "*" }).finish();
     const answer = await shared.unary(path("ListQueues"), bytes, deadlineMs);
     expect(describeAnswer(answer)).toBe(`OK ""`);
-    expect(queueSettings.size).toBeGreaterThan(0);
+    expect(queues.size).toBeGreaterThan(0);
     expect(listQueuesProblem({ bytes, answer })).toBeUndefined();
   }, 30_000);
 });

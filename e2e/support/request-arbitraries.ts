@@ -27,9 +27,9 @@ import {
   type IdRef,
   type LabelsSpec,
   type ListSpec,
-  type QueueUpdateSpec,
   type Rpc,
   type Spec,
+  type TaskRpc,
 } from "./requests.js";
 import { objectOf, RawText, writeValueField, type Json, type Text, type WireTime } from "./wire.js";
 
@@ -55,12 +55,12 @@ export interface FieldCases {
   edges?: Case[];
 }
 
-interface Tagged<T> {
+export interface Tagged<T> {
   value: T;
   expect: Expect;
 }
 
-interface Values<T> {
+export interface Values<T> {
   valid: Arbitrary<Tagged<T>>;
   bad: Arbitrary<Tagged<T>>;
   other?: Arbitrary<Tagged<T>>;
@@ -68,23 +68,23 @@ interface Values<T> {
   edges?: Tagged<T>[];
 }
 
-const OK: Expect = { type: "ok" };
-const ANY: Expect = { type: "any" };
+export const OK: Expect = { type: "ok" };
+export const ANY: Expect = { type: "any" };
 const int32Min = -(2 ** 31);
 const int32Max = 2 ** 31 - 1;
-const int64Min = -(2n ** 63n);
-const int64Max = 2n ** 63n - 1n;
+export const int64Min = -(2n ** 63n);
+export const int64Max = 2n ** 63n - 1n;
 /** 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the protobuf Timestamp range. */
 const minSeconds = -62_135_596_800n;
 const maxSeconds = 253_402_300_799n;
 const registeredKinds = new Set(["demo.echo", "demo.sleep", "demo.spin", "demo.log"]);
 
-const valid = <T>(arb: Arbitrary<T>): Arbitrary<Tagged<T>> => arb.map((value) => ({ value, expect: OK }));
-const bad = <T>(path: string, arb: Arbitrary<T>): Arbitrary<Tagged<T>> =>
+export const valid = <T>(arb: Arbitrary<T>): Arbitrary<Tagged<T>> => arb.map((value) => ({ value, expect: OK }));
+export const bad = <T>(path: string, arb: Arbitrary<T>): Arbitrary<Tagged<T>> =>
   arb.map((value) => ({ value, expect: { type: "refused", path } }));
-const other = <T>(arb: Arbitrary<T>): Arbitrary<Tagged<T>> => arb.map((value) => ({ value, expect: ANY }));
-const ok = <T>(value: T): Tagged<T> => ({ value, expect: OK });
-const refused = <T>(path: string, value: T): Tagged<T> => ({ value, expect: { type: "refused", path } });
+export const other = <T>(arb: Arbitrary<T>): Arbitrary<Tagged<T>> => arb.map((value) => ({ value, expect: ANY }));
+export const ok = <T>(value: T): Tagged<T> => ({ value, expect: OK });
+export const refused = <T>(path: string, value: T): Tagged<T> => ({ value, expect: { type: "refused", path } });
 
 /** Prints as the request it stands for (fast-check shows it in counterexamples). */
 export function caseOf(spec: Spec, expect: Expect): Case {
@@ -121,7 +121,7 @@ export function describeExpect(expect: Expect): string {
   return { ok: "OK", not_found: "NOT_FOUND", failed_precondition: "FAILED_PRECONDITION", any: "any allowed status" }[expect.type];
 }
 
-function field<T>(name: string, values: Values<T>, build: (value: T) => Spec): FieldCases {
+export function field<T>(name: string, values: Values<T>, build: (value: T) => Spec): FieldCases {
   const toCase = ({ value, expect }: Tagged<T>) => caseOf(build(value), expect);
   return {
     field: name,
@@ -157,10 +157,10 @@ const oddText = (pieces = 6): Arbitrary<string> =>
     .map((parts) => parts.join(""));
 
 /** Odd text without NUL (which Postgres cannot store, so the service must refuse it). */
-const cleanText = (pieces = 6): Arbitrary<string> => oddText(pieces).map((text) => text.replaceAll("\u0000", ""));
+export const cleanText = (pieces = 6): Arbitrary<string> => oddText(pieces).map((text) => text.replaceAll("\u0000", ""));
 
 /** Bytes that are not UTF-8: a lone 0xFF, an overlong NUL, encoded surrogates, a cut sequence, beyond U+10FFFF. */
-const invalidUtf8: Arbitrary<RawText> = fc
+export const invalidUtf8: Arbitrary<RawText> = fc
   .tuple(
     fc.string({ maxLength: 4 }),
     fc.constantFrom(
@@ -182,12 +182,12 @@ const hugeText = (unit: Arbitrary<string>, bytes: Arbitrary<number>): Arbitrary<
   fc.tuple(unit.filter((u) => u.length > 0), bytes).map(([u, n]) => u.repeat(Math.max(1, Math.ceil(n / Buffer.byteLength(u)))));
 
 /** A single code point repeated `count` times: exactly `count` characters however counted. */
-const repeated = (count: Arbitrary<number>): Arbitrary<string> =>
+export const repeated = (count: Arbitrary<number>): Arbitrary<string> =>
   fc.tuple(fc.constantFrom("k", "é", "€", "👍", "\u202E"), count).map(([unit, n]) => unit.repeat(n));
 
 const hugeUnit = fc.oneof(fc.constantFrom("a", "é", "👩‍👩‍👧‍👦", "\u202E", "\uD800", "x\u0000"), oddText(3));
 const anyHugeText = hugeText(hugeUnit, fc.integer({ min: 1, max: 1_600_000 }));
-const asciiText = (maxLength: number) => fc.string({ maxLength }).map((text) => text.replaceAll("\u0000", ""));
+export const asciiText = (maxLength: number) => fc.string({ maxLength }).map((text) => text.replaceAll("\u0000", ""));
 
 /** Free text of at most `max` characters, no NUL; "" means none (concurrency_key, schedule). */
 function boundedTextValues(path: string, max: number): Values<Text> {
@@ -270,7 +270,7 @@ const nested = (levels: number, inObjects: boolean): Json => {
   for (let i = 0; i < levels; i++) value = inObjects ? objectOf([["a", value]]) : [value];
   return value;
 };
-const mib15 = "a".repeat(1_572_864);
+export const mib15 = "a".repeat(1_572_864);
 
 const inputValues: Values<Json | undefined> = {
   edges: [
@@ -322,10 +322,10 @@ const inputValues: Values<Json | undefined> = {
 // ---------------------------------------------------------------------------------------------
 // Numbers and times
 
-const intRange = (min: number, max: number) => fc.integer({ min, max });
+export const intRange = (min: number, max: number) => fc.integer({ min, max });
 
 /** Values in min..max are valid; int32 values outside, and the extremes, are bad. */
-function int32Values(path: string, min: number, max: number): Values<number> {
+export function int32Values(path: string, min: number, max: number): Values<number> {
   return {
     edges: [ok(min), ok(max), refused(path, min - 1), refused(path, max + 1), refused(path, int32Min), refused(path, int32Max)],
     valid: valid(fc.oneof(intRange(min, max), fc.constantFrom(min, max))),
@@ -340,9 +340,9 @@ function int32Values(path: string, min: number, max: number): Values<number> {
   };
 }
 
-const nanos = intRange(0, 999_999_999);
-const badNanos = fc.oneof(intRange(int32Min, -1), intRange(1_000_000_000, int32Max));
-const time = (seconds: Arbitrary<bigint>, nanosOf: Arbitrary<number>) =>
+export const nanos = intRange(0, 999_999_999);
+export const badNanos = fc.oneof(intRange(int32Min, -1), intRange(1_000_000_000, int32Max));
+export const time = (seconds: Arbitrary<bigint>, nanosOf: Arbitrary<number>) =>
   fc.record({ seconds, nanos: nanosOf }) as Arbitrary<WireTime>;
 
 /** 0100-01-01T00:00:00Z: years 1 to 99 are where two-digit-year parsers go wrong. */
@@ -393,7 +393,7 @@ function timeValues(path: string): Values<WireTime | undefined> {
   return { valid: valid(fc.option(validTime, { nil: undefined })), bad: bad(path, badTime), edges: timeEdges(path) };
 }
 
-const day = 86_400n;
+export const day = 86_400n;
 const timeoutValues: Values<WireTime | undefined> = {
   edges: [
     ok({ seconds: 1n, nanos: 0 }),
@@ -601,8 +601,8 @@ const kindValues: Values<Text> = {
 };
 
 const queuePattern = /^[A-Za-z0-9._-]{1,64}$/;
-const validQueue = fc.stringMatching(queuePattern);
-const queueValues = (path: string): Values<Text> => ({
+export const validQueue = fc.stringMatching(queuePattern);
+export const queueValues = (path: string): Values<Text> => ({
   edges: [ok("q".repeat(64)), ok("__proto__"), refused(path, "q".repeat(65)), refused(path, "q\u0000"), refused(path, "q".repeat(1001)), refused(path, mib15)],
   valid: valid(fc.oneof(fc.constant(""), validQueue)),
   bad: bad(
@@ -739,7 +739,7 @@ function everyField(pick: (values: Values<unknown>) => Arbitrary<Tagged<unknown>
   });
 }
 
-const wildOf = (values: Values<unknown>) => fc.oneof(values.valid, values.bad, ...(values.other ? [values.other] : []));
+export const wildOf = (values: Values<unknown>) => fc.oneof(values.valid, values.bad, ...(values.other ? [values.other] : []));
 
 /** A task whose every field is valid (small input, so that many fit in one call). */
 const validTask: Arbitrary<CreateSpec> = everyField((values) => (values === inputValues ? valid(smallValidInput) : values.valid)).map(
@@ -1092,168 +1092,6 @@ export function listTasksFields(): FieldCases[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// QueueService: ListQueues, UpdateQueue, PauseQueue, ResumeQueue. With auth off the caller is
-// an admin of tenant "default": "" and "default" are its own tenant, any other name (at most
-// 200 characters, no NUL) is another tenant it may act on, and "*" (every tenant) is only for
-// ListQueues. A change of a queue that has no row yet makes one.
-
-/** A queue's name for QueueService: as CreateTask's queue, but required. */
-const queueNameValues: Values<Text> = (() => {
-  const values = queueValues("name");
-  return {
-    ...values,
-    edges: [...(values.edges ?? []), refused("name", "")],
-    valid: valid(validQueue),
-    bad: fc.oneof(values.bad, bad("name", fc.constant(""))),
-  };
-})();
-
-function tenantValues(allowAll: boolean): Values<Text> {
-  const notAll = (tenant: string) => allowAll || tenant !== "*";
-  return {
-    edges: [
-      ok(""),
-      ok("default"),
-      ok("t".repeat(200)),
-      ok("__proto__"),
-      allowAll ? ok("*") : refused("tenant", "*"),
-      refused("tenant", "t".repeat(201)),
-      refused("tenant", "t\u0000"),
-      refused("tenant", mib15),
-    ],
-    valid: valid(
-      fc.oneof(
-        fc.constantFrom("", "default", "other-tenant", ...(allowAll ? ["*"] : [])),
-        asciiText(200).filter(notAll),
-        cleanText(8).filter((tenant) => tenant.length <= 200 && notAll(tenant)),
-      ),
-    ),
-    bad: bad(
-      "tenant",
-      fc.oneof(
-        repeated(intRange(201, 600_000)),
-        fc.tuple(cleanText(3), cleanText(3)).map(([a, b]) => `${a}\u0000${b}`),
-        ...(allowAll ? [] : [fc.constant("*")]),
-      ),
-    ),
-    other: other(invalidUtf8),
-  };
-}
-
-/** An optional limit, 0..100000 (0 removes it). */
-function limitValues(path: string): Values<number | undefined> {
-  const values = int32Values(path, 0, 100_000);
-  return { ...values, valid: fc.oneof(valid(fc.constant(undefined)), values.valid) };
-}
-
-/** 1 minute to 10 years (of 366 days), counted in whole milliseconds. */
-const minRetention = 60n;
-const maxRetention = 10n * 366n * day;
-const retentionValues: Values<WireTime | undefined> = {
-  edges: [
-    ok({ seconds: minRetention, nanos: 0 }),
-    ok({ seconds: maxRetention, nanos: 0 }),
-    refused("retention", { seconds: 0n, nanos: 0 }),
-    refused("retention", { seconds: minRetention - 1n, nanos: 999_999_999 }),
-    refused("retention", { seconds: maxRetention, nanos: 1_000_000 }),
-    refused("retention", { seconds: maxRetention + 1n, nanos: 0 }),
-    refused("retention", { seconds: -minRetention, nanos: 0 }),
-    refused("retention", { seconds: minRetention + 1n, nanos: -1 }),
-    refused("retention", { seconds: minRetention, nanos: 1_000_000_000 }),
-    refused("retention", { seconds: int64Max, nanos: 0 }),
-    refused("retention", { seconds: int64Min, nanos: 0 }),
-    // Past 10 years by less than the millisecond the service counts in.
-    { value: { seconds: maxRetention, nanos: 999_999 }, expect: ANY },
-  ],
-  valid: valid(
-    fc.oneof(
-      fc.constant(undefined),
-      time(fc.bigInt({ min: minRetention, max: maxRetention - 1n }), nanos),
-      fc.constantFrom<WireTime>({ seconds: minRetention, nanos: 0 }, { seconds: 7n * day, nanos: 0 }, { seconds: maxRetention, nanos: 0 }),
-    ),
-  ),
-  bad: bad(
-    "retention",
-    fc.oneof(
-      time(fc.bigInt({ min: int64Min, max: -1n }), intRange(-999_999_999, 0)), // negative
-      time(fc.bigInt({ min: 0n, max: minRetention - 1n }), nanos), // under a minute
-      time(fc.bigInt({ min: maxRetention + 1n, max: int64Max }), nanos), // over 10 years
-      time(fc.constant(maxRetention), intRange(1_000_000, 999_999_999)),
-      time(fc.bigInt({ min: minRetention, max: maxRetention }), badNanos), // not a valid Duration
-    ),
-  ),
-  other: other(time(fc.constant(maxRetention), intRange(1, 999_999))),
-};
-
-/** The queue the other fields' cases name: the one the tasks above ran in. */
-const aQueue = { name: "default", tenant: "" } as const;
-
-const updateValues = {
-  name: queueNameValues,
-  concurrency_limit: limitValues("concurrency_limit"),
-  key_concurrency_limit: limitValues("key_concurrency_limit"),
-  retention: retentionValues,
-  tenant: tenantValues(false),
-};
-type UpdateField = keyof typeof updateValues;
-const updateKey: Record<UpdateField, keyof QueueUpdateSpec> = {
-  name: "name",
-  concurrency_limit: "concurrencyLimit",
-  key_concurrency_limit: "keyConcurrencyLimit",
-  retention: "retention",
-  tenant: "tenant",
-};
-
-/** The update without its undefined fields (they print as noise in counterexamples). */
-const updateOf = (fields: Partial<Record<UpdateField, unknown>>): QueueUpdateSpec =>
-  Object.fromEntries(
-    Object.entries({ ...aQueue, ...fields })
-      .filter(([, value]) => value !== undefined)
-      .map(([name, value]) => [updateKey[name as UpdateField], value]),
-  ) as unknown as QueueUpdateSpec;
-
-export function updateQueueFields(): FieldCases[] {
-  const names = Object.keys(updateValues) as UpdateField[];
-  const update = (fields: Partial<Record<UpdateField, unknown>>): Spec => ({ rpc: "UpdateQueue", update: updateOf(fields) });
-  const every = (pick: (values: Values<unknown>) => Arbitrary<Tagged<unknown>>) =>
-    fc.tuple(...names.map((name) => pick(updateValues[name] as Values<unknown>))).map((tagged) =>
-      update(Object.fromEntries(names.map((name, i) => [name, tagged[i]!.value]))),
-    );
-  return [
-    ...names.map((name) => field(name, updateValues[name] as Values<unknown>, (value) => update({ [name]: value }))),
-    {
-      field: "every field at once",
-      oracle: every((values) => values.valid).map((spec) => caseOf(spec, OK)),
-      wild: every(wildOf).map((spec) => caseOf(spec, ANY)),
-    },
-    garbage("UpdateQueue", every((values) => values.valid)),
-  ];
-}
-
-export function pauseOrResumeFields(rpc: "PauseQueue" | "ResumeQueue"): FieldCases[] {
-  const named = (name: Text, tenant: Text): Spec => ({ rpc, name, tenant });
-  const tenants = tenantValues(false);
-  return [
-    field("name", queueNameValues, (name) => named(name, aQueue.tenant)),
-    field("tenant", tenants, (tenant) => named(aQueue.name, tenant)),
-    {
-      field: "every field at once",
-      oracle: fc.tuple(queueNameValues.valid, tenants.valid).map(([name, tenant]) => caseOf(named(name.value, tenant.value), OK)),
-      wild: fc
-        .tuple(wildOf(queueNameValues as Values<unknown>), wildOf(tenants as Values<unknown>))
-        .map(([name, tenant]) => caseOf(named(name.value as Text, tenant.value as Text), ANY)),
-    },
-    garbage(rpc, fc.tuple(queueNameValues.valid, tenants.valid).map(([name, tenant]) => named(name.value, tenant.value))),
-  ];
-}
-
-export function listQueuesFields(): FieldCases[] {
-  const list = (tenant: Text): Spec => ({ rpc: "ListQueues", tenant });
-  const tenants = tenantValues(true);
-  return [field("tenant", tenants, list), garbage("ListQueues", tenants.valid.map((tenant) => list(tenant.value)))];
-}
-
-// ---------------------------------------------------------------------------------------------
 // Bytes that are not a valid request, or barely one
 
 const deepValue = (levels: number): Uint8Array => {
@@ -1278,7 +1116,7 @@ const craftedGarbage: Uint8Array[] = [
 ].map((bytes) => Uint8Array.from(bytes));
 
 /** Random bytes, hand-made malformations, deep values, and valid requests cut or corrupted. */
-function garbage(rpc: Rpc, validSpec: Arbitrary<Spec>): FieldCases {
+export function garbage(rpc: Rpc, validSpec: Arbitrary<Spec>): FieldCases {
   const cases: Arbitrary<Case> = fc
     .oneof(
       fc.uint8Array({ maxLength: 256 }).map((bytes): Spec => ({ rpc, bytes })),
@@ -1294,7 +1132,7 @@ function garbage(rpc: Rpc, validSpec: Arbitrary<Spec>): FieldCases {
   return { field: "bytes", oracle: cases, wild: cases };
 }
 
-export const fieldsByRpc: Record<Rpc, () => FieldCases[]> = {
+export const taskFieldsByRpc: Record<TaskRpc, () => FieldCases[]> = {
   CreateTask: createTaskFields,
   CreateTasks: createTasksFields,
   GetTask: () => idFields("GetTask"),
@@ -1303,8 +1141,4 @@ export const fieldsByRpc: Record<Rpc, () => FieldCases[]> = {
   CancelTask: cancelTaskFields,
   WatchTask: () => idFields("WatchTask"),
   RetryTask: retryTaskFields,
-  ListQueues: listQueuesFields,
-  UpdateQueue: updateQueueFields,
-  PauseQueue: () => pauseOrResumeFields("PauseQueue"),
-  ResumeQueue: () => pauseOrResumeFields("ResumeQueue"),
 };
