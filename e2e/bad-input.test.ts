@@ -1,7 +1,8 @@
 // Property-based test of the service's edge: random and malformed requests to every RPC of the
-// built service (TaskService and QueueService), sent with a raw grpc-js client (support/raw-grpc.ts) as bytes from the
-// generated ts-proto encoders, raw protobuf fields, or plain garbage (support/requests.ts),
-// generated field by field (support/request-arbitraries.ts). For every answer:
+// built service (TaskService and QueueService), sent with a raw grpc-js client
+// (support/raw-grpc.ts) as bytes from the generated ts-proto encoders, raw protobuf fields, or
+// plain garbage (support/requests.ts), generated field by field (support/request-arbitraries.ts,
+// support/queue-arbitraries.ts). For every answer:
 //   1. the status is OK, INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION or
 //      RESOURCE_EXHAUSTED: never INTERNAL, UNKNOWN, UNAVAILABLE or DEADLINE_EXCEEDED, and an
 //      OK answer can be read by the generated decoder;
