@@ -284,10 +284,9 @@ describe("recordAttempts", () => {
       });
       const retry = finished.find((f) => f.id === retried!.task.id)!;
       expect(retry.runAt).toBeGreaterThan(time + 500); // backoff of the first retry: 1 s +-25%
-      await new Promise((resolve) => setTimeout(resolve, 100));
       const ids = (type: string) => notices.flatMap((n) => ((n as { type: string }).type === type ? (n as { ids: string[] }).ids : [])).sort();
-      expect(ids("logs")).toEqual([retried!.task.id, ended!.task.id].sort());
-      expect(ids("tasks")).toEqual([retried!.task.id, ended!.task.id].sort());
+      await expect.poll(() => ids("logs"), { timeout: 10_000 }).toEqual([retried!.task.id, ended!.task.id].sort());
+      await expect.poll(() => ids("tasks"), { timeout: 10_000 }).toEqual([retried!.task.id, ended!.task.id].sort());
       expect(notices).toContainEqual({ type: "wake", at: Math.round(retry.runAt) });
       expect(decodeNotice("x:nonsense")).toBeUndefined();
     } finally {
@@ -303,8 +302,7 @@ describe("recordAttempts", () => {
     const listener = await listen(database.sql, (notice) => notices.push(notice), () => {});
     try {
       await insertLogs(owner, [{ taskId: inserted!.task.id, attempt: 1, seq: 1, level: "info", message: "x", time: Date.now() }]);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(notices).toEqual([{ type: "logs", ids: [inserted!.task.id] }]);
+      await expect.poll(() => notices, { timeout: 10_000 }).toEqual([{ type: "logs", ids: [inserted!.task.id] }]);
     } finally {
       await listener.unlisten();
     }
