@@ -5,12 +5,15 @@
 //   - whether any queue is limited. While none is, a claim is one statement. Once one is,
 //     claims run in a transaction that first locks the limited queues' rows no other claim
 //     holds (lockLimitedQueues), then claims: claims of a limited queue are serial across the
-//     cluster. The flag is re-read on a queue notice (`q:`) and at least every
-//     limitedRecheckMs; a stale "none" is safe, since a claim that holds no lock on a limited
-//     queue takes nothing from it (claim.ts), and only delays its tasks until the re-read.
+//     cluster. The two go together in one round trip (pipelined). The flag is re-read on a
+//     queue notice (`q:`) and at least every limitedRecheckMs; a stale "none" is safe, since
+//     a claim that holds no lock on a limited queue takes nothing from it (claim.ts), and
+//     only delays its tasks until the re-read.
 import type { Pool } from "../store/database.js";
-import { agedShare, claimTasks, lastServed, lockLimitedQueues, type Claim } from "../store/claim.js";
+import { agedShare, claimFromRows, claimQuery, claimTasks, lastServed, lockLimitedQueues, type Claim } from "../store/claim.js";
 import { anyQueueLimited } from "../store/queues.js";
+
+type ClaimRows = Parameters<typeof claimFromRows>[0];
 
 const limitedRecheckMs = 5000;
 
@@ -47,7 +50,7 @@ export class Claimer {
     }
     const request = { limit, owner, kinds, after: this.#lastTenant, queues, aged: agedShare(limit), agingMs: this.#o.agingMs };
     const claim = this.#limited
-      ? await sql.begin(async (tx) => claimTasks(tx, { ...request, locked: await lockLimitedQueues(tx, queues) }))
+      ? claimFromRows((await sql.begin((tx) => [lockLimitedQueues(tx, queues), claimQuery(tx, request)]))[1] as ClaimRows)
       : await claimTasks(sql, request);
     this.#lastTenant = lastServed(claim.tasks, this.#lastTenant);
     return claim;

@@ -2,9 +2,10 @@
 //
 // Parameters (ClaimRequest): limit; owner (this replica's id); kinds (those it has handlers
 // for); after (the tenant this replica served last: lastServed of its previous claim; "" at
-// first); queues (the queues it serves, SPOOL_QUEUES; undefined: all); locked (the limited
-// queues whose spool.queues rows this transaction holds FOR UPDATE: lockLimitedQueues); aged
-// and agingMs (priority aging, below).
+// first); queues (the queues it serves, SPOOL_QUEUES; undefined: all); aged and agingMs
+// (priority aging, below). The limited queues it may take from are those whose spool.queues
+// rows this transaction locked before it (lockLimitedQueues, which names them in the
+// transaction's setting spool.claim_locked); outside such a transaction, none.
 // Guarantees:
 //   - only PENDING tasks whose run_at has passed (by the database clock) are taken, of the
 //     given kinds (a replica without a kind's handler leaves its tasks to those with it), in
@@ -78,7 +79,6 @@ export interface ClaimRequest {
   kinds: readonly string[];
   after?: string;
   queues?: readonly string[];
-  locked?: readonly QueueKey[];
   /** How many of each queue's share go to aged tasks first (agedShare); default 0. */
   aged?: number;
   /** A task that has waited this long past its run_at is aged. */
@@ -126,10 +126,17 @@ export interface Claim {
 /** How deep a key-limited queue is read for tasks whose key has room, when n are wanted: base + n * perTask. */
 const keyLookahead = { base: 64, perTask: 4 };
 
+type ClaimRow = ClaimedTask & { more: boolean; held: boolean; nextDueAt: number | null };
+
 export async function claimTasks(sql: Sql, request: ClaimRequest): Promise<Claim> {
-  const { limit, owner, after = "", queues, locked = [], aged = 0, agingMs = defaultAgingMs } = request;
+  return claimFromRows(await claimQuery(sql, request));
+}
+
+/** The claim statement, not yet run: to pipeline it after lockLimitedQueues in one transaction. */
+export function claimQuery(sql: Sql, request: ClaimRequest) {
+  const { limit, owner, after = "", queues, aged = 0, agingMs = defaultAgingMs } = request;
   const kinds = request.kinds as string[];
-  const rows = await sql<(ClaimedTask & { more: boolean; held: boolean; nextDueAt: number | null })[]>`
+  return sql<ClaimRow[]>`
     with recursive units as (
       -- A loose index scan: the first (tenant, queue) with pending tasks, then the next...
       (select tenant, queue from spool.tasks where state = 'pending' order by tenant, queue limit 1)
@@ -146,7 +153,8 @@ export async function claimTasks(sql: Sql, request: ClaimRequest): Promise<Claim
       where not coalesce(q.paused, false)
         and (${queues === undefined} or u.queue = any(${(queues ?? []) as string[]}::text[]))
         and ((q.concurrency_limit is null and q.key_concurrency_limit is null)
-          or (u.tenant, u.queue) in (select * from unnest(${locked.map((q) => q.tenant)}::text[], ${locked.map((q) => q.name)}::text[])))
+          or (u.tenant, u.queue) in (select k->>0, k->>1
+                from json_array_elements(nullif(current_setting('spool.claim_locked', true), '')::json) k))
     ), levels as (
       -- The priority levels of each of those queues' pending tasks, by skipping through
       -- tasks_pending_claim_idx (one probe each). Within a level the index is in run_at order,
@@ -288,6 +296,10 @@ export async function claimTasks(sql: Sql, request: ClaimRequest): Promise<Claim
         order by f.run_at limit 1)::float8 as "nextDueAt"
     -- One row even when nothing was claimed, for more and nextDueAt.
     from (select count(*) from sent) s left join claimed on true`;
+}
+
+/** The Claim of the claim statement's rows. */
+export function claimFromRows(rows: readonly ClaimRow[]): Claim {
   const [first] = rows;
   const tasks: ClaimedTask[] = rows.filter((row) => row.id !== null).map(({ more: _, held: __, nextDueAt: ___, ...task }) => task);
   // UPDATE ... RETURNING keeps no order.
@@ -296,16 +308,21 @@ export async function claimTasks(sql: Sql, request: ClaimRequest): Promise<Claim
 }
 
 /**
- * Locks the rows of the limited, unpaused queues no other claim holds, for a claim in the same
- * transaction (claimTasks' `locked`): claims of one limited queue are serial. A statement of
- * its own, before the claim: the claim's snapshot must be taken after the lock is held.
+ * Locks the rows of the limited, unpaused queues no other claim holds, and names them in the
+ * transaction's setting spool.claim_locked, which the claim that follows in the same
+ * transaction reads: claims of one limited queue are serial. A statement of its own, before
+ * the claim, because the claim's snapshot must be taken after the locks are held; the two can
+ * still be sent together (pipelined), since the claim needs nothing back from this one.
  */
-export async function lockLimitedQueues(tx: Sql, queues: readonly string[] | undefined): Promise<QueueKey[]> {
-  return tx<QueueKey[]>`
-    select tenant, name from spool.queues
-    where (concurrency_limit is not null or key_concurrency_limit is not null) and not paused
-      and (${queues === undefined} or name = any(${(queues ?? []) as string[]}::text[]))
-    for update skip locked`;
+export function lockLimitedQueues(tx: Sql, queues: readonly string[] | undefined) {
+  return tx`
+    select set_config('spool.claim_locked', coalesce(json_agg(json_build_array(l.tenant, l.name))::text, '[]'), true)
+    from (
+      select tenant, name from spool.queues
+      where (concurrency_limit is not null or key_concurrency_limit is not null) and not paused
+        and (${queues === undefined} or name = any(${(queues ?? []) as string[]}::text[]))
+      for update skip locked
+    ) l`;
 }
 
 /**
