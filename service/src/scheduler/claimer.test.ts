@@ -79,6 +79,7 @@ describe("Claimer", () => {
     await addTasks("api", 40);
     await changeQueue(database.sql, "default", "api", { concurrencyLimit: 3 });
     const claimers = await Promise.all(Array.from({ length: 6 }, () => claimer()));
+    for (const c of claimers) c.queuesChanged(); // as the q: notice of the change does
     const running = async () => (await database.sql`select count(*)::int as n from spool.tasks where state = 'running'`)[0]!.n as number;
     for (let round = 0; round < 8; round++) {
       const claims = await Promise.all(claimers.map((c) => c.claim(5, testKinds)));
@@ -100,6 +101,7 @@ describe("Claimer", () => {
     await addTasks("per-customer", 2);
     await changeQueue(database.sql, "default", "per-customer", { keyConcurrencyLimit: 1 });
     const c = await claimer();
+    c.queuesChanged();
     const first = await claim(c, 20);
     const keys = await database.sql<{ key: string | null }[]>`
       select concurrency_key as key from spool.tasks where id = any(${first.map((t) => t.id)}::uuid[]) order by key`;
@@ -107,6 +109,22 @@ describe("Claimer", () => {
     expect(await claim(c, 20)).toEqual([]);
     await succeed((c as Claimer & { owner: string }).owner, first);
     expect(await claim(c, 20)).toHaveLength(2); // the next of each key
+  });
+
+  it("locks the limited queues only while one has work: a claim that locks none says when one has a task due", async () => {
+    await addTasks("mail", 1);
+    const c = await claimer();
+    const plain = await c.claim(10, testKinds);
+    expect(queuesOf(plain.tasks)).toEqual(["mail"]);
+    await changeQueue(database.sql, "default", "api", { concurrencyLimit: 5 });
+    await addTasks("api", 2);
+    // Without a notice of the change: the plain claim takes nothing of the limited queue,
+    // says it has work, and asks to be made again at once.
+    const first = await c.claim(10, testKinds);
+    expect(first.tasks).toEqual([]);
+    expect(first).toMatchObject({ limitedDue: true, more: true });
+    const second = await c.claim(10, testKinds);
+    expect(queuesOf(second.tasks)).toEqual(["api", "api"]);
   });
 
   it("takes nothing of a limited queue it cannot lock, and the rest all the same", async () => {

@@ -2,20 +2,18 @@
 //   - the tenant served last, so that one-at-a-time claims go round every tenant;
 //   - priority aging: each claim gives a tenth of itself (agedShare, drawn at random for the
 //     remainder) to aged tasks first, those that waited past agingMs, oldest first;
-//   - whether any queue is limited. While none is, a claim is one statement. Once one is,
-//     claims run in a transaction that first locks the limited queues' rows no other claim
-//     holds (lockLimitedQueues), then claims: claims of a limited queue are serial across the
-//     cluster. The two go together in one round trip (pipelined). The flag is re-read on a
-//     queue notice (`q:`) and at least every limitedRecheckMs; a stale "none" is safe, since
-//     a claim that holds no lock on a limited queue takes nothing from it (claim.ts), and
-//     only delays its tasks until the re-read.
+//   - whether to lock the limited queues. A claim that locks none is one statement, and takes
+//     nothing from a limited queue; it says when one has a task due (limitedDue). Then, and
+//     while a claim that locked them leaves their tasks behind, claims run in a transaction
+//     that first locks the limited queues' rows no other claim holds (lockLimitedQueues),
+//     then claims: claims of a limited queue are serial across the cluster. The two
+//     statements go in one round trip (pipelined). So a replica pays for the locks only
+//     while a limited queue has work, and a task of an idle limited queue waits one extra
+//     claim.
 import type { Pool } from "../store/database.js";
 import { agedShare, claimFromRows, claimQuery, claimTasks, lastServed, lockLimitedQueues, type Claim } from "../store/claim.js";
-import { anyQueueLimited } from "../store/queues.js";
 
 type ClaimRows = Parameters<typeof claimFromRows>[0];
-
-const limitedRecheckMs = 5000;
 
 export interface ClaimerOptions {
   sql: Pool;
@@ -29,30 +27,31 @@ export interface ClaimerOptions {
 export class Claimer {
   readonly #o: ClaimerOptions;
   #lastTenant = "";
-  #limited = false;
-  #limitedReadAt = Number.NEGATIVE_INFINITY;
+  /** Whether the next claim locks the limited queues. */
+  #locking = false;
 
   constructor(options: ClaimerOptions) {
     this.#o = options;
   }
 
-  /** A queue's settings changed: re-read whether any is limited before the next claim. */
+  /** A queue's settings changed (a limit set, a queue resumed): look at the limited queues again. */
   queuesChanged(): void {
-    this.#limitedReadAt = Number.NEGATIVE_INFINITY;
+    this.#locking = true;
   }
 
   /** Claims up to `limit` tasks of `kinds`. */
   async claim(limit: number, kinds: readonly string[]): Promise<Claim> {
     const { sql, owner, queues } = this.#o;
-    if (performance.now() - this.#limitedReadAt > limitedRecheckMs) {
-      this.#limited = await anyQueueLimited(sql);
-      this.#limitedReadAt = performance.now();
-    }
     const request = { limit, owner, kinds, after: this.#lastTenant, queues, aged: agedShare(limit), agingMs: this.#o.agingMs };
-    const claim = this.#limited
+    const locking = this.#locking;
+    const claim = locking
       ? claimFromRows((await sql.begin((tx) => [lockLimitedQueues(tx, queues), claimQuery(tx, request)]))[1] as ClaimRows)
       : await claimTasks(sql, request);
+    // Lock next time if a limited queue has work this claim could not take, or still had
+    // work after it (the limited queues it locked: held back, or more of them due).
+    this.#locking = claim.limitedDue || (locking && (claim.held || claim.more));
     this.#lastTenant = lastServed(claim.tasks, this.#lastTenant);
-    return claim;
+    // A due task was left for a claim that locks: make it now rather than at the next wake.
+    return claim.limitedDue && !locking ? { ...claim, more: true } : claim;
   }
 }

@@ -150,7 +150,7 @@ describe("claimTasks", () => {
     const runAt = new Date(Date.now() + 60_000);
     await insertTasks(database.sql, [newTask({ runAt })]);
     const claim = await claimAs(database.sql, { limit: 10, owner: randomUUID(), kinds: testKinds });
-    expect(claim).toEqual({ tasks: [], more: false, held: false, nextDueAt: runAt.getTime() });
+    expect(claim).toEqual({ tasks: [], more: false, held: false, limitedDue: false, nextDueAt: runAt.getTime() });
   });
 
   it("gives back an unstarted claim without spending its attempt", async () => {

@@ -114,6 +114,8 @@ export interface Claim {
    * once a task ends.
    */
   held: boolean;
+  /** A limited queue whose row this claim did not lock has a task due (lockLimitedQueues). */
+  limitedDue: boolean;
   /**
    * When the next pending task of the queues this claim could take from comes due (epoch ms),
    * if any is due later. Tasks due already but not taken (locked by another claim, a queue at
@@ -126,7 +128,7 @@ export interface Claim {
 /** How deep a key-limited queue is read for tasks whose key has room, when n are wanted: base + n * perTask. */
 const keyLookahead = { base: 64, perTask: 4 };
 
-type ClaimRow = ClaimedTask & { more: boolean; held: boolean; nextDueAt: number | null };
+type ClaimRow = ClaimedTask & { more: boolean; held: boolean; limitedDue: boolean; nextDueAt: number | null };
 
 export async function claimTasks(sql: Sql, request: ClaimRequest): Promise<Claim> {
   return claimFromRows(await claimQuery(sql, request));
@@ -286,6 +288,15 @@ export function claimQuery(sql: Sql, request: ClaimRequest) {
         where (o.lim is not null and o.free <= (select count(*) from offered f where f.tenant = o.tenant and f.queue = o.queue))
           or (o.key_lim is not null and (select count(*) from offered f where f.tenant = o.tenant and f.queue = o.queue)
                 < coalesce((select sh.n from shares sh where sh.tenant = o.tenant and sh.queue = o.queue), 0))) as held,
+      -- A limited queue this claim could not take from (its row not locked here) has a task
+      -- due: the next claim should be one that locks the limited queues (Claimer).
+      exists (select 1 from units u join spool.queues q on q.tenant = u.tenant and q.name = u.queue
+        where (q.concurrency_limit is not null or q.key_concurrency_limit is not null) and not q.paused
+          and (${queues === undefined} or u.queue = any(${(queues ?? []) as string[]}::text[]))
+          and not exists (select 1 from settings se where se.tenant = u.tenant and se.queue = u.queue)
+          and exists (select 1 from spool.tasks d
+            where d.state = 'pending' and d.tenant = u.tenant and d.queue = u.queue and d.run_at <= now()
+              and d.kind = any(${kinds}::text[]))) as "limitedDue",
       -- When the next task of the queues considered comes due (by this statement's clock, so
       -- that a task due a moment after it is not missed): the time to claim again.
       -- In run_at order, stopping at the first (tasks_pending_run_at_idx): a min() over a
@@ -301,10 +312,18 @@ export function claimQuery(sql: Sql, request: ClaimRequest) {
 /** The Claim of the claim statement's rows. */
 export function claimFromRows(rows: readonly ClaimRow[]): Claim {
   const [first] = rows;
-  const tasks: ClaimedTask[] = rows.filter((row) => row.id !== null).map(({ more: _, held: __, nextDueAt: ___, ...task }) => task);
+  const tasks: ClaimedTask[] = rows
+    .filter((row) => row.id !== null)
+    .map(({ more: _, held: __, limitedDue: ___, nextDueAt: ____, ...task }) => task);
   // UPDATE ... RETURNING keeps no order.
   tasks.sort(compareClaims);
-  return { tasks, more: first?.more ?? false, held: first?.held ?? false, nextDueAt: first?.nextDueAt ?? undefined };
+  return {
+    tasks,
+    more: first?.more ?? false,
+    held: first?.held ?? false,
+    limitedDue: first?.limitedDue ?? false,
+    nextDueAt: first?.nextDueAt ?? undefined,
+  };
 }
 
 /**

@@ -70,11 +70,3 @@ export async function changeQueue(sql: Pool, tenant: string, name: string, chang
     await notifyQueuesChanged(tx);
   });
 }
-
-/** Whether any queue has a concurrency limit: claims then take the limited path (claim.ts). */
-export async function anyQueueLimited(sql: Sql): Promise<boolean> {
-  const [row] = await sql<{ limited: boolean }[]>`
-    select exists (select 1 from spool.queues
-      where concurrency_limit is not null or key_concurrency_limit is not null) as limited`;
-  return row?.limited ?? false;
-}
