@@ -175,6 +175,8 @@ describe("a queue's concurrency limit holds across the cluster", () => {
     expect(most).toBeGreaterThan(1); // the replicas did run tasks side by side
     const tasks: Task[] = await Promise.all(ids.map((id) => until(olga, id, (t) => t.finishedAt !== undefined)));
     expect(tasks.every((t) => t.state === "succeeded")).toBe(true);
+    // The next test needs replicas of its own only.
+    await Promise.all(replicas.map((replica) => replica.kill("SIGTERM")));
   });
 });
 
