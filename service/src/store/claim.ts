@@ -21,14 +21,13 @@
 //     or tenants;
 //   - priority aging (ClaimRequest.aged, agingMs): a task that has waited agingMs past its
 //     run_at is aged, and each queue's share gives up to `aged` places to aged tasks first,
-//     oldest first (the oldest due task of each priority level, found by skipping through the
-//     levels, one probe each); the rest go by priority. With a
-//     tenth of every claim aged (agedShare), a flood of higher priorities slows a task but
-//     never holds it back forever: aged tasks leave in the order they came;
+//     oldest first (the oldest due task of each priority level, one probe each); the rest go
+//     by priority. With a tenth of every claim aged (agedShare), a flood of higher priorities
+//     slows a task but never holds it back forever: aged tasks leave in the order they came;
 //   - concurrency limits hold across the cluster: a queue with concurrency_limit N never has
 //     more than N tasks RUNNING (claimed and not ended, wherever: a task waiting in a
-//     replica's local backlog counts), and with
-//     key_concurrency_limit K never more than K running with one concurrency_key. A limited
+//     replica's local backlog counts), and with key_concurrency_limit K never more than K
+//     running with one concurrency_key. A limited
 //     queue is claimed from only in a transaction that holds its row (lockLimitedQueues, a
 //     statement before this one), so claims of one limited queue are serial, and this
 //     statement's snapshot, taken after that lock, sees every task claimed before. Running
@@ -41,7 +40,9 @@
 //   - each claimed task is RUNNING, owned by the owner, with attempt incremented: the new
 //     attempt number is the fencing token that every later write of this attempt must present;
 //   - a `t:` notice with the claimed ids goes out in the same transaction (WatchTask);
-//   - `more` is true when some queue offered all the tasks its share allowed: more may be due.
+//   - `more` is true when some queue offered all the tasks its share allowed: more may be due;
+//     `held` when a limited queue kept due tasks back; `limitedDue` when a limited queue this
+//     claim could not take from has a task due; `nextDueAt` when the next one comes due.
 // Cost: (tenant, queue) pairs with pending tasks are found by skipping through the first two
 // columns of tasks_pending_claim_idx (one probe per pair), and each pair's priority levels by
 // skipping through the third (one probe per level). Within a level the index is in run_at
