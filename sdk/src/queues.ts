@@ -1,6 +1,7 @@
 // QueueClient: spool.v1.QueueService, as `client.queues` of a SpoolClient (same channel,
 // token, deadline and retries). Every call needs the operator role.
 import { msFromDuration, durationFromMs, type Queue as PbQueue, type QueueServiceClient } from "@spool/proto";
+import { SpoolError } from "./errors.js";
 import type { UnaryCaller } from "./unary-caller.js";
 
 export interface Queue {
@@ -69,7 +70,7 @@ export class QueueClient {
 }
 
 function queueFromPb(queue: PbQueue | undefined): Queue {
-  if (!queue) throw new Error("response carries no queue");
+  if (!queue) throw new SpoolError("internal", "response carries no queue", 13);
   return {
     name: queue.name,
     tenant: queue.tenant,

@@ -7,13 +7,11 @@ import type { Logger } from "pino";
 import { tenantFor } from "../auth/access.js";
 import type { Authenticator } from "../auth/authenticator.js";
 import { holds, type Principal } from "../auth/principal.js";
-import { limits as nameLimits } from "../auth/names.js";
 import type { QueueOperations } from "../domain/operations.js";
 import { defaultRetentionMs, type Queue, type QueueChange } from "../domain/queue.js";
-import { queueNamePattern } from "../domain/task.js";
-import { hasUnstorableText } from "../domain/json-values.js";
-import { quote, SpoolError } from "../errors.js";
+import { SpoolError } from "../errors.js";
 import { unaryHandler } from "./unary-handler.js";
+import { durationMsIn, tenantFieldFrom, validQueueName } from "./validate.js";
 
 export const queueLimits = {
   maxConcurrency: 100_000,
@@ -63,13 +61,11 @@ export function queueService(ops: QueueOperations, log: Logger, auth: Authentica
 
 function validName(name: string): string {
   if (!name) throw invalid("name", "is required");
-  if (!queueNamePattern.test(name)) throw invalid("name", `${quote(name.slice(0, 100))} must be 1 to 64 letters, digits, '.', '_' or '-'`);
-  return name;
+  return validQueueName("name", name);
 }
 
 function validTenant(tenant: string, allowAll = false): string {
-  if (hasUnstorableText(tenant)) throw invalid("tenant", "must not contain a NUL character or an unpaired surrogate");
-  if (tenant.length > nameLimits.tenantLength) throw invalid("tenant", `is ${tenant.length} characters; at most ${nameLimits.tenantLength}`);
+  tenantFieldFrom(tenant);
   if (tenant === "*" && !allowAll) throw invalid("tenant", `"*" names every tenant, which only ListQueues takes`);
   return tenant;
 }
@@ -83,12 +79,7 @@ function validLimit(field: string, value: number): number | null {
 }
 
 function validRetention(duration: Duration): number {
-  const { seconds, nanos } = duration;
-  const ms = Number(seconds) * 1000 + Math.trunc(nanos / 1e6);
-  if (nanos < 0 || nanos >= 1e9 || seconds < 0n || !Number.isSafeInteger(ms) || ms < queueLimits.minRetentionMs || ms > queueLimits.maxRetentionMs) {
-    throw invalid("retention", "must be from 1 minute to 10 years");
-  }
-  return ms;
+  return durationMsIn("retention", duration, queueLimits.minRetentionMs, queueLimits.maxRetentionMs, "must be from 1 minute to 10 years");
 }
 
 export function queueToPb(queue: Queue): PbQueue {

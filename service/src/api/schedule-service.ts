@@ -13,7 +13,8 @@ import type { ScheduleOperations } from "../domain/schedule.js";
 import { taskToPb } from "./convert.js";
 import { scheduleToPb } from "./convert-schedule.js";
 import { unaryHandler } from "./unary-handler.js";
-import { scheduleNameFrom, schedulePageFrom, schedulePageTokenFor, scheduleSpecFrom, tenantFieldFrom } from "./validate-schedule.js";
+import { scheduleNameFrom, schedulePageFrom, schedulePageTokenFor, scheduleSpecFrom } from "./validate-schedule.js";
+import { tenantFieldFrom } from "./validate.js";
 
 export function scheduleService(
   schedules: ScheduleOperations,

@@ -28,13 +28,6 @@ export function scheduleNameFrom(field: string, name: string): string {
   return name;
 }
 
-/** The `tenant` field as sent: empty (the caller's own) or a tenant name. */
-export function tenantFieldFrom(tenant: string): string {
-  refuseNul("tenant", tenant);
-  if (tenant.length > nameLimits.tenantLength) throw invalid("tenant", `is ${tenant.length} characters; at most ${nameLimits.tenantLength}`);
-  return tenant;
-}
-
 /**
  * The name and spec of a CreateSchedule or UpdateSchedule request's schedule; output-only
  * fields are ignored. The template's input is checked against its kind's schema by the caller.

@@ -93,6 +93,31 @@ function validInput(field: string, value: unknown): unknown {
 }
 
 /** The timeout in whole ms; checked exactly, in nanoseconds (24 h + 1 ns is over the limit). */
+/** A request's `tenant` field (empty: the caller's own): no NUL, at most the tenant length. */
+export function tenantFieldFrom(tenant: string): string {
+  refuseNul("tenant", tenant);
+  if (tenant.length > nameLimits.tenantLength) throw invalid("tenant", `is ${tenant.length} characters; at most ${nameLimits.tenantLength}`);
+  return tenant;
+}
+
+/** A queue's name, as CreateTask and QueueService take it. */
+export function validQueueName(field: string, name: string): string {
+  if (!queueNamePattern.test(name)) throw invalid(field, `${quote(name)} must be 1 to 64 letters, digits, '.', '_' or '-'`);
+  return name;
+}
+
+/**
+ * A duration in whole ms (sub-ms nanos dropped) from minMs to maxMs; else INVALID_ARGUMENT
+ * naming `field` with `range` ("must be from ..."). Negative or malformed durations too.
+ */
+export function durationMsIn(field: string, duration: Duration, minMs: number, maxMs: number, range: string): number {
+  const { seconds, nanos } = duration;
+  if (seconds < 0n || nanos < 0 || nanos >= 1e9 || seconds > BigInt(Math.floor(maxMs / 1000))) throw invalid(field, range);
+  const ms = msFromDuration(duration);
+  if (ms < minMs || ms > maxMs) throw invalid(field, range);
+  return ms;
+}
+
 function validTimeout(field: string, duration: Duration | undefined): number {
   if (!duration) return taskDefaults.timeoutMs;
   const { seconds, nanos } = duration;
@@ -122,10 +147,7 @@ export type TaskFieldsPb = Pick<
 export function taskFieldsFromPb(request: TaskFieldsPb, kinds: ReadonlySet<string>, kindBackoff: KindBackoff, prefix = ""): TaskFields {
   const kind = validKind(`${prefix}kind`, request.kind, kinds);
   const input = validInput(`${prefix}input`, request.input);
-  const queue = request.queue || taskDefaults.queue;
-  if (!queueNamePattern.test(queue)) {
-    throw invalid(`${prefix}queue`, `${quote(queue)} must be 1 to 64 letters, digits, '.', '_' or '-'`);
-  }
+  const queue = validQueueName(`${prefix}queue`, request.queue || taskDefaults.queue);
   if (Math.abs(request.priority) > limits.priority) {
     throw invalid(`${prefix}priority`, `${request.priority} is out of range ${-limits.priority}..${limits.priority}`);
   }
@@ -168,15 +190,8 @@ export function newTaskFromPb(request: CreateTaskRequest, kinds: ReadonlySet<str
  */
 export function validBackoff(field: string, backoff: PbBackoff | undefined, under: Backoff): Backoff {
   const given = backoff ?? { base: undefined, factor: 0, max: undefined, jitter: undefined };
-  const durationMs = (name: string, duration: Duration | undefined, maxMs: number) => {
-    if (!duration) return undefined;
-    if (duration.seconds < 0n || duration.nanos < 0 || duration.nanos >= 1e9 || duration.seconds > BigInt(maxMs / 1000)) {
-      throw invalid(`${field}.${name}`, `must be from 0s to ${maxMs / 1000}s`);
-    }
-    const ms = msFromDuration(duration);
-    if (ms > maxMs) throw invalid(`${field}.${name}`, `must be from 0s to ${maxMs / 1000}s`);
-    return ms;
-  };
+  const durationMs = (name: string, duration: Duration | undefined, maxMs: number) =>
+    duration && durationMsIn(`${field}.${name}`, duration, 0, maxMs, `must be from 0s to ${maxMs / 1000}s`);
   const baseMs = durationMs("base", given.base, limits.maxBackoffBaseMs);
   const maxMs = durationMs("max", given.max, limits.maxBackoffMaxMs);
   if (!Number.isFinite(given.factor) || (given.factor !== 0 && (given.factor < 1 || given.factor > limits.maxBackoffFactor))) {
@@ -288,10 +303,7 @@ export function listQueryFrom(request: ListTasksRequest, principal: Principal): 
   if (request.pageSize < 0 || request.pageSize > limits.pageSize) {
     throw invalid("page_size", `${request.pageSize} is out of range 1..${limits.pageSize}`);
   }
-  refuseNul("tenant", request.tenant);
-  if (request.tenant.length > nameLimits.tenantLength) {
-    throw invalid("tenant", `is ${request.tenant.length} characters; at most ${nameLimits.tenantLength}`);
-  }
+  tenantFieldFrom(request.tenant);
   refuseNul("schedule", request.schedule);
   if (request.schedule.length > limits.scheduleNameLength) {
     throw invalid("schedule", `is ${request.schedule.length} characters; at most ${limits.scheduleNameLength}`);
