@@ -121,6 +121,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     const writer = new AttemptWriter(database.sql, replicaId, log.child({ component: "writer" }));
     scheduler = new Scheduler({
       sql: database.sql,
+      claims: database.claims,
       pool,
       writer,
       owner: replicaId,

@@ -24,6 +24,7 @@ beforeEach(() => database.sql`truncate spool.tasks, spool.task_logs, spool.queue
 async function claimer(queues?: string[], agingMs = 60_000): Promise<Claimer> {
   const owner = randomUUID();
   await renewLease(database.sql, { id: owner, name: `test:${owner.slice(0, 8)}` }, 60_000);
+  // On the shared pool, not the claim connection: the claimers race as replicas do.
   return Object.assign(new Claimer({ sql: database.sql, owner, queues, agingMs }), { owner });
 }
 

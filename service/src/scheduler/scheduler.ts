@@ -28,6 +28,8 @@ import { Average, prefetchTarget } from "./prefetch.js";
 
 export interface SchedulerOptions {
   sql: Pool;
+  /** The claim connection (database.ts: claimSettings). */
+  claims: Pool;
   pool: WorkerPool;
   writer: AttemptWriter;
   /** This replica's id: the owner of the attempts it claims. */
@@ -88,7 +90,7 @@ export class Scheduler {
 
   constructor(options: SchedulerOptions) {
     this.#o = options;
-    this.#claimer = new Claimer({ sql: options.sql, owner: options.owner, queues: options.queues, agingMs: options.agingMs });
+    this.#claimer = new Claimer({ sql: options.claims, owner: options.owner, queues: options.queues, agingMs: options.agingMs });
   }
 
   /** A queue was paused, resumed or had its limits changed: claim under the new settings. */

@@ -31,7 +31,7 @@ describe("claimTasks", () => {
     await Promise.all(
       owners.map(async (owner) => {
         for (;;) {
-          const batch = await claimWithLease(database.sql, 7, owner);
+          const batch = await claimWithLease(database.claims, 7, owner);
           if (batch.length === 0) return;
           claimed.push(...batch.map((t) => t.id));
         }
@@ -50,7 +50,7 @@ describe("claimTasks", () => {
       newTask({ input: "d", priority: -1 }),
     ]);
     const order: unknown[] = [];
-    for (let i = 0; i < 4; i++) order.push(...(await claimWithLease(database.sql, 1, randomUUID())).map((t) => t.input));
+    for (let i = 0; i < 4; i++) order.push(...(await claimWithLease(database.claims, 1, randomUUID())).map((t) => t.input));
     expect(order).toEqual(["b", "c", "a", "d"]);
     expect([a, b, c, d].every((x) => x?.created)).toBe(true);
   });
@@ -61,13 +61,13 @@ describe("claimTasks", () => {
     await insertTasks(database.sql, Array.from({ length: 500 }, (_, i) => newTask({ tenant: "acme", input: i, priority: 9, runAt: past })));
     await insertTasks(database.sql, [newTask({ tenant: "globex", input: "g1" }), newTask({ tenant: "globex", input: "g2" })]);
     await insertTasks(database.sql, [newTask({ tenant: "initech", input: "i1" })]);
-    const first = await claimWithLease(database.sql, 4, randomUUID());
+    const first = await claimWithLease(database.claims, 4, randomUUID());
     // One turn each, then a second turn: acme's first two, and globex's first two (in its order).
     expect(first.map((t) => [t.tenant, t.input]).sort()).toEqual(
       [["acme", 0], ["acme", 1], ["globex", "g1"], ["initech", "i1"]].sort(),
     );
     // A tenant's own tasks keep their order: acme's come in priority, then run_at order.
-    const rest = await claimWithLease(database.sql, 1000, randomUUID());
+    const rest = await claimWithLease(database.claims, 1000, randomUUID());
     expect(rest.filter((t) => t.tenant === "acme").map((t) => t.input)).toEqual(Array.from({ length: 498 }, (_, i) => i + 2));
     expect(rest.filter((t) => t.tenant !== "acme").map((t) => t.input)).toEqual(["g2"]);
   });
@@ -81,7 +81,7 @@ describe("claimTasks", () => {
     let after = "";
     const served: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const claimed = await claimWithLease(database.sql, 1, owner, testKinds, after);
+      const claimed = await claimWithLease(database.claims, 1, owner, testKinds, after);
       served.push(...claimed.map((t) => t.tenant));
       after = lastServed(claimed, after);
     }
@@ -98,14 +98,14 @@ describe("claimTasks", () => {
     await insertTasks(database.sql, Array.from({ length: 5 }, (_, i) => newTask({ input: `high-${i}`, priority: 9 })));
     const owner = randomUUID();
     // Without an aged share: priority order.
-    const plain = await claimAs(database.sql, { limit: 1, owner, kinds: testKinds, aged: 0, agingMs: 60_000 });
+    const plain = await claimAs(database.claims, { limit: 1, owner, kinds: testKinds, aged: 0, agingMs: 60_000 });
     expect(plain.tasks.map((t) => t.input)).toEqual(["high-0"]);
     // With one: the longest-waiting aged task first (older-mid waited longer than old-low),
     // then priority order for the rest of the share.
-    const aged = await claimAs(database.sql, { limit: 3, owner, kinds: testKinds, aged: 2, agingMs: 60_000 });
+    const aged = await claimAs(database.claims, { limit: 3, owner, kinds: testKinds, aged: 2, agingMs: 60_000 });
     expect(aged.tasks.map((t) => t.input).sort()).toEqual(["high-1", "old-low", "older-mid"]);
     // new-low has not waited past the threshold: it is not aged.
-    const next = await claimAs(database.sql, { limit: 1, owner, kinds: testKinds, aged: 1, agingMs: 60_000 });
+    const next = await claimAs(database.claims, { limit: 1, owner, kinds: testKinds, aged: 1, agingMs: 60_000 });
     expect(next.tasks.map((t) => t.input)).toEqual(["high-2"]);
   });
 
@@ -138,10 +138,10 @@ describe("claimTasks", () => {
     const claimed: string[] = [];
     // A claim may take fewer than asked while more are due (claim.ts): here globex's one task
     // leaves 29 of its share of 30 unused. The scheduler asks again at once.
-    const first = await claimWithLease(database.sql, 60, owner);
+    const first = await claimWithLease(database.claims, 60, owner);
     expect(first).toHaveLength(31);
     claimed.push(...first.map((t) => t.tenant));
-    claimed.push(...(await claimWithLease(database.sql, 60, owner)).map((t) => t.tenant));
+    claimed.push(...(await claimWithLease(database.claims, 60, owner)).map((t) => t.tenant));
     expect(claimed.length).toBe(51);
     expect(claimed.filter((t) => t === "globex")).toHaveLength(1);
   });
@@ -149,14 +149,14 @@ describe("claimTasks", () => {
   it("does not take a task before its run_at, and says when the next one is due", async () => {
     const runAt = new Date(Date.now() + 60_000);
     await insertTasks(database.sql, [newTask({ runAt })]);
-    const claim = await claimAs(database.sql, { limit: 10, owner: randomUUID(), kinds: testKinds });
+    const claim = await claimAs(database.claims, { limit: 10, owner: randomUUID(), kinds: testKinds });
     expect(claim).toEqual({ tasks: [], more: false, held: false, limitedDue: false, nextDueAt: runAt.getTime() });
   });
 
   it("gives back an unstarted claim without spending its attempt", async () => {
     const [inserted] = await insertTasks(database.sql, [newTask()]);
     const owner = randomUUID();
-    const [claim] = await claimWithLease(database.sql, 1, owner);
+    const [claim] = await claimWithLease(database.claims, 1, owner);
     expect(claim?.attempt).toBe(1);
     await unclaimTasks(database.sql, owner, [{ id: claim!.id, attempt: 1 }]);
     const task = await getTask(database.db, inserted!.task.id);
@@ -167,12 +167,12 @@ describe("claimTasks", () => {
     const runAt = new Date(Date.now() + 60_000);
     const [other] = await insertTasks(database.sql, [newTask({ kind: "added.in.next.release" }), newTask({ kind: "added.in.next.release", runAt })]);
     const [mine] = await insertTasks(database.sql, [newTask()]);
-    const claim = await claimAs(database.sql, { limit: 10, owner: randomUUID(), kinds: testKinds });
+    const claim = await claimAs(database.claims, { limit: 10, owner: randomUUID(), kinds: testKinds });
     expect(claim.tasks.map((c) => c.id)).toEqual([mine!.task.id]);
     expect(claim.nextDueAt).toBeUndefined();
     expect(await getTask(database.db, other!.task.id)).toMatchObject({ state: "pending", attempt: 0 });
     // A replica that has the kind takes the due one, and learns when the other is due.
-    const next = await claimAs(database.sql, { limit: 10, owner: randomUUID(), kinds: ["added.in.next.release"] });
+    const next = await claimAs(database.claims, { limit: 10, owner: randomUUID(), kinds: ["added.in.next.release"] });
     expect(next.tasks.map((c) => c.id)).toEqual([other!.task.id]);
     expect(next.nextDueAt).toBe(runAt.getTime());
   });
@@ -180,7 +180,7 @@ describe("claimTasks", () => {
   it("takes nothing for an owner whose lease is not live", async () => {
     await insertTasks(database.sql, [newTask()]);
     const owner = { id: randomUUID(), name: "cut-off" };
-    const claim = () => claimTasks(database.sql, { limit: 10, owner: owner.id, kinds: testKinds }).then((c) => c.tasks);
+    const claim = () => claimTasks(database.claims, { limit: 10, owner: owner.id, kinds: testKinds }).then((c) => c.tasks);
     expect(await claim()).toEqual([]); // never had one
     await renewLease(database.sql, owner, 10_000);
     await database.sql`update spool.replicas set expires_at = now() - interval '1 second', renewed_at = now() - interval '2 seconds' where id = ${owner.id}`;
@@ -195,12 +195,12 @@ describe("fencing", () => {
     const [inserted] = await insertTasks(database.sql, [newTask({ maxAttempts: 3 })]);
     const id = inserted!.task.id;
     const first = randomUUID();
-    await claimWithLease(database.sql, 1, first);
+    await claimWithLease(database.claims, 1, first);
     // The first attempt is interrupted (a shutdown gives its number back) and a second
     // replica takes the task over, as attempt 1 again: the owner is what fences it then.
     await finishAttempts(first, [{ id, attempt: 1, outcome: "interrupted" }]);
     const second = randomUUID();
-    const [claim] = await claimWithLease(database.sql, 1, second);
+    const [claim] = await claimWithLease(database.claims, 1, second);
     expect(claim).toMatchObject({ id, attempt: 1 });
 
     // Late writes of the first owner change nothing...
@@ -220,7 +220,7 @@ describe("fencing", () => {
     const [inserted] = await insertTasks(database.sql, [newTask({ maxAttempts: 5 })]);
     const id = inserted!.task.id;
     const owner = randomUUID();
-    await claimWithLease(database.sql, 1, owner);
+    await claimWithLease(database.claims, 1, owner);
     await database.sql`update spool.tasks set cancel_requested = true, cancel_reason = 'stop' where id = ${id}`;
     await finishAttempts(owner, [{ id, attempt: 1, outcome: "failed", error: { type: "Error", message: "boom" } }]);
     expect(await getTask(database.db, id)).toMatchObject({ state: "cancelled", error: { type: "Cancelled", message: "stop" } });
@@ -229,7 +229,7 @@ describe("fencing", () => {
   it("requeues an interrupted task with its attempt given back, even when it had none left", async () => {
     const [one, three] = await insertTasks(database.sql, [newTask({ maxAttempts: 1 }), newTask({ maxAttempts: 3 })]);
     const owner = randomUUID();
-    await claimWithLease(database.sql, 2, owner);
+    await claimWithLease(database.claims, 2, owner);
     const shutdown = { type: "Shutdown", message: "stopping" };
     const finished = await finishAttempts(owner, [
       { id: one!.task.id, attempt: 1, outcome: "interrupted", error: shutdown },
@@ -243,7 +243,7 @@ describe("fencing", () => {
   it("ends a final failure (a NonRetryableError) FAILED with attempts left, unless a cancel was requested", async () => {
     const [left, cancelled] = await insertTasks(database.sql, [newTask({ maxAttempts: 3 }), newTask({ maxAttempts: 3 })]);
     const owner = randomUUID();
-    await claimWithLease(database.sql, 2, owner);
+    await claimWithLease(database.claims, 2, owner);
     await database.sql`update spool.tasks set cancel_requested = true, cancel_reason = 'stop' where id = ${cancelled!.task.id}`;
     const error = { type: "CardDeclined", message: "for good" };
     const finished = await finishAttempts(owner, [
@@ -261,7 +261,7 @@ describe("recordAttempts", () => {
   it("stores lines and outcomes in one statement and sends their wake-ups with them", async () => {
     const [retried, ended] = await insertTasks(database.sql, [newTask({ maxAttempts: 2 }), newTask({ maxAttempts: 1 })]);
     const owner = randomUUID();
-    await claimWithLease(database.sql, 2, owner);
+    await claimWithLease(database.claims, 2, owner);
     const notices: unknown[] = [];
     const listener = await listen(database.sql, (notice) => notices.push(notice), () => {});
     try {
@@ -297,7 +297,7 @@ describe("recordAttempts", () => {
   it("still sends the wake-up for lines when no outcome is recorded", async () => {
     const [inserted] = await insertTasks(database.sql, [newTask()]);
     const owner = randomUUID();
-    await claimWithLease(database.sql, 1, owner);
+    await claimWithLease(database.claims, 1, owner);
     const notices: unknown[] = [];
     const listener = await listen(database.sql, (notice) => notices.push(notice), () => {});
     try {

@@ -50,9 +50,10 @@
 // many (100,000 future tasks cost a claim 43 ms when they were). Each pair with a due task
 // offers its share from each level, so a claim locks at most (limit + pairs) * levels rows
 // (plus the lookahead of key-limited queues). Running tasks of limited queues are counted
-// from the running set, which is at most the cluster's threads. (The next due time is read
-// in run_at order past the future tasks of queues this replica does not serve or that are
-// paused: many of those slow it.)
+// from the running set, which is at most the cluster's threads. The next due time is one
+// probe per level of the served queues, so future tasks of other queues are never read.
+// Plan: made once per connection (database.ts, claimSettings), and claim-plan.test.ts checks
+// that a plan made on an empty table stays bounded on a full one.
 import type { Sql } from "./database.js";
 import { channel, idPayloads } from "./notify.js";
 
@@ -307,15 +308,21 @@ export function claimQuery(sql: Sql, request: ClaimRequest) {
       -- due: the next claim should be one that locks the limited queues (Claimer).
       exists (select 1 from served s where not s.takeable and (s.tenant, s.queue) in (select tenant, queue from due)) as "limitedDue",
       -- When the next task of the queues considered comes due (by this statement's clock, so
-      -- that a task due a moment after it is not missed): the time to claim again.
-      -- In run_at order, stopping at the first (tasks_pending_run_at_idx): a min() over a
-      -- semi-join read all 100,000 future tasks of the benchmark's table, 43 ms a claim.
-      (select extract(epoch from f.run_at) * 1000 from spool.tasks f
-        where f.state = 'pending' and f.run_at > now() and f.kind = any(${kinds}::text[])
-          -- Served queues, a limited one not locked here included: its task coming due is a
-          -- reason to claim (with the locks) too, and the scan stops at the first such task.
-          and exists (select 1 from served se where se.tenant = f.tenant and se.queue = f.queue)
-        order by f.run_at limit 1)::float8 as "nextDueAt"
+      -- that a task due a moment after it is not missed): the time to claim again. The first
+      -- future task of each level of the served queues, a limited one not locked here included
+      -- (its task coming due is a reason to claim, with the locks): one probe per level, in
+      -- run_at order within it, so the future tasks of queues this replica does not serve, or
+      -- that are paused, are never read (a scan of all pending tasks in run_at order read
+      -- 100,000 of them when it was planned for an empty table).
+      (select extract(epoch from min(nx.run_at)) * 1000 from levels l cross join lateral (
+        select f.run_at from spool.tasks f
+        where f.state = 'pending' and f.tenant = l.tenant and f.queue = l.queue and f.priority = l.priority
+          and f.run_at > now() and f.kind = any(${kinds}::text[])
+        -- run_at alone: with id too, the tasks sharing the first run_at were all read and
+        -- sorted (100,000 due at the same instant: 33 ms).
+        order by f.run_at
+        limit 1
+      ) nx)::float8 as "nextDueAt"
     -- One row even when nothing was claimed, for more and nextDueAt.
     from (select count(*) from sent) s left join claimed on true`;
 }
