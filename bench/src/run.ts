@@ -35,8 +35,14 @@ const size = quick
 if (args.tasks) size.tasks = Number(args.tasks);
 const only = new Set((args.only ?? "spool,graphile").split(","));
 const graceMs = 1000;
-/** Scenario 1b: the queue's cluster-wide concurrency limit (more than the threads: it bounds the local queue). */
-const limitedQueueLimit = 100;
+/**
+ * Scenarios 1b and 1c: a queue with a cluster-wide concurrency limit. A limit counts every
+ * task claimed and not yet ended, which includes a replica's local queue and the outcomes
+ * being stored: for no-op tasks about 400 in flight at full speed. 1b's limit is above that,
+ * so it measures what the limited claim path costs; 1c's binds, so it measures how fast a
+ * limited queue turns its slots over (Little's law: limit / time a task holds a slot).
+ */
+const limits = { above: 1000, binding: 100 };
 const log = (message: string) => console.error(`[bench] ${message}`);
 
 async function main() {
@@ -122,13 +128,18 @@ async function runSpool(admin: postgres.Sql, url: string, pings: Awaited<ReturnT
     const batched = await scenario.throughputRounds(subject, size.tasks, "batched", size.rounds);
     log(`spool: throughput (CreateTasks) ${JSON.stringify(batched)}`);
     const peakMb = memoryOf(pid).peakMb;
-    // The same through a queue with a cluster-wide concurrency limit (one that does not bind
-    // the threads): what the limited claim path costs.
+    // The same through a queue with a cluster-wide concurrency limit, above and below what
+    // is in flight (limits, above).
     const limitedSubject = spoolSubject(`127.0.0.1:${match[1]}`, url, "limited");
-    await limitedSubject.client.queues.update("limited", { concurrencyLimit: limitedQueueLimit });
-    const limited = await scenario.throughputRounds(limitedSubject, size.tasks, "batched", size.rounds);
+    const throughputLimitedTo = async (limit: number) => {
+      await limitedSubject.client.queues.update("limited", { concurrencyLimit: limit });
+      const figures = await scenario.throughputRounds(limitedSubject, size.tasks, "batched", size.rounds);
+      log(`spool: throughput (CreateTasks) in a queue limited to ${limit} ${JSON.stringify(figures)}`);
+      return figures;
+    };
+    const limited = await throughputLimitedTo(limits.above);
+    const limitedBinding = await throughputLimitedTo(limits.binding);
     await limitedSubject.close();
-    log(`spool: throughput (CreateTasks) in a queue limited to ${limitedQueueLimit} ${JSON.stringify(limited)}`);
     const single = await scenario.throughput(subject, size.tasks, "single");
     log(`spool: throughput (CreateTask) ${JSON.stringify(single)}`);
     const pickup = await scenario.pickup(subject, pings, size.pickups);
@@ -144,7 +155,7 @@ async function runSpool(admin: postgres.Sql, url: string, pings: Awaited<ReturnT
     await scenario.fillTable(subject.sql, size.finished, size.future);
     const pickupAtScale = await scenario.pickup(subject, pings, size.pickups, { keep: true });
     log(`spool: pickup at scale ${JSON.stringify(pickupAtScale)}`);
-    return { memory: { idleRssMb: idle.rssMb, peakRssMb: peakMb }, throughput: { batched, single, limited }, pickup, endToEnd, logs, cancel, pickupAtScale };
+    return { memory: { idleRssMb: idle.rssMb, peakRssMb: peakMb }, throughput: { batched, single, limited, limitedBinding }, pickup, endToEnd, logs, cancel, pickupAtScale };
   } finally {
     await subject.close();
     await child.stop();
@@ -195,10 +206,9 @@ function report(results: Figures) {
   rows.push(["   every round", ...[s, gd, gb].map((r) => (r ? (r.throughput.batched.rounds as number[]).join(", ") : "-")), "", ""]);
   if (s) {
     const add = (name: string, value: unknown) => rows.push([name, f(value), "", "", "", ""]);
-    add(
-      `1b. tasks/s, batch create, queue limited to ${limitedQueueLimit} (x of 1.)`,
-      `${s.throughput.limited.perSec} (${(s.throughput.limited.perSec / s.throughput.batched.perSec).toFixed(2)}x)`,
-    );
+    const ofBatched = (perSec: number) => `${perSec} (${(perSec / s.throughput.batched.perSec).toFixed(2)}x)`;
+    add(`1b. tasks/s, batch create, queue limited to ${limits.above} (x of 1.)`, ofBatched(s.throughput.limited.perSec));
+    add(`1c. tasks/s, batch create, queue limited to ${limits.binding}, binding (x of 1.)`, ofBatched(s.throughput.limitedBinding.perSec));
     add("2. pickup ms after create, p90 / max", `${s.pickup.afterCreate.p90} / ${s.pickup.afterCreate.max}`);
     add("3. end to end ms, p50 / p99", `${s.endToEnd.p50} / ${s.endToEnd.p99}`);
     add("4. log lines/s to one stream", s.logs.linesPerSec);
@@ -217,7 +227,7 @@ function report(results: Figures) {
   if (s) {
     const targets: [string, boolean][] = [
       ["throughput >= graphile-worker (batched) in the same run", !gb || s.throughput.batched.perSec >= gb.throughput.batched.perSec],
-      ["throughput in a queue with a concurrency limit >= 0.8x without", s.throughput.limited.perSec >= 0.8 * s.throughput.batched.perSec],
+      ["throughput in a queue with a concurrency limit above what is in flight >= 0.8x without", s.throughput.limited.perSec >= 0.8 * s.throughput.batched.perSec],
       ["pickup p50 <= 5 ms", s.pickup.afterCreate.p50 <= 5],
       ["pickup p99 <= 15 ms", s.pickup.afterCreate.p99 <= 15],
       ["log line delay p99 <= 20 ms (1 line/ms)", s.logs.pacedDelay.p99 <= 20],
