@@ -12,6 +12,7 @@ import { limits as nameLimits } from "../auth/names.js";
 import { scheduleDefaults, scheduleLimits, type CatchUp, type ScheduleSpec } from "../domain/schedule.js";
 import { quote, SpoolError } from "../errors.js";
 import { checkCronRule, checkTimeZone } from "../schedules/ticks.js";
+import { keyOfPageToken, pageSizeFrom, pageTokenOf } from "./page-token.js";
 import { refuseNul, taskFieldsFromPb, type KindBackoff } from "./validate.js";
 
 const invalid = SpoolError.invalidArgument;
@@ -115,24 +116,11 @@ export interface SchedulePage {
 
 /** A ListSchedules page, for `tenant` (its token cannot be taken to another tenant). */
 export function schedulePageFrom(request: ListSchedulesRequest, tenant: string): SchedulePage {
-  if (request.pageSize < 0 || request.pageSize > scheduleLimits.pageSize) {
-    throw invalid("page_size", `${request.pageSize} is out of range 1..${scheduleLimits.pageSize}`);
-  }
-  const limit = request.pageSize || scheduleLimits.defaultPageSize;
-  if (!request.pageToken) return { afterName: undefined, limit };
-  const notOurs = () => invalid("page_token", "is not a token this service issued");
-  if (request.pageToken.length > maxPageTokenLength) throw notOurs();
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(request.pageToken, "base64url").toString());
-  } catch {
-    throw notOurs();
-  }
-  if (!Array.isArray(decoded) || decoded.length !== 2 || typeof decoded[0] !== "string" || typeof decoded[1] !== "string") throw notOurs();
-  if (decoded[0] !== tenant) throw invalid("page_token", "was issued for another tenant; start again without it");
-  return { afterName: decoded[1], limit };
+  const limit = pageSizeFrom(request.pageSize, scheduleLimits.pageSize, scheduleLimits.defaultPageSize);
+  const [afterName] = keyOfPageToken(request.pageToken, tenant, 1, maxPageTokenLength) ?? [];
+  return { afterName, limit };
 }
 
 export function schedulePageTokenFor(tenant: string, lastName: string): string {
-  return Buffer.from(JSON.stringify([tenant, lastName])).toString("base64url");
+  return pageTokenOf(tenant, [lastName]);
 }
