@@ -334,7 +334,7 @@ const requestFields: Record<Rpc, readonly string[]> = {
   CancelTask: ["id", "reason"],
   WatchTask: ["id"],
   RetryTask: ["id"],
-  ListQueues: ["tenant"],
+  ListQueues: ["tenant", "page_size", "page_token"],
   UpdateQueue: ["name", "concurrency_limit", "key_concurrency_limit", "retention", "tenant"],
   PauseQueue: ["name", "tenant"],
   ResumeQueue: ["name", "tenant"],
@@ -700,7 +700,7 @@ describe("after the task properties", () => {
 
 /** The settings ListQueues lists for a queue (undefined: none of that name), or why it could not list. */
 async function listedSettings(tenant: string, name: string): Promise<QueueSettings | string | undefined> {
-  const answer = await shared.unary(path("ListQueues"), ListQueuesRequest.encode({ tenant }).finish(), deadlineMs);
+  const answer = await shared.unary(path("ListQueues"), ListQueuesRequest.encode({ tenant, pageSize: 1000, pageToken: "" }).finish(), deadlineMs);
   if (answer.code !== status.OK) return `ListQueues answered ${describeAnswer(answer)}`;
   const queue = ListQueuesResponse.decode(answer.messages[0]!).queues.find((q) => q.name === name);
   return queue && settingsOf(queue);
@@ -744,10 +744,12 @@ describe("after every property", () => {
     expect({ exitCode: service.child.exitCode, signal: service.child.signalCode }).toEqual({ exitCode: null, signal: null });
     expect(await shared.health("", 5000)).toBe("SERVING");
     expect(await shared.health("spool.v1.QueueService", 5000)).toBe("SERVING");
-    const bytes = ListQueuesRequest.encode({ tenant: "*" }).finish();
+    const bytes = ListQueuesRequest.encode({ tenant: "*", pageSize: 1000, pageToken: "" }).finish();
     const answer = await shared.unary(path("ListQueues"), bytes, deadlineMs);
     expect(describeAnswer(answer)).toBe(`OK ""`);
     expect(queues.size).toBeGreaterThan(0);
+    // One page holds every queue of the run, so the model can look for each one it changed.
+    expect(ListQueuesResponse.decode(answer.messages[0]!).nextPageToken).toBe("");
     expect(listQueuesProblem({ bytes, answer })).toBeUndefined();
   }, 30_000);
 });

@@ -112,6 +112,31 @@ describe("QueueService", () => {
     expect(await message(olga.queues.pause("x", { tenant: "\u0000" }))).toMatch(/^tenant: must not contain a NUL/);
   });
 
+  it("pages through the queues, a page's token good only for its own listing", async () => {
+    for (const name of ["page-a", "page-b", "page-c", "page-d", "page-e"]) await olga.queues.update(name, { concurrencyLimit: 7 });
+    const names: string[] = [];
+    let pageToken: string | undefined;
+    let pages = 0;
+    do {
+      const page = await olga.queues.listPage({ pageSize: 2, pageToken });
+      expect(page.queues.length).toBeLessThanOrEqual(2);
+      names.push(...page.queues.map((q) => q.name));
+      pageToken = page.nextPageToken;
+      pages++;
+    } while (pageToken && pages < 100);
+    expect(names.filter((n) => n.startsWith("page-"))).toEqual(["page-a", "page-b", "page-c", "page-d", "page-e"]);
+    expect(names).toEqual([...names].sort());
+    expect(names).toEqual((await olga.queues.list()).map((q) => q.name));
+
+    const first = await olga.queues.listPage({ pageSize: 1 });
+    const root = as(service, tokens.root);
+    const refused = await failure(root.queues.listPage({ tenant: "*", pageToken: first.nextPageToken }));
+    expect(refused.code).toBe("invalid_argument");
+    expect(refused.message).toBe("page_token: was issued for another tenant; start again without it");
+    expect((await failure(olga.queues.listPage({ pageToken: "garbage" }))).message).toBe("page_token: is not a token this service issued");
+    expect((await failure(olga.queues.listPage({ pageSize: 1001 }))).message).toBe("page_size: 1001 is out of range 1..1000");
+  });
+
   it("sets and removes limits, and sets a queue up ahead of its first task", async () => {
     const set = await olga.queues.update("later", { concurrencyLimit: 4, keyConcurrencyLimit: 1, retentionMs: 3_600_000 });
     expect(set).toMatchObject({ name: "later", concurrencyLimit: 4, keyConcurrencyLimit: 1, retentionMs: 3_600_000, depth: { pending: 0 } });

@@ -190,10 +190,22 @@ export function pauseOrResumeFields(rpc: "PauseQueue" | "ResumeQueue"): FieldCas
   ];
 }
 
+/** A page token this service did not issue: any text but the empty one (the first page). */
+const pageTokenValues: Values<Text> = {
+  edges: [ok(""), refused("page_token", "x"), refused("page_token", "W10"), refused("page_token", mib15)],
+  valid: valid(fc.constant("")),
+  bad: bad("page_token", fc.oneof(asciiText(300), cleanText(8)).filter((token) => token.length > 0)),
+};
+
 export function listQueuesFields(): FieldCases[] {
   const list = (tenant: Text): Spec => ({ rpc: "ListQueues", tenant });
   const tenants = tenantValues(true);
-  return [field("tenant", tenants, list), garbage("ListQueues", tenants.valid.map((tenant) => list(tenant.value)))];
+  return [
+    field("tenant", tenants, list),
+    field("page_size", int32Values("page_size", 0, 1000), (pageSize): Spec => ({ rpc: "ListQueues", tenant: "", pageSize })),
+    field("page_token", pageTokenValues, (pageToken): Spec => ({ rpc: "ListQueues", tenant: "", pageToken })),
+    garbage("ListQueues", tenants.valid.map((tenant) => list(tenant.value))),
+  ];
 }
 
 export const queueFieldsByRpc: Record<QueueRpc, () => FieldCases[]> = {

@@ -102,7 +102,7 @@ export type Spec =
   | { rpc: "CancelTask"; id: IdRef; reason: Text }
   | { rpc: "StreamLogs"; taskId: IdRef; afterSeq: bigint; follow: boolean }
   | { rpc: "ListTasks"; request: ListSpec }
-  | { rpc: "ListQueues"; tenant: Text }
+  | { rpc: "ListQueues"; tenant: Text; pageSize?: number; pageToken?: Text }
   | { rpc: "UpdateQueue"; update: QueueUpdateSpec }
   | { rpc: "PauseQueue" | "ResumeQueue"; name: Text; tenant: Text }
   /** Bytes sent as they are, or a valid request's bytes cut short or with bytes overwritten. */
@@ -286,8 +286,11 @@ export function encode(spec: Spec, world: World): Uint8Array {
     case "ListTasks":
       return encodeList(spec.request, world);
     case "ListQueues": {
-      const writer = ListQueuesRequest.encode({ tenant: text(spec.tenant) });
+      // Pages as large as they go, so that a listing holds every queue the run changed.
+      const pageToken = spec.pageToken ?? "";
+      const writer = ListQueuesRequest.encode({ tenant: text(spec.tenant), pageSize: spec.pageSize ?? 1000, pageToken: text(pageToken) });
       if (spec.tenant instanceof RawText) writeText(writer, 1, spec.tenant);
+      if (pageToken instanceof RawText) writeText(writer, 3, pageToken);
       return writer.finish();
     }
     case "UpdateQueue": {

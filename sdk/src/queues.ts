@@ -29,6 +29,12 @@ export interface QueueSettingsChange {
   retentionMs?: number;
 }
 
+export interface QueuePage {
+  queues: Queue[];
+  /** Pass as pageToken for the next page; undefined on the last. */
+  nextPageToken?: string;
+}
+
 export interface QueueTarget {
   /** Another tenant's queue (admin only); default: the caller's own. */
   tenant?: string;
@@ -40,10 +46,23 @@ export class QueueClient {
     private readonly caller: UnaryCaller,
   ) {}
 
-  /** The tenant's queues in name order; `tenant: "*"` lists every tenant's (admin). */
+  /** The tenant's queues in name order, every page; `tenant: "*"` lists every tenant's (admin). */
   async list(options: QueueTarget = {}): Promise<Queue[]> {
-    const response = await this.caller.call(this.client, "listQueues", { tenant: options.tenant ?? "" }, true);
-    return response.queues.map(queueFromPb);
+    const queues: Queue[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await this.listPage({ ...options, pageSize: 1000, pageToken });
+      queues.push(...page.queues);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    return queues;
+  }
+
+  /** One page of the tenant's queues, in (tenant, name) order. */
+  async listPage(options: QueueTarget & { pageSize?: number; pageToken?: string } = {}): Promise<QueuePage> {
+    const request = { tenant: options.tenant ?? "", pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "" };
+    const response = await this.caller.call(this.client, "listQueues", request, true);
+    return { queues: response.queues.map(queueFromPb), nextPageToken: response.nextPageToken || undefined };
   }
 
   /** Changes the settings given and keeps the others; a queue with no task yet is set up ahead. */

@@ -210,7 +210,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     };
 
     const queues: QueueOperations = {
-      list: (tenant) => listQueues(database.sql, tenant),
+      list: (tenant, page) => listQueues(database.sql, tenant, { page }),
       change: async (tenant, name, change) => {
         await changeQueue(database.sql, tenant, name, change);
         const queue = await getQueue(database.sql, tenant, name);

@@ -10,16 +10,22 @@ import { holds, type Principal } from "../auth/principal.js";
 import type { QueueOperations } from "../domain/operations.js";
 import { defaultRetentionMs, type Queue, type QueueChange } from "../domain/queue.js";
 import { SpoolError } from "../errors.js";
+import { limits as nameLimits } from "../auth/names.js";
+import { keyOfPageToken, pageSizeFrom, pageTokenOf } from "./page-token.js";
 import { unaryHandler } from "./unary-handler.js";
 import { durationMsIn, tenantFieldFrom, validQueueName } from "./validate.js";
 
 export const queueLimits = {
+  pageSize: 1000,
+  defaultPageSize: 100,
   maxConcurrency: 100_000,
   minRetentionMs: 60_000,
   maxRetentionMs: 10 * 366 * 24 * 3600_000,
 } as const;
 
 const invalid = SpoolError.invalidArgument;
+/** Most characters of a page token: a scope, a tenant and a queue name as JSON in base64url. */
+const maxPageTokenLength = 4 * (2 * nameLimits.tenantLength + 64) * 2;
 
 export function queueService(ops: QueueOperations, log: Logger, auth: Authenticator): QueueServiceServer & Record<string, UntypedHandleCall> {
   const unary = <Req, Res>(method: string, handle: (request: Req, principal: Principal) => Promise<Res>) =>
@@ -41,7 +47,12 @@ export function queueService(ops: QueueOperations, log: Logger, auth: Authentica
       const all = requested === "*";
       if (all && !holds(principal, "admin")) throw new SpoolError("permission_denied", `tenant: listing every tenant's queues needs the admin role`);
       const tenant = all ? undefined : tenantFor(principal, requested);
-      return { queues: (await ops.list(tenant)).map(queueToPb) };
+      const scope = tenant ?? "*";
+      const limit = pageSizeFrom(request.pageSize, queueLimits.pageSize, queueLimits.defaultPageSize);
+      const key = keyOfPageToken(request.pageToken, scope, 2, maxPageTokenLength);
+      const queues = await ops.list(tenant, { limit, after: key && { tenant: key[0]!, name: key[1]! } });
+      const last = queues.length === limit ? queues.at(-1) : undefined;
+      return { queues: queues.map(queueToPb), nextPageToken: last ? pageTokenOf(scope, [last.tenant, last.name]) : "" };
     }),
 
     updateQueue: unary("UpdateQueue", async (request, principal) => {

@@ -1,6 +1,6 @@
 // What the API asks of the service: the operations behind the RPCs, free of gRPC and SQL.
 // Implemented by the composition root (spool.ts) over the store and the scheduler.
-import type { Queue, QueueChange } from "./queue.js";
+import type { Queue, QueueChange, QueuePage } from "./queue.js";
 import type { Backoff, LogLine, NewTask, Task, TaskFilter, TaskView } from "./task.js";
 
 export interface LogStreamRequest {
@@ -54,8 +54,8 @@ export interface TaskOperations {
 }
 
 export interface QueueOperations {
-  /** The queues of `tenant` (every tenant's when undefined), in (tenant, name) order. */
-  list(tenant: string | undefined): Promise<Queue[]>;
+  /** A page of the queues of `tenant` (every tenant's when undefined), in (tenant, name) order. */
+  list(tenant: string | undefined, page: QueuePage): Promise<Queue[]>;
   /**
    * Applies the change (making the queue if it has no task yet) and returns the queue. Once
    * it resolves, no replica starts a task under the old settings.

@@ -24,6 +24,12 @@ export interface Queue extends QueueSettings {
   oldestPendingAgeMs: number;
 }
 
+/** A page of a queue listing: the queues after `after` in (tenant, name) order, at most `limit`. */
+export interface QueuePage {
+  after?: { tenant: string; name: string };
+  limit: number;
+}
+
 /** Depth counts stop here, so that a huge backlog costs a bounded read. */
 export const queueCountCap = 1_000_000;
 

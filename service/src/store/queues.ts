@@ -10,7 +10,7 @@
 // and once changeQueue returns, no claim anywhere starts a task under the old settings: a
 // paused queue starts nothing more, and a new or lower limit holds for every later start.
 // (Tasks already running are not touched: they finish.)
-import { queueCountCap, type Queue, type QueueChange } from "../domain/queue.js";
+import { queueCountCap, type Queue, type QueueChange, type QueuePage } from "../domain/queue.js";
 import type { Pool, Sql } from "./database.js";
 import { notifyQueuesChanged } from "./notify.js";
 
@@ -24,10 +24,19 @@ export async function ensureQueues(sql: Sql, queues: readonly { tenant: string; 
 }
 
 /**
- * The queues of `tenant` (every tenant's when undefined) in (tenant, name) order, with their
- * depth; only the one of that name when `name` is given.
+ * A page of the queues of `tenant` (every tenant's when undefined) in (tenant, name) order,
+ * with their depth; only the one of that name when `name` is given. Each figure is a bounded
+ * read: the counts stop at queueCountCap, the running count reads the running set, and the
+ * oldest due task is found with one probe per priority level (tasks_pending_claim_idx is in
+ * run_at order within a level; a min() over the queue read every pending task).
  */
-export async function listQueues(sql: Sql, tenant: string | undefined, name?: string): Promise<Queue[]> {
+export async function listQueues(
+  sql: Sql,
+  tenant: string | undefined,
+  options: { name?: string; page?: QueuePage } = {},
+): Promise<Queue[]> {
+  const { name, page } = options;
+  const after = page?.after;
   return sql<Queue[]>`
     select q.tenant, q.name, q.paused, q.concurrency_limit as "concurrencyLimit",
       q.key_concurrency_limit as "keyConcurrencyLimit", q.retention_ms as "retentionMs",
@@ -36,16 +45,32 @@ export async function listQueues(sql: Sql, tenant: string | undefined, name?: st
       (select count(*) from (select 1 from spool.tasks t where t.state = 'pending' and t.tenant = q.tenant
         and t.queue = q.name and t.run_at > now() limit ${queueCountCap}) c)::int as scheduled,
       (select count(*) from spool.tasks t where t.state = 'running' and t.tenant = q.tenant and t.queue = q.name)::int as running,
-      coalesce((select extract(epoch from now() - min(t.run_at)) * 1000 from spool.tasks t
-        where t.state = 'pending' and t.tenant = q.tenant and t.queue = q.name and t.run_at <= now()), 0)::float8 as "oldestPendingAgeMs"
+      coalesce((
+        with recursive levels(priority) as (
+          (select t.priority from spool.tasks t where t.state = 'pending' and t.tenant = q.tenant and t.queue = q.name
+           order by t.priority desc nulls last limit 1)
+          union all
+          select (select t.priority from spool.tasks t
+                  where t.state = 'pending' and t.tenant = q.tenant and t.queue = q.name and t.priority < l.priority
+                  order by t.priority desc nulls last limit 1)
+          from levels l where l.priority is not null
+        )
+        select extract(epoch from now() - min(first.run_at)) * 1000 from levels l cross join lateral (
+          select t.run_at from spool.tasks t
+          where t.state = 'pending' and t.tenant = q.tenant and t.queue = q.name and t.priority = l.priority
+            and t.run_at <= now()
+          order by t.run_at limit 1) first
+      ), 0)::float8 as "oldestPendingAgeMs"
     from spool.queues q
     where (${tenant === undefined} or q.tenant = ${tenant ?? ""}) and (${name === undefined} or q.name = ${name ?? ""})
-    order by q.tenant, q.name`;
+      and (${after === undefined} or (q.tenant, q.name) > (${after?.tenant ?? ""}, ${after?.name ?? ""}))
+    order by q.tenant, q.name
+    limit ${page?.limit ?? 1}`;
 }
 
 /** One queue with its depth; undefined if it has no row. */
 export async function getQueue(sql: Sql, tenant: string, name: string): Promise<Queue | undefined> {
-  const [queue] = await listQueues(sql, tenant, name);
+  const [queue] = await listQueues(sql, tenant, { name });
   return queue;
 }
 

@@ -74,12 +74,18 @@ export interface ListQueuesRequest {
    * admin role; an admin's "*" lists every tenant's.
    */
   tenant: string;
+  /** Most queues to return, 1..1000; default 100. */
+  pageSize: number;
+  /** next_page_token of the previous page, with the same tenant; empty for the first. */
+  pageToken: string;
 }
 
-/** ListQueuesResponse carries the queues. */
+/** ListQueuesResponse is one page of queues. */
 export interface ListQueuesResponse {
   /** Queues in (tenant, name) order. */
   queues: Queue[];
+  /** Token for the next page; empty on the last. */
+  nextPageToken: string;
 }
 
 /** UpdateQueueRequest carries the settings to change; unset fields are left as they are. */
@@ -455,13 +461,19 @@ export const QueueDepth: MessageFns<QueueDepth> = {
 };
 
 function createBaseListQueuesRequest(): ListQueuesRequest {
-  return { tenant: "" };
+  return { tenant: "", pageSize: 0, pageToken: "" };
 }
 
 export const ListQueuesRequest: MessageFns<ListQueuesRequest> = {
   encode(message: ListQueuesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.tenant !== "") {
       writer.uint32(10).string(message.tenant);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
     }
     return writer;
   },
@@ -487,6 +499,22 @@ export const ListQueuesRequest: MessageFns<ListQueuesRequest> = {
             message.tenant = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -500,13 +528,31 @@ export const ListQueuesRequest: MessageFns<ListQueuesRequest> = {
   },
 
   fromJSON(object: any): ListQueuesRequest {
-    return { tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "" };
+    return {
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
   },
 
   toJSON(message: ListQueuesRequest): unknown {
     const obj: any = {};
     if (message.tenant !== "") {
       obj.tenant = message.tenant;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
     }
     return obj;
   },
@@ -517,18 +563,23 @@ export const ListQueuesRequest: MessageFns<ListQueuesRequest> = {
   fromPartial(object: DeepPartial<ListQueuesRequest>): ListQueuesRequest {
     const message = createBaseListQueuesRequest();
     message.tenant = object.tenant ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
 
 function createBaseListQueuesResponse(): ListQueuesResponse {
-  return { queues: [] };
+  return { queues: [], nextPageToken: "" };
 }
 
 export const ListQueuesResponse: MessageFns<ListQueuesResponse> = {
   encode(message: ListQueuesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.queues) {
       Queue.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -554,6 +605,14 @@ export const ListQueuesResponse: MessageFns<ListQueuesResponse> = {
             message.queues.push(Queue.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -567,13 +626,23 @@ export const ListQueuesResponse: MessageFns<ListQueuesResponse> = {
   },
 
   fromJSON(object: any): ListQueuesResponse {
-    return { queues: globalThis.Array.isArray(object?.queues) ? object.queues.map((e: any) => Queue.fromJSON(e)) : [] };
+    return {
+      queues: globalThis.Array.isArray(object?.queues) ? object.queues.map((e: any) => Queue.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
   },
 
   toJSON(message: ListQueuesResponse): unknown {
     const obj: any = {};
     if (message.queues?.length) {
       obj.queues = message.queues.map((e) => Queue.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -584,6 +653,7 @@ export const ListQueuesResponse: MessageFns<ListQueuesResponse> = {
   fromPartial(object: DeepPartial<ListQueuesResponse>): ListQueuesResponse {
     const message = createBaseListQueuesResponse();
     message.queues = object.queues?.map((e) => Queue.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
