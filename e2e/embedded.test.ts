@@ -138,7 +138,7 @@ it("after a reboot, a postmaster.pid naming an unrelated live process is a stale
 it("a SIGTERM while it starts stops it gracefully once started, its Postgres included", async () => {
   const dataDir = await newDataDir();
   const child = spawn(process.execPath, [fileURLToPath(new URL("../service/dist/main.js", import.meta.url))], {
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", SPOOL_DATA_DIR: dataDir, SPOOL_PORT: "0", SPOOL_WORKERS: "1" },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", SPOOL_DATA_DIR: dataDir, SPOOL_PORT: "0", SPOOL_HTTP_PORT: "0", SPOOL_WORKERS: "1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

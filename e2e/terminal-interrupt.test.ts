@@ -91,7 +91,7 @@ async function startJob(): Promise<Job> {
   dataDirs.push(dataDir);
   // detached: a process group of its own, led by the service.
   const child = spawn(process.execPath, [mainJs], {
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", SPOOL_DATA_DIR: dataDir, SPOOL_PORT: "0", SPOOL_WORKERS: "1" },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", SPOOL_DATA_DIR: dataDir, SPOOL_PORT: "0", SPOOL_HTTP_PORT: "0", SPOOL_WORKERS: "1" },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });

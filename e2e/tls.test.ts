@@ -245,7 +245,7 @@ describe("certificate rotation", () => {
 
 describe("bad TLS settings stop the start", () => {
   const startFailure = async (env: Record<string, string>) => {
-    const result = await run(mainJs, [], { DATABASE_URL: database.url, SPOOL_PORT: "0", SPOOL_LOG_FORMAT: "json", ...env });
+    const result = await run(mainJs, [], { DATABASE_URL: database.url, SPOOL_PORT: "0", SPOOL_HTTP_PORT: "0", SPOOL_LOG_FORMAT: "json", ...env });
     expect(result.code).toBe(1);
     const fatal = result.stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line)).find((line) => line.level === 60);
     return String(fatal?.err?.message);

@@ -34,7 +34,7 @@ export interface StartOptions {
 /** Starts the service with these environment variables (plus PATH/HOME) and waits until it serves. */
 export async function startService(env: Record<string, string>, options: StartOptions = {}): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [options.entry ?? mainJs, ...(options.args ?? [])], {
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", SPOOL_HOST: "127.0.0.1", SPOOL_PORT: "0", ...env },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", SPOOL_HOST: "127.0.0.1", SPOOL_PORT: "0", SPOOL_HTTP_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });

@@ -36,6 +36,8 @@ it("reads the same configuration from every flag as from its variable", () => {
     DATABASE_URL: "postgres://u@db:5432/app",
     SPOOL_HOST: "0.0.0.0",
     SPOOL_PORT: "7001",
+    SPOOL_HTTP_PORT: "9090",
+    SPOOL_QUEUE_FIGURES_MS: "5000",
     SPOOL_DATA_DIR: "/var/lib/spool",
     SPOOL_WORKERS: "3",
     SPOOL_CANCEL_GRACE_MS: "1234",

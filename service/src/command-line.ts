@@ -6,10 +6,10 @@
 // - A flag given twice is refused, except for a list (--tasks), whose values are joined.
 // - An unknown flag, a flag without its value, or an argument that is not a flag is a usage
 //   error (UsageError): the caller prints it with a pointer to --help and exits with 2.
-import { readFileSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { z } from "zod";
 import { configSchema, configVariables, loadConfig, type Config, type ConfigVariable } from "./config.js";
+import { serverVersion } from "./version.js";
 
 export const commandName = "spool-server";
 
@@ -71,7 +71,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     throw new UsageError(usageMessage(error));
   }
   if (values.help) return { kind: "print", text: helpText(all) };
-  if (values.version) return { kind: "print", text: `${version()}\n` };
+  if (values.version) return { kind: "print", text: `${serverVersion}\n` };
   if (positionals.length > 0) {
     const hint = positionals.length === 1 ? ` (did you mean --tasks ${positionals[0]}?)` : "";
     throw new UsageError(`unexpected argument ${positionals.join(" ")}${hint}`);
@@ -127,10 +127,4 @@ function helpText(all: readonly Setting[]): string {
   lines.push(`  ${"--version".padEnd(width)}  print the version of @spool/server`);
   lines.push("", `Example: ${commandName} --tasks ./tasks --port 50051`, "");
   return lines.join("\n");
-}
-
-function version(): string {
-  // ../package.json from src/ and from dist/ alike: the package's own manifest.
-  const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
-  return manifest.version;
 }

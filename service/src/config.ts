@@ -55,6 +55,12 @@ export const configSchema = z
       .meta(about("Postgres to use (postgres://...); unset: start the embedded Postgres")),
     SPOOL_HOST: z.string().min(1).default("127.0.0.1").meta(about("address to listen on (0.0.0.0 for all interfaces)")),
     SPOOL_PORT: integer(0, 65_535).default(50051).meta(about("gRPC port; 0 picks a free one (logged with \"spool serving\")")),
+    SPOOL_HTTP_PORT: integer(0, 65_535)
+      .default(8080)
+      .meta(about("HTTP port on SPOOL_HOST for /metrics, /healthz and /readyz; 0 turns it off")),
+    SPOOL_QUEUE_FIGURES_MS: integer(1000, 3_600_000)
+      .default(15_000)
+      .meta(about("how often the queue gauges are measured, once for the whole cluster")),
     SPOOL_DATA_DIR: z.string().min(1).default(".spool").meta(about("where the embedded Postgres keeps its data")),
     SPOOL_WORKERS: integer(1, 1024)
       .default(availableParallelism())
@@ -221,6 +227,10 @@ export interface Config {
   /** Postgres to use; undefined starts the embedded one. */
   databaseUrl: string | undefined;
   host: string;
+  /** HTTP port for /metrics and the probes; 0: off. */
+  httpPort: number;
+  /** How often the queue gauges are measured (once for the cluster). */
+  queueFiguresMs: number;
   /** 0 picks a free port (logged at start). */
   port: number;
   /** Where the embedded Postgres keeps its data. */
@@ -286,6 +296,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, nameOf: (variable: string) =>
     databaseUrl: c.DATABASE_URL,
     host: c.SPOOL_HOST,
     port: c.SPOOL_PORT,
+    httpPort: c.SPOOL_HTTP_PORT,
+    queueFiguresMs: c.SPOOL_QUEUE_FIGURES_MS,
     dataDir: resolve(c.SPOOL_DATA_DIR),
     workers: c.SPOOL_WORKERS,
     cancelGraceMs: c.SPOOL_CANCEL_GRACE_MS,

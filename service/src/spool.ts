@@ -36,10 +36,17 @@ import { countPending } from "./store/pending-count.js";
 import type { ReadyTemplate } from "./domain/schedule.js";
 import { ScheduleBook } from "./schedules/schedule-book.js";
 import { Ticker } from "./schedules/ticker.js";
+import { startHttpServer } from "./http/http-server.js";
+import { setUpMeters } from "./telemetry/meter-provider.js";
+import { Metrics } from "./telemetry/metrics.js";
+import { QueueFigures } from "./telemetry/queue-figures.js";
+import { serverVersion } from "./version.js";
 
 export interface Spool {
   /** The gRPC port. */
   readonly port: number;
+  /** The HTTP port (/metrics, /healthz, /readyz); undefined when off. */
+  readonly httpPort: number | undefined;
   /** This replica's id: the owner recorded on the attempts it runs. */
   readonly replicaId: string;
   /** Graceful stop: drain tasks, close the server, the database and the embedded Postgres. */
@@ -63,6 +70,11 @@ const serverCloseGraceMs = 2000;
  */
 const shutdownDatabaseWaitMs = 10_000;
 const releaseLeaseWaitMs = 2000;
+/** The queue gauges cover this many queues at most, the first in (tenant, name) order. */
+const maxQueuesInGauges = 1000;
+
+/** A host as it goes in a URL: an IPv6 address in brackets. */
+const urlHost = (host: string) => (host.includes(":") ? `[${host}]` : host);
 
 export async function startSpool(config: Config, log: Logger): Promise<Spool> {
   const replicaId = randomUUID();
@@ -118,6 +130,20 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     await pool.start();
     cleanups.push(() => pool.close());
 
+    // Metrics: recorded from here on; served at /metrics and exported over OTLP as configured.
+    const meters = setUpMeters({ env: process.env, version: serverVersion, instanceId: replicaId, prometheus: config.httpPort !== 0, log });
+    cleanups.push(() => meters.shutdown());
+    const queueFigures = new QueueFigures({
+      sql: database.sql,
+      intervalMs: config.queueFiguresMs,
+      maxQueues: maxQueuesInGauges,
+      log: log.child({ component: "metrics" }),
+    });
+    const events = new Metrics(meters.provider.getMeter("spool"), {
+      workers: () => ({ busy: pool.running, total: config.workers }),
+      queues: queueFigures,
+    });
+
     const writer = new AttemptWriter(database.sql, replicaId, log.child({ component: "writer" }));
     scheduler = new Scheduler({
       sql: database.sql,
@@ -131,6 +157,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       pollIntervalMs: config.pollIntervalMs,
       maxPrefetch: config.prefetch,
       databaseWaitMs: shutdownDatabaseWaitMs,
+      events,
     });
     const creator = new TaskCreator(database.sql);
     const admission = new CreateAdmission(
@@ -147,8 +174,8 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       await admission.admit(tenant, count);
       return { ...template, input };
     };
-    const schedules = new ScheduleBook(database.sql, readyTemplate, () => pool.kinds);
-    const ticker = new Ticker({ sql: database.sql, kinds: () => pool.kinds, ready: readyTemplate, log: log.child({ component: "ticker" }) });
+    const schedules = new ScheduleBook(database.sql, readyTemplate, () => pool.kinds, events);
+    const ticker = new Ticker({ sql: database.sql, kinds: () => pool.kinds, ready: readyTemplate, log: log.child({ component: "ticker" }), events });
 
     const listener = await listen(
       database.sql,
@@ -172,7 +199,8 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     let databaseReachable = true;
     let draining = false;
     let server: ApiServer | undefined;
-    const updateHealth = () => server?.setServing(databaseReachable && !draining);
+    const serving = () => server !== undefined && databaseReachable && !draining;
+    const updateHealth = () => server?.setServing(serving());
     const leases = new LeaseKeeper({
       sql: database.lease,
       replica: { id: replicaId, name: `${hostname()}:${process.pid}` },
@@ -188,6 +216,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
         for (const id of ids) live.cancel(id);
       },
       onOwned: (owned) => live.reconcile(owned),
+      onReaped: (count) => events.leasesExpired(count),
     });
     await leases.start();
     cleanups.push(() => leases.stop(releaseLeaseWaitMs));
@@ -199,7 +228,12 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       kindBackoff: (kind) => backoffs.of(kind),
       checkInput: (kind, input, field) => schemas.check(kind, input, field),
       admit: (tenant, count) => admission.admit(tenant, count),
-      create: (tasks) => creator.create(tasks),
+      create: async (tasks) => {
+        const results = await creator.create(tasks);
+        events.created(results.filter((r) => r.created).map((r) => r.task));
+        return results;
+      },
+      retried: (task) => events.retried(task, "request"),
       get: (id) => getTask(database.db, id),
       list: (filter, beforeId, limit, view) => listTasks(database.db, filter, beforeId, limit, view),
       // Not pending or running: the task has ended (a terminal state never changes) or
@@ -233,6 +267,20 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     });
     server = api;
     cleanups.push(() => api.close(serverCloseGraceMs));
+    // The probes answer until the end: it closes after draining (cleanups run in reverse).
+    const http =
+      config.httpPort === 0
+        ? undefined
+        : await startHttpServer({
+            host: config.host,
+            port: config.httpPort,
+            ready: serving,
+            metrics: meters.prometheus && ((request, response) => meters.prometheus!.getMetricsRequestHandler(request, response)),
+            log: log.child({ component: "http" }),
+          });
+    if (http) cleanups.push(() => http.close());
+    queueFigures.start();
+    cleanups.push(() => queueFigures.stop());
     scheduler.start();
     const retention = new RetentionSweeper({
       sql: database.sql,
@@ -252,11 +300,14 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     cleanups.push(() => withTimeout(ticker.stop(), shutdownDatabaseWaitMs, "firing the last schedule"));
     updateHealth();
     const transport = tls ? (tls.mutual ? "mtls" : "tls") : "plaintext";
-    log.info({ port: api.port, transport, replicaId, workers: config.workers, kinds: [...pool.kinds] }, "spool serving");
+    const httpUrl = http && `http://${urlHost(config.host)}:${http.port}`;
+    log.info({ port: api.port, http: httpUrl, transport, replicaId, workers: config.workers, kinds: [...pool.kinds] }, "spool serving");
+    if (httpUrl) log.info({ metrics: `${httpUrl}/metrics`, liveness: `${httpUrl}/healthz`, readiness: `${httpUrl}/readyz` }, "HTTP serving");
 
     let stopping: Promise<void> | undefined;
     return {
       port: api.port,
+      httpPort: http?.port,
       replicaId,
       stop: () => (stopping ??= cleanUp()),
     };

@@ -22,8 +22,13 @@ import { limitedServer, type TransportLimits } from "./transport-limits.js";
 export const taskServiceName = "spool.v1.TaskService";
 export const queueServiceName = "spool.v1.QueueService";
 export const scheduleServiceName = "spool.v1.ScheduleService";
-/** The services the health service reports on, besides the whole server (""). */
-const servedNames = [taskServiceName, queueServiceName, scheduleServiceName];
+/**
+ * The names the health service reports on, besides the whole server (""): each Spool service,
+ * and "readiness" with them (serving: the database answers and the replica is not draining).
+ * "liveness" is SERVING for as long as the server answers at all: the probes of Kubernetes
+ * (`grpc: { port, service: liveness }`) and of the HTTP port (/healthz, /readyz) alike.
+ */
+const servedNames = [taskServiceName, queueServiceName, scheduleServiceName, "readiness"];
 
 export interface ApiServer {
   /** The port it listens on (the chosen one when asked for port 0). */
@@ -55,7 +60,10 @@ export async function startApiServer(options: {
   server.addService(guardDecoding(QueueServiceService), queueService(options.queues, options.log, options.auth));
   server.addService(guardDecoding(ScheduleServiceService), scheduleService(options.schedules, options.ops, options.log, options.auth));
 
-  const health = new HealthImplementation(Object.fromEntries(["", ...servedNames].map((name) => [name, "NOT_SERVING" as const])));
+  const health = new HealthImplementation({
+    ...Object.fromEntries(["", ...servedNames].map((name) => [name, "NOT_SERVING" as const])),
+    liveness: "SERVING",
+  });
   health.addToServer(server);
 
   // Reflection serves the descriptors exactly as buf built them (see proto/gen/*.binpb):

@@ -116,6 +116,7 @@ export function taskService(
       const retry = retryOf(visible(principal, id, await ops.get(id)), principal.subject, ops.kinds);
       await ops.admit(retry.tenant, 1);
       const [result] = await ops.create([retry]);
+      ops.retried(result!.task);
       return { task: taskToPb(result!.task, seesServerDetails(principal)) };
     }),
 

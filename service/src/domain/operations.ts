@@ -42,6 +42,8 @@ export interface TaskOperations {
    * instead (created: false). Results are in the order of the tasks.
    */
   create(tasks: NewTask[]): Promise<{ task: Task; created: boolean }[]>;
+  /** A task was created by RetryTask to run a failed one again (metrics). */
+  retried(task: Task): void;
   get(id: string): Promise<Task | undefined>;
   /** Up to `limit` matching tasks with id < beforeId, newest first, read as `view` says. */
   list(filter: TaskFilter, beforeId: string | undefined, limit: number, view: TaskView): Promise<Task[]>;

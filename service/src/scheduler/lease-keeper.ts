@@ -33,6 +33,8 @@ export interface LeaseKeeperOptions {
   onLost: (owned: { id: string; attempt: number }[]) => void;
   onCancelRequested: (taskIds: string[]) => void;
   onOwned: (owned: { id: string; attempt: number }[]) => void;
+  /** How many attempts a reap took back from replicas whose lease expired. */
+  onReaped: (count: number) => void;
 }
 
 export class LeaseKeeper {
@@ -109,6 +111,7 @@ export class LeaseKeeper {
           "took back a task whose replica's lease expired",
         );
       }
+      if (reaped.length > 0) this.#o.onReaped(reaped.length);
     } catch (error) {
       this.#o.log.warn({ err: SpoolError.from(error) }, "reaping expired leases failed; will retry");
     }

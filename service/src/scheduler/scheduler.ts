@@ -25,6 +25,7 @@ import type { Outcome, WorkerPool } from "../workers/pool.js";
 import type { ThreadLogLine } from "../workers/from-worker.js";
 import type { AttemptWriter } from "./attempt-writer.js";
 import { Average, prefetchTarget } from "./prefetch.js";
+import type { FinishOutcome, TaskEvents } from "../domain/task-events.js";
 
 export interface SchedulerOptions {
   sql: Pool;
@@ -45,6 +46,8 @@ export interface SchedulerOptions {
   maxPrefetch: number;
   /** How long drain() waits for the database, all steps together, before giving up on it. */
   databaseWaitMs: number;
+  /** Told of each attempt started and ended here (metrics). */
+  events: TaskEvents;
 }
 
 interface RunState {
@@ -141,7 +144,7 @@ export class Scheduler {
     if (this.#o.pool.abort(taskId, "cancelled", "cancelled by request")) return;
     const [claimed] = this.#backlog.remove((c) => c.id === taskId);
     if (claimed) {
-      void this.#finish(claimed.id, { id: claimed.id, attempt: claimed.attempt, outcome: "cancelled" });
+      void this.#finish(claimed, { id: claimed.id, attempt: claimed.attempt, outcome: "cancelled" }, undefined);
       return;
     }
     // The notice may arrive before the claim that took the task returns: remember it.
@@ -282,6 +285,7 @@ export class Scheduler {
   #dispatch(claimed: ClaimedTask): void {
     const run: RunState = { attempt: claimed.attempt, nextSeq: claimed.lastLogSeq + 1, startedAt: Date.now() };
     const started = performance.now();
+    this.#o.events.started(claimed, run.startedAt - claimed.runAt);
     this.#runs.set(claimed.id, run);
     this.#o.pool.run(
       { taskId: claimed.id, attempt: claimed.attempt, kind: claimed.kind, input: claimed.input, timeoutMs: claimed.timeoutMs },
@@ -289,9 +293,10 @@ export class Scheduler {
         logs: (lines, stored) => this.#logs(claimed.id, run, lines, stored),
         progress: (progress) => this.#o.writer.progress({ taskId: claimed.id, attempt: claimed.attempt, ...progress }),
         done: (outcome) => {
-          this.#runMs.add(performance.now() - started);
+          const runMs = performance.now() - started;
+          this.#runMs.add(runMs);
           this.#runs.delete(claimed.id);
-          void this.#finish(claimed.id, { ...toFinish(claimed, outcome), startedAt: run.startedAt });
+          void this.#finish(claimed, { ...toFinish(claimed, outcome), startedAt: run.startedAt }, runMs);
           if (this.#runs.size === 0) {
             for (const resolve of this.#runsEnded) resolve();
             this.#runsEnded.clear();
@@ -315,15 +320,20 @@ export class Scheduler {
     this.#o.writer.lines(numbered, stored);
   }
 
-  async #finish(taskId: string, finish: AttemptFinish): Promise<void> {
-    const key = `${taskId}/${finish.attempt}`;
+  async #finish(claimed: ClaimedTask, finish: AttemptFinish, runMs: number | undefined): Promise<void> {
+    const key = `${claimed.id}/${finish.attempt}`;
     this.#finishing.add(key);
     const finished = await this.#o.writer.finish(finish).finally(() => this.#finishing.delete(key));
     // Stored: the task no longer counts against its queue's limit.
     if (this.#heldByLimit) this.wake();
     if (!finished) {
-      this.#o.log.warn({ taskId, attempt: finish.attempt }, "outcome of an attempt that lost its claim was ignored");
+      this.#o.log.warn({ taskId: claimed.id, attempt: finish.attempt }, "outcome of an attempt that lost its claim was ignored");
+      return;
     }
+    const outcome: FinishOutcome =
+      finish.outcome === "interrupted" ? "interrupted" : finished.state === "pending" ? "retry" : (finished.state as FinishOutcome);
+    this.#o.events.finished(claimed, outcome, runMs);
+    if (outcome === "retry") this.#o.events.retried(claimed, "backoff");
   }
 }
 

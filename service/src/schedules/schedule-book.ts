@@ -14,6 +14,7 @@
 //   a trigger always creates a task. (A tick yet to come at that very millisecond then finds
 //   its task made, and counts as fired.)
 import type { Task } from "../domain/task.js";
+import { noTaskEvents, type TaskEvents } from "../domain/task-events.js";
 import type { ReadyTemplate, Schedule, ScheduleOperations, ScheduleSpec } from "../domain/schedule.js";
 import { quote, SpoolError } from "../errors.js";
 import type { Pool, Sql } from "../store/database.js";
@@ -37,6 +38,8 @@ export class ScheduleBook implements ScheduleOperations {
     private readonly ready: ReadyTemplate,
     /** Kinds with a handler on this replica: a trigger of another kind is refused. */
     private readonly kinds: () => ReadonlySet<string>,
+    /** Told of the tasks triggers created (metrics). */
+    private readonly events: Pick<TaskEvents, "created"> = noTaskEvents,
   ) {}
 
   async create(tenant: string, name: string, spec: ScheduleSpec, createdBy: string, paused: boolean) {
@@ -103,7 +106,7 @@ export class ScheduleBook implements ScheduleOperations {
   }
 
   async trigger(tenant: string, name: string, createdBy: string): Promise<Task> {
-    return this.sql.begin(async (tx) => {
+    const task = await this.sql.begin(async (tx) => {
       const schedule = (await readSchedule(tx, tenant, name, true)) ?? notFound(tenant, name);
       if (!this.kinds().has(schedule.task.kind)) {
         throw new SpoolError("failed_precondition", `schedule ${quote(name)} creates tasks of kind ${quote(schedule.task.kind)}, which has no handler on this replica`);
@@ -114,6 +117,8 @@ export class ScheduleBook implements ScheduleOperations {
       if (!inserted!.created) throw new SpoolError("unavailable", `schedule ${quote(name)}: its trigger's tick ${at.toISOString()} was taken meanwhile; retry`);
       return inserted!.task;
     });
+    this.events.created([task]);
+    return task;
   }
 
   /** The template readied for a trigger: a template that no longer passes is the schedule's problem, not the request's. */

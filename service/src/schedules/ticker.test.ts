@@ -8,6 +8,7 @@ import { scheduleSpec } from "../test-support/factories.js";
 import { eventually } from "../test-support/spool.js";
 import { ScheduleBook } from "./schedule-book.js";
 import { Ticker, type TickerOptions } from "./ticker.js";
+import { noTaskEvents } from "../domain/task-events.js";
 
 const testDb = useTestDatabase();
 let database: Database;
@@ -25,7 +26,7 @@ beforeEach(() => database.sql`truncate spool.schedules, spool.tasks`);
 const running: { ticker: Ticker; db: Database }[] = [];
 function startTicker(options: Partial<TickerOptions> = {}): Ticker {
   const db = connect(testDb.url, { max: 5 });
-  const ticker = new Ticker({ sql: db.sql, kinds, ready: readyAsIs, log: pino({ level: "silent" }), ...options });
+  const ticker = new Ticker({ sql: db.sql, kinds, ready: readyAsIs, log: pino({ level: "silent" }), events: noTaskEvents, ...options });
   ticker.start();
   running.push({ ticker, db });
   return ticker;

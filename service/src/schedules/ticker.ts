@@ -30,6 +30,7 @@
 //   A failure to reach the database at all stops the loop for the same backoff.
 import type { Logger } from "pino";
 import type { ReadyTemplate, Schedule } from "../domain/schedule.js";
+import type { TaskEvents } from "../domain/task-events.js";
 import { SpoolError } from "../errors.js";
 import type { Pool } from "../store/database.js";
 import { advanceSchedule, lockDueSchedule, nextDue, type ScheduleKey } from "../store/schedules.js";
@@ -51,6 +52,8 @@ export interface TickerOptions {
   log: Logger;
   /** How late a tick may fire before it counts as missed; default a minute (tests shorten it). */
   graceMs?: number;
+  /** Told of the tasks ticks created (metrics). */
+  events: Pick<TaskEvents, "created">;
 }
 
 /** What firing one schedule did, told once it is committed. */
@@ -191,6 +194,7 @@ export class Ticker {
     if (!fired) return false;
     // Committed: now it can be told.
     const { schedule, plan } = fired;
+    if (fired.created > 0) this.#o.events.created(Array.from({ length: fired.created }, () => schedule.task));
     this.#heldBack.delete(keyOf(schedule));
     const about = { tenant: schedule.tenant, schedule: schedule.name };
     const ticks = plan.fire.map((t) => t.toISOString());

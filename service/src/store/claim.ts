@@ -61,6 +61,7 @@ export interface ClaimedTask {
   id: string;
   /** Whose task it is: the scheduler's backlog takes turns between tenants too. */
   tenant: string;
+  queue: string;
   kind: string;
   input: unknown;
   attempt: number;
@@ -282,7 +283,7 @@ export function claimQuery(sql: Sql, request: ClaimRequest) {
       -- id = any(array(...)), not a join with the picked rows: the planner does not trust a
       -- CTE's small row count and would hash-join it with a scan of the whole table.
       where t.id = any(array(select id from picked))
-      returning t.id, t.tenant, t.kind, t.input, t.attempt, t.timeout_ms as "timeoutMs", t.priority,
+      returning t.id, t.tenant, t.queue, t.kind, t.input, t.attempt, t.timeout_ms as "timeoutMs", t.priority,
         (extract(epoch from t.run_at) * 1000)::float8 as "runAt",
         -- Lines exist only if an earlier attempt ran (a failed one, or one given back at
         -- shutdown: both leave an entry in failures).

@@ -239,9 +239,24 @@ export const replicas = spool.table(
     startedAt: timestamptz("started_at").notNull().default(sql`now()`),
     renewedAt: timestamptz("renewed_at").notNull().default(sql`now()`),
     expiresAt: timestamptz("expires_at").notNull(),
+    /**
+     * What the replica says of itself at each renewal (version, queues, kinds, threads): what
+     * AdminService/ListWorkers shows, from any replica.
+     */
+    view: jsonb("view").notNull().default(sql`'{}'::jsonb`),
   },
   (t) => [check("replicas_expiry_after_renewal", sql`${t.expiresAt} > ${t.renewedAt}`)],
 );
+
+/**
+ * Figures measured for the whole cluster by one replica at a time and read by all (the queue
+ * gauges: telemetry/queue-figures.ts): a row per set of figures, its body as JSON.
+ */
+export const clusterStats = spool.table("cluster_stats", {
+  name: text("name").primaryKey(),
+  measuredAt: timestamptz("measured_at").notNull(),
+  body: jsonb("body").notNull(),
+});
 
 export interface ProgressRow {
   fraction: number;

@@ -14,6 +14,8 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
     databaseUrl,
     host: "127.0.0.1",
     port: 0,
+    httpPort: 0,
+    queueFiguresMs: 15_000,
     dataDir: "/nonexistent",
     workers: 2,
     cancelGraceMs: 500,

@@ -1,0 +1,86 @@
+// The HTTP port (SPOOL_HTTP_PORT, default 8080; 0 turns it off), beside gRPC on the same host:
+//   GET /metrics   Prometheus text, from the OpenTelemetry meters (telemetry/meter-provider.ts)
+//   GET /healthz   liveness: 200 while the event loop answers (a stuck loop answers nothing,
+//                  and the probe times out); the loop's recent delay is in the body
+//   GET /readyz    readiness: 200 while the replica serves (the database answers and it is
+//                  not draining), else 503
+// Routes are a fixed table; the dashboard adds its own. Anything else is 404, a method other
+// than GET or HEAD 405. Requests have bodies of nothing and headers of at most 16 KiB, and
+// slow clients are cut off (headersTimeout, requestTimeout), so the port cannot be held open.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import type { Logger } from "pino";
+
+export type Route = (request: IncomingMessage, response: ServerResponse) => void;
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  /** Whether the replica serves (readiness). */
+  ready: () => boolean;
+  /** Answers GET /metrics; undefined: 404. */
+  metrics: Route | undefined;
+  log: Logger;
+}
+
+export interface HttpServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const delay = monitorEventLoopDelay({ resolution: 20 });
+  delay.enable();
+  const resetDelay = setInterval(() => delay.reset(), 10_000);
+  resetDelay.unref();
+
+  const routes = new Map<string, Route>([
+    ["/healthz", (_request, response) => json(response, 200, { status: "alive", eventLoopDelayMsP99: round(delay.percentile(99) / 1e6) })],
+    ["/readyz", (_request, response) => (options.ready() ? json(response, 200, { status: "ready" }) : json(response, 503, { status: "not ready" }))],
+  ]);
+  if (options.metrics) routes.set("/metrics", options.metrics);
+
+  const server: Server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 10_000, requestTimeout: 30_000 }, (request, response) => {
+    const path = (request.url ?? "/").split("?")[0]!;
+    const route = routes.get(path);
+    if (!route) return json(response, 404, { error: `no route ${path.slice(0, 100)}` });
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      response.setHeader("Allow", "GET, HEAD");
+      return json(response, 405, { error: `${request.method} is not allowed here` });
+    }
+    try {
+      route(request, response);
+    } catch (error) {
+      options.log.error({ err: error, path }, "HTTP route failed");
+      if (!response.headersSent) json(response, 500, { error: "internal error" });
+      else response.destroy();
+    }
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("error", (error) => options.log.error({ err: error }, "HTTP server error"));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      clearInterval(resetDelay);
+      delay.disable();
+      server.closeIdleConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function json(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text), "Cache-Control": "no-store" });
+  response.end(text);
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
