@@ -1,10 +1,11 @@
 // The mapping between the wire types and the plain values both the SDK and the service use:
-// task states and log levels as string unions, durations as milliseconds, timestamps as
+// task, replica and thread states and log levels as string unions, durations as milliseconds, timestamps as
 // Dates, int64 as numbers.
 // One place, so the two sides can never disagree.
 import type { Duration } from "./gen/google/protobuf/duration.js";
 import type { Timestamp } from "./gen/google/protobuf/timestamp.js";
 import { LogLevel, TaskState, type Backoff as PbBackoff } from "./gen/spool/v1/task.js";
+import { ReplicaState, WorkerThreadState } from "./gen/spool/v1/admin_service.js";
 
 export const taskStateNames = ["pending", "running", "succeeded", "failed", "cancelled", "dropped"] as const;
 export type TaskStateName = (typeof taskStateNames)[number];
@@ -27,6 +28,21 @@ const levelsToPb: Record<LogLevelName, LogLevel> = {
   error: LogLevel.LOG_LEVEL_ERROR,
 };
 const levelsFromPb = new Map<number, LogLevelName>(Object.entries(levelsToPb).map(([name, pb]) => [pb, name as LogLevelName]));
+
+export type ReplicaStateName = "live" | "lost";
+export type ThreadStateName = "starting" | "idle" | "busy";
+const replicaStatesToPb: Record<ReplicaStateName, ReplicaState> = { live: ReplicaState.REPLICA_STATE_LIVE, lost: ReplicaState.REPLICA_STATE_LOST };
+const threadStatesToPb: Record<ThreadStateName, WorkerThreadState> = {
+  starting: WorkerThreadState.WORKER_THREAD_STATE_STARTING,
+  idle: WorkerThreadState.WORKER_THREAD_STATE_IDLE,
+  busy: WorkerThreadState.WORKER_THREAD_STATE_BUSY,
+};
+const replicaStatesFromPb = new Map<number, ReplicaStateName>(Object.entries(replicaStatesToPb).map(([name, pb]) => [pb, name as ReplicaStateName]));
+const threadStatesFromPb = new Map<number, ThreadStateName>(Object.entries(threadStatesToPb).map(([name, pb]) => [pb, name as ThreadStateName]));
+export const replicaStateToPb = (state: ReplicaStateName): ReplicaState => replicaStatesToPb[state];
+export const replicaStateFromPb = (state: number): ReplicaStateName | undefined => replicaStatesFromPb.get(state);
+export const threadStateToPb = (state: ThreadStateName): WorkerThreadState => threadStatesToPb[state];
+export const threadStateFromPb = (state: number): ThreadStateName | undefined => threadStatesFromPb.get(state);
 
 export const stateToPb = (state: TaskStateName): TaskState => statesToPb[state];
 /** The state a wire value names; undefined for TASK_STATE_UNSPECIFIED and unknown values. */

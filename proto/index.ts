@@ -66,6 +66,17 @@ export {
   UpdateQueueRequest,
   UpdateQueueResponse,
 } from "./gen/spool/v1/queue_service.js";
+export {
+  AdminServiceClient,
+  AdminServiceService,
+  type AdminServiceServer,
+  ListWorkersRequest,
+  ListWorkersResponse,
+  Replica,
+  ReplicaState,
+  WorkerThread,
+  WorkerThreadState,
+} from "./gen/spool/v1/admin_service.js";
 export { Duration } from "./gen/google/protobuf/duration.js";
 export { Timestamp } from "./gen/google/protobuf/timestamp.js";
 export { Any } from "./gen/google/protobuf/any.js";

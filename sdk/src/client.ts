@@ -14,6 +14,7 @@ import {
   stateToPb,
   timestampFromDate,
   QueueServiceClient,
+  AdminServiceClient,
   ScheduleServiceClient,
   TaskServiceClient,
   TaskView,
@@ -24,6 +25,7 @@ import {
 import { backoffSpecToPb, dateOf, taskFromPb } from "./convert.js";
 import { SpoolError } from "./errors.js";
 import { QueueClient } from "./queues.js";
+import { WorkerClient } from "./workers.js";
 import { ScheduleClient } from "./schedules.js";
 import { retryDelayMs, UnaryCaller, type UnaryRequest, type UnaryResponse } from "./unary-caller.js";
 import type { TaskDefinition } from "./task.js";
@@ -108,6 +110,8 @@ const maxResumes = 10;
 export class SpoolClient {
   /** The queues: depth, limits, pause and resume (operator role). */
   readonly queues: QueueClient;
+  /** The replicas and their worker threads: what runs where, right now (admin role). */
+  readonly workers: WorkerClient;
   /** Recurring schedules (spool.v1.ScheduleService), on this client's connection. */
   readonly schedules: ScheduleClient;
   readonly #client: TaskServiceClient;
@@ -127,6 +131,7 @@ export class SpoolClient {
     const shared = { channelOverride: this.#client.getChannel() };
     this.queues = new QueueClient(new QueueServiceClient(address, grpcCredentials.createInsecure(), shared), this.#caller);
     this.schedules = new ScheduleClient(new ScheduleServiceClient(address, grpcCredentials.createInsecure(), shared), this.#caller);
+    this.workers = new WorkerClient(new AdminServiceClient(address, grpcCredentials.createInsecure(), shared), this.#caller);
   }
 
   /**

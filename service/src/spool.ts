@@ -9,7 +9,7 @@ import { serverTls } from "./api/tls.js";
 import type { Config } from "./config.js";
 import { InputSchemas } from "./domain/input-schemas.js";
 import { KindBackoffs } from "./domain/kind-backoffs.js";
-import type { QueueOperations, TaskOperations } from "./domain/operations.js";
+import type { AdminOperations, QueueOperations, TaskOperations } from "./domain/operations.js";
 import { streamLogs } from "./logs/log-stream.js";
 import { TaskWatchers } from "./logs/task-watchers.js";
 import { watchTask } from "./logs/watch-task.js";
@@ -22,6 +22,7 @@ import { withTimeout } from "./deadline.js";
 import { connect, migrateDatabase, serverWarnings } from "./store/database.js";
 import { startEmbeddedPostgres } from "./store/embedded.js";
 import { SpoolError } from "./errors.js";
+import { listReplicas } from "./store/leases.js";
 import { listen } from "./store/notify.js";
 import { changeQueue, getQueue, listQueues } from "./store/queues.js";
 import { getTask, listTasks } from "./store/read-tasks.js";
@@ -217,6 +218,13 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       },
       onOwned: (owned) => live.reconcile(owned),
       onReaped: (count) => events.leasesExpired(count),
+      view: () => ({
+        version: serverVersion,
+        renewMs: config.leaseRenewMs,
+        ...(config.queues && { queues: [...config.queues] }),
+        kinds: [...pool.kinds],
+        threads: pool.threads(),
+      }),
     });
     await leases.start();
     cleanups.push(() => leases.stop(releaseLeaseWaitMs));
@@ -253,12 +261,15 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       },
     };
 
+    const admin: AdminOperations = { listWorkers: () => listReplicas(database.sql) };
+
     const api = await startApiServer({
       host: config.host,
       port: config.port,
       ops,
       queues,
       schedules,
+      admin,
       auth,
       log: log.child({ component: "api" }),
       maxStreams: config.maxStreams,

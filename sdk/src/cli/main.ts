@@ -11,6 +11,7 @@ import { taskStates, type CreateTaskOptions, type Task, type TaskState } from ".
 import { collect, parseInteger, parseJson, parseLabels, parseLimit } from "./flags.js";
 import { followTask } from "./follow.js";
 import { schedulesCommand } from "./schedules-command.js";
+import { workersCommand } from "./workers-command.js";
 import { exitCodeFor, Output } from "./format.js";
 import { formatDuration, parseDuration, parseFutureTime, parsePastTime } from "./time.js";
 
@@ -279,6 +280,7 @@ Exit codes: 0 SUCCEEDED, 2 FAILED, 3 CANCELLED, 4 DROPPED; 1 if the command fail
   );
 
 program.addCommand(schedulesCommand(action, out));
+program.addCommand(workersCommand(action, out));
 
 interface CreateCommandOptions {
   input?: unknown;

@@ -1,15 +1,23 @@
-// The gRPC server: spool.v1.TaskService, QueueService and ScheduleService, the standard health
+// The gRPC server: spool.v1.TaskService, QueueService, ScheduleService and AdminService, the standard health
 // service (grpc.health.v1), and server reflection, so grpcurl and `buf curl` work without .proto
 // files. Plaintext, or TLS with the credentials of tls.ts.
 import { readFileSync } from "node:fs";
 import { ServerCredentials } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import { healthDescriptorSetPath, QueueServiceService, ScheduleServiceService, spoolDescriptorSetPath, TaskServiceService } from "@spool/proto";
+import {
+  AdminServiceService,
+  healthDescriptorSetPath,
+  QueueServiceService,
+  ScheduleServiceService,
+  spoolDescriptorSetPath,
+  TaskServiceService,
+} from "@spool/proto";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import type { Authenticator } from "../auth/authenticator.js";
-import type { QueueOperations, TaskOperations } from "../domain/operations.js";
+import type { AdminOperations, QueueOperations, TaskOperations } from "../domain/operations.js";
+import { adminService } from "./admin-service.js";
 import type { ScheduleOperations } from "../domain/schedule.js";
 import { scheduleService } from "./schedule-service.js";
 import { guardDecoding } from "./decode-guard.js";
@@ -22,13 +30,14 @@ import { limitedServer, type TransportLimits } from "./transport-limits.js";
 export const taskServiceName = "spool.v1.TaskService";
 export const queueServiceName = "spool.v1.QueueService";
 export const scheduleServiceName = "spool.v1.ScheduleService";
+export const adminServiceName = "spool.v1.AdminService";
 /**
  * The names the health service reports on, besides the whole server (""): each Spool service,
  * and "readiness" with them (serving: the database answers and the replica is not draining).
  * "liveness" is SERVING for as long as the server answers at all: the probes of Kubernetes
  * (`grpc: { port, service: liveness }`) and of the HTTP port (/healthz, /readyz) alike.
  */
-const servedNames = [taskServiceName, queueServiceName, scheduleServiceName, "readiness"];
+const servedNames = [taskServiceName, queueServiceName, scheduleServiceName, adminServiceName, "readiness"];
 
 export interface ApiServer {
   /** The port it listens on (the chosen one when asked for port 0). */
@@ -45,6 +54,7 @@ export async function startApiServer(options: {
   ops: TaskOperations;
   queues: QueueOperations;
   schedules: ScheduleOperations;
+  admin: AdminOperations;
   /** Who each Spool call runs as; health and reflection are open to all. */
   auth: Authenticator;
   log: Logger;
@@ -59,6 +69,7 @@ export async function startApiServer(options: {
   server.addService(guardDecoding(TaskServiceService), taskService(options.ops, options.log, new StreamSlots(options.maxStreams), options.auth));
   server.addService(guardDecoding(QueueServiceService), queueService(options.queues, options.log, options.auth));
   server.addService(guardDecoding(ScheduleServiceService), scheduleService(options.schedules, options.ops, options.log, options.auth));
+  server.addService(guardDecoding(AdminServiceService), adminService(options.admin, options.log, options.auth));
 
   const health = new HealthImplementation({
     ...Object.fromEntries(["", ...servedNames].map((name) => [name, "NOT_SERVING" as const])),

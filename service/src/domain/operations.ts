@@ -1,6 +1,7 @@
 // What the API asks of the service: the operations behind the RPCs, free of gRPC and SQL.
 // Implemented by the composition root (spool.ts) over the store and the scheduler.
 import type { Queue, QueueChange, QueuePage } from "./queue.js";
+import type { ReplicaRecord } from "./replica-view.js";
 import type { Backoff, LogLine, NewTask, Task, TaskFilter, TaskView } from "./task.js";
 
 export interface LogStreamRequest {
@@ -63,4 +64,10 @@ export interface QueueOperations {
    * it resolves, no replica starts a task under the old settings.
    */
   change(tenant: string, name: string, change: QueueChange): Promise<Queue>;
+}
+
+/** What AdminService needs of the rest of the replica. */
+export interface AdminOperations {
+  /** Every replica with a lease, live or lost, with the view it last published. */
+  listWorkers(): Promise<ReplicaRecord[]>;
 }

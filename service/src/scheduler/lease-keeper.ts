@@ -11,6 +11,8 @@
 //   (`onCancelRequested`): a missed `c:` notice delays a cancel by one renewal, not until the
 //   task's timeout. It reports too the attempts recorded as this replica's for longer than a
 //   lease period (`onOwned`), for the scheduler to give back those it does not run.
+// - Each renewal publishes what the replica says of itself (`view`: version, queues, kinds,
+//   threads), so that any replica can answer ListWorkers with figures at most one renewal old.
 // - The reaper takes back the tasks of replicas whose leases expired (store/leases.ts). After
 //   this replica could not reach the database, it waits one lease period of renewing before
 //   reaping again: the other replicas were cut off too and need a renewal of their own before
@@ -19,6 +21,7 @@ import type { Logger } from "pino";
 import { withTimeout } from "../deadline.js";
 import { SpoolError } from "../errors.js";
 import type { Sql } from "../store/database.js";
+import type { ReplicaView } from "../domain/replica-view.js";
 import { reapExpiredLeases, releaseLease, renewLease } from "../store/leases.js";
 import { ownedAttempts } from "../store/record-attempts.js";
 
@@ -35,6 +38,8 @@ export interface LeaseKeeperOptions {
   onOwned: (owned: { id: string; attempt: number }[]) => void;
   /** How many attempts a reap took back from replicas whose lease expired. */
   onReaped: (count: number) => void;
+  /** What this replica says of itself, published with each renewal (ListWorkers). */
+  view: () => ReplicaView;
 }
 
 export class LeaseKeeper {
@@ -53,7 +58,7 @@ export class LeaseKeeper {
 
   /** Takes the lease and reaps once; throws if the database cannot be reached. */
   async start(): Promise<void> {
-    await renewLease(this.#o.sql, this.#o.replica, this.#o.ttlMs);
+    await renewLease(this.#o.sql, this.#o.replica, this.#o.ttlMs, this.#o.ttlMs, this.#o.view());
     this.#reachable = true;
     await this.#reap();
     this.#schedule();
@@ -80,7 +85,11 @@ export class LeaseKeeper {
 
   async #renewAndReap(): Promise<void> {
     try {
-      const renewal = await withTimeout(renewLease(this.#o.sql, this.#o.replica, this.#o.ttlMs), this.#o.ttlMs / 2, "renewing the lease");
+      const renewal = await withTimeout(
+        renewLease(this.#o.sql, this.#o.replica, this.#o.ttlMs, this.#o.ttlMs, this.#o.view()),
+        this.#o.ttlMs / 2,
+        "renewing the lease",
+      );
       if (!this.#reachable) {
         this.#o.log.info("database reachable again");
         this.#reachable = true;

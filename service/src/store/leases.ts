@@ -21,6 +21,7 @@
 //   - rows being written right now are skipped (SKIP LOCKED) and seen by the next pass;
 //     reapers of several replicas never take the same task twice;
 //   - the `t:` and `w:` wake-ups go out in the same transaction.
+import type { ReplicaRecord, ReplicaView } from "../domain/replica-view.js";
 import { failureTypes } from "../domain/task.js";
 import type { Sql } from "./database.js";
 import { channel, idPayloads } from "./notify.js";
@@ -40,12 +41,16 @@ export async function renewLease(
   replica: { id: string; name: string },
   ttlMs: number,
   staleAfterMs = ttlMs,
+  /** What the replica says of itself (spool.replicas.view); undefined: left as it is. */
+  view?: ReplicaView,
 ): Promise<Renewal> {
+  const viewJson = view === undefined ? null : JSON.stringify(view);
   const [row] = await sql<Renewal[]>`
     with renewed as (
-      insert into spool.replicas (id, name, expires_at)
-      values (${replica.id}, ${replica.name}, now() + ${ttlMs} * interval '1 millisecond')
-      on conflict (id) do update set renewed_at = now(), expires_at = excluded.expires_at
+      insert into spool.replicas (id, name, expires_at, view)
+      values (${replica.id}, ${replica.name}, now() + ${ttlMs} * interval '1 millisecond', coalesce(${viewJson}::text::jsonb, '{}'))
+      on conflict (id) do update set renewed_at = now(), expires_at = excluded.expires_at,
+        view = coalesce(${viewJson}::text::jsonb, spool.replicas.view)
       returning (xmax = 0) as created
     )
     select created,
@@ -58,6 +63,24 @@ export async function renewLease(
       ), '[]') as owned
     from renewed`;
   return row!;
+}
+
+/**
+ * Every replica with a row, live or lost (its lease expired, or two renewals late, and not
+ * reaped yet), in name order, with what it last said of itself.
+ */
+export async function listReplicas(sql: Sql): Promise<ReplicaRecord[]> {
+  const rows = await sql<(Omit<ReplicaRecord, "view"> & { view: Partial<ReplicaView> })[]>`
+    select id, name, view,
+      (extract(epoch from started_at) * 1000)::float8 as "startedAt",
+      (extract(epoch from renewed_at) * 1000)::float8 as "renewedAt",
+      (extract(epoch from expires_at) * 1000)::float8 as "expiresAt",
+      expires_at <= now()
+        or renewed_at < now() - 2 * coalesce((view->>'renewMs')::float8, 0) * interval '1 millisecond'
+          and view ? 'renewMs' as lost
+    from spool.replicas
+    order by name, id`;
+  return rows.map((row) => ({ ...row, view: row.view.version === undefined ? undefined : (row.view as ReplicaView) }));
 }
 
 /** Gives the lease up (clean shutdown): whatever this replica still owns is reaped at once. */

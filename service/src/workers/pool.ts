@@ -11,6 +11,7 @@
 // - It knows nothing of Postgres or gRPC: it takes jobs, and reports lines and an outcome.
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
+import type { ThreadView } from "../domain/replica-view.js";
 import { failureTypes, type TaskError } from "../domain/task.js";
 import type { FromWorker, SerializedError, ThreadLogLine, ThreadProgress } from "./from-worker.js";
 import { createLogCredit, returnCredit } from "./log-credit.js";
@@ -68,12 +69,24 @@ export interface PoolOptions {
 interface ActiveRun {
   runId: number;
   job: Job;
+  /** Epoch ms. */
+  startedAt: number;
   sink: RunSink;
   timeout: NodeJS.Timeout;
   abort?: { reason: AbortReason; message: string; kill: NodeJS.Timeout };
 }
 
+/** A place in the pool: its figures outlive the threads that fill it (ListWorkers). */
+interface Seat {
+  index: number;
+  completed: number;
+  failed: number;
+  restartedAt?: number;
+  restartReason?: string;
+}
+
 interface Slot {
+  seat: Seat;
   worker: Worker;
   state: "starting" | "idle" | "busy" | "dead";
   run?: ActiveRun | undefined;
@@ -94,6 +107,7 @@ const maxRespawnDelayMs = 30_000;
 export class WorkerPool {
   readonly #options: PoolOptions;
   readonly #slots = new Set<Slot>();
+  readonly #seats: Seat[] = [];
   readonly #byTask = new Map<string, Slot>();
   #kinds: ReadonlySet<string> = new Set();
   #nextRunId = 1;
@@ -121,9 +135,28 @@ export class WorkerPool {
     return this.#byTask.size;
   }
 
+  /** Each place in the pool: its thread's state, the run it is busy with, its figures. */
+  threads(): ThreadView[] {
+    const bySeat = new Map([...this.#slots].map((slot) => [slot.seat, slot]));
+    return this.#seats.map((seat) => {
+      const slot = bySeat.get(seat);
+      const run = slot?.run;
+      const { index, completed, failed, restartedAt, restartReason } = seat;
+      return {
+        index,
+        state: slot === undefined || slot.state === "starting" || slot.state === "dead" ? "starting" : slot.state,
+        ...(run && { task: { id: run.job.taskId, kind: run.job.kind, attempt: run.job.attempt, startedAt: run.startedAt } }),
+        completed,
+        failed,
+        ...(restartedAt !== undefined && { restartedAt, restartReason }),
+      };
+    });
+  }
+
   /** Starts every thread; rejects if the handler modules fail to load. */
   async start(): Promise<void> {
-    const starts = Array.from({ length: this.#options.size }, () => this.#spawn());
+    for (let index = 0; index < this.#options.size; index++) this.#seats.push({ index, completed: 0, failed: 0 });
+    const starts = this.#seats.map((seat) => this.#spawn(seat));
     const results = await Promise.allSettled(starts);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) {
@@ -142,7 +175,7 @@ export class WorkerPool {
       job.timeoutMs,
     );
     slot.state = "busy";
-    slot.run = { runId, job, sink, timeout };
+    slot.run = { runId, job, sink, timeout, startedAt: Date.now() };
     this.#byTask.set(job.taskId, slot);
     this.#post(slot, { type: "run", runId, taskId: job.taskId, attempt: job.attempt, kind: job.kind, input: job.input });
   }
@@ -171,7 +204,7 @@ export class WorkerPool {
     await Promise.all(slots.map((slot) => slot.worker.terminate()));
   }
 
-  #spawn(): Promise<void> {
+  #spawn(seat: Seat): Promise<void> {
     const { modules, maxHeapMb, log, logLimits } = this.#options;
     const logCredit = createLogCredit();
     const worker = new Worker(threadUrl, {
@@ -180,7 +213,7 @@ export class WorkerPool {
     });
     liveThreads++;
     worker.once("exit", () => liveThreads--);
-    const slot: Slot = { worker, state: "starting", logCredit, recycle: false };
+    const slot: Slot = { seat, worker, state: "starting", logCredit, recycle: false };
     this.#slots.add(slot);
     return new Promise((resolve, reject) => {
       const failStart = (error: Error) => {
@@ -220,7 +253,7 @@ export class WorkerPool {
         "code left behind by a finished run threw: the thread will be replaced once free",
       );
       slot.recycle = true;
-      if (slot.state === "idle") this.#recycle(slot);
+      if (slot.state === "idle") this.#recycle(slot, "code left behind by a finished run threw");
       return;
     }
     const run = slot.run;
@@ -245,7 +278,7 @@ export class WorkerPool {
           : toFailure(message.error);
     this.#finish(slot, outcome);
     if (message.recycle || slot.recycle) {
-      this.#recycle(slot);
+      this.#recycle(slot, slot.recycle ? "code left behind by a finished run threw" : "its run left it unfit for the next one");
       return;
     }
     slot.state = "idle";
@@ -253,9 +286,9 @@ export class WorkerPool {
   }
 
   /** Replaces a thread that is free but can no longer be trusted. */
-  #recycle(slot: Slot): void {
+  #recycle(slot: Slot, reason: string): void {
     this.#retire(slot);
-    this.#replace();
+    this.#replace(slot.seat, reason);
   }
 
   #abortSlot(slot: Slot, reason: AbortReason, message: string): void {
@@ -266,7 +299,7 @@ export class WorkerPool {
       this.#options.log.warn({ taskId: run.job.taskId, reason }, "run ignored its abort signal: terminating its thread");
       this.#finish(slot, this.#abortedOutcome(run, reason, `${message}; thread terminated after ${this.#options.graceMs} ms`));
       this.#retire(slot);
-      this.#replace();
+      this.#replace(slot.seat, `terminated: its run ignored its abort signal (${reason}) for ${this.#options.graceMs} ms`);
     }, this.#options.graceMs);
     run.abort = { reason, message, kill };
     this.#post(slot, { type: "abort", runId: run.runId, reason, message });
@@ -292,7 +325,7 @@ export class WorkerPool {
       this.#options.log.warn({ err: error }, reason);
     }
     this.#retire(slot);
-    this.#replace();
+    this.#replace(slot.seat, reason);
   }
 
   #finish(slot: Slot, outcome: Outcome): void {
@@ -302,6 +335,8 @@ export class WorkerPool {
     if (run.abort) clearTimeout(run.abort.kill);
     slot.run = undefined;
     this.#byTask.delete(run.job.taskId);
+    if (outcome.status === "succeeded") slot.seat.completed++;
+    else slot.seat.failed++;
     run.sink.done(outcome);
   }
 
@@ -311,16 +346,18 @@ export class WorkerPool {
     void slot.worker.terminate();
   }
 
-  #replace(): void {
+  #replace(seat: Seat, reason: string): void {
     if (this.#closed) return;
+    seat.restartedAt = Date.now();
+    seat.restartReason = reason;
     const delay = this.#respawnDelayMs;
     setTimeout(() => {
       if (this.#closed) return;
-      this.#spawn().catch((error: unknown) => {
+      this.#spawn(seat).catch((error: unknown) => {
         // Modules that loaded before fail now (e.g. a file changed): keep trying, slower.
         this.#respawnDelayMs = Math.min(maxRespawnDelayMs, Math.max(500, this.#respawnDelayMs * 2));
         this.#options.log.error({ err: error }, "worker thread failed to start; retrying");
-        this.#replace();
+        this.#replace(seat, `its replacement failed to start: ${(error as Error).message}`);
       });
     }, delay).unref();
   }
