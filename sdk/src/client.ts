@@ -26,6 +26,7 @@ import { backoffSpecToPb, dateOf, taskFromPb } from "./convert.js";
 import { SpoolError } from "./errors.js";
 import { QueueClient } from "./queues.js";
 import { WorkerClient } from "./workers.js";
+import { withTraceContext } from "./trace-context.js";
 import { ScheduleClient } from "./schedules.js";
 import { retryDelayMs, UnaryCaller, type UnaryRequest, type UnaryResponse } from "./unary-caller.js";
 import type { TaskDefinition } from "./task.js";
@@ -235,7 +236,7 @@ export class SpoolClient {
   async *streamLogs(taskId: string, options: LogOptions = {}): AsyncGenerator<LogEntry> {
     let afterSeq = options.afterSeq ?? 0;
     yield* this.#resumable(
-      () => this.#client.streamLogs({ taskId, afterSeq: BigInt(afterSeq), follow: options.follow ?? false }, this.#metadata),
+      () => this.#client.streamLogs({ taskId, afterSeq: BigInt(afterSeq), follow: options.follow ?? false }, withTraceContext(this.#metadata)),
       function* (message: { entries: PbLogEntry[] }) {
         for (const entry of message.entries) {
           afterSeq = Number(entry.seq);
@@ -253,7 +254,7 @@ export class SpoolClient {
   async *watchTask(id: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<Task> {
     let last = "";
     yield* this.#resumable(
-      () => this.#client.watchTask({ id }, this.#metadata),
+      () => this.#client.watchTask({ id }, withTraceContext(this.#metadata)),
       function* (message: { task?: PbTask }) {
         const task = taskFromPb(message.task);
         const version = `${task.state}/${task.attempt}/${task.progress?.updatedAt.getTime() ?? ""}/${task.cancelRequested}`;

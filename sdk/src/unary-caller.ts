@@ -8,6 +8,7 @@
 import type { CallOptions, Client, Metadata } from "@grpc/grpc-js";
 import { backoffDelayMs, type Backoff } from "@spool/proto";
 import { SpoolError } from "./errors.js";
+import { withTraceContext } from "./trace-context.js";
 
 /** Longest server-asked delay (RetryInfo) waited out before a retry. */
 const maxRetryAfterMs = 10_000;
@@ -74,7 +75,7 @@ export class UnaryCaller {
         options: Partial<CallOptions>,
         callback: (error: unknown, response: UnaryResponse<C, M>) => void,
       ) => void;
-      fn.call(client, request, this.metadata, options, (error, response) => (error ? reject(SpoolError.from(error)) : resolve(response)));
+      fn.call(client, request, withTraceContext(this.metadata), options, (error, response) => (error ? reject(SpoolError.from(error)) : resolve(response)));
     });
   }
 }

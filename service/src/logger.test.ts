@@ -1,4 +1,7 @@
 import { PassThrough } from "node:stream";
+import { context, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { expect, it } from "vitest";
 import { createLogger, prettyFor } from "./logger.js";
 
@@ -32,4 +35,28 @@ it("writes a readable line at once, for a person at a terminal", () => {
   // eslint-disable-next-line no-control-regex
   const plain = out.text().replace(/\x1b\[[0-9;]*m/g, "");
   expect(plain).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: spool serving \{"port":7\}\n$/);
+});
+
+it("puts the active span's trace_id and span_id on a line logged inside it, and none outside", () => {
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  trace.setGlobalTracerProvider(new BasicTracerProvider());
+  try {
+    const out = sink(false);
+    const log = createLogger({ stream: out.stream });
+    let ids = { traceId: "", spanId: "" };
+    trace.getTracer("test").startActiveSpan("work", (span) => {
+      ids = span.spanContext();
+      log.info("inside");
+      span.end();
+    });
+    log.info("outside");
+    const [inside, outside] = out.text().trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(inside).toMatchObject({ msg: "inside", trace_id: ids.traceId, span_id: ids.spanId });
+    expect(ids.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(outside!.trace_id).toBeUndefined();
+  } finally {
+    trace.disable();
+    context.disable();
+  }
 });

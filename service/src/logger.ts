@@ -5,10 +5,12 @@
 // - `pretty`: a line a person reads (time, level in colour, message, then the fields), the
 //   default when stdout is a terminal, as it is under `npm start` or `npx spool-server`.
 //
-// SPOOL_LOG_FORMAT (auto, json, pretty) overrides the choice. Pretty lines are formatted and
+// A line logged while a span is active (tracing on: an RPC, a run) carries its trace_id and
+// span_id. SPOOL_LOG_FORMAT (auto, json, pretty) overrides the choice. Pretty lines are formatted and
 // written synchronously on the main thread (pino-pretty with sync: true), not in a transport
 // thread: a fatal line written just before process.exit() is on the terminal before the
 // process ends, as a JSON line is.
+import { isSpanContextValid, trace } from "@opentelemetry/api";
 import { pino, type Logger, type LoggerOptions } from "pino";
 import { PinoPretty } from "pino-pretty";
 
@@ -29,7 +31,7 @@ export function prettyFor(format: LogFormat, stream: { isTTY?: boolean }): boole
 
 export function createLogger(settings: LoggerSettings = {}): Logger {
   const stream = settings.stream ?? process.stdout;
-  const options: LoggerOptions = { name: "spool", level: settings.level ?? "info" };
+  const options: LoggerOptions = { name: "spool", level: settings.level ?? "info", mixin: traceFields };
   if (!prettyFor(settings.format ?? "auto", stream)) {
     return stream === process.stdout ? pino(options) : pino(options, stream);
   }
@@ -44,4 +46,12 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     singleLine: true,
   });
   return pino(options, pretty);
+}
+
+/** A line logged inside a span (tracing on) carries its trace_id and span_id. */
+function traceFields(): Record<string, string> {
+  const span = trace.getActiveSpan();
+  if (!span) return {};
+  const { traceId, spanId } = span.spanContext();
+  return isSpanContextValid(span.spanContext()) ? { trace_id: traceId, span_id: spanId } : {};
 }

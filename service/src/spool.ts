@@ -40,6 +40,7 @@ import { Ticker } from "./schedules/ticker.js";
 import { startHttpServer } from "./http/http-server.js";
 import { setUpMeters } from "./telemetry/meter-provider.js";
 import { Metrics } from "./telemetry/metrics.js";
+import { setUpTracing } from "./telemetry/tracing.js";
 import { QueueFigures } from "./telemetry/queue-figures.js";
 import { serverVersion } from "./version.js";
 
@@ -118,8 +119,12 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     cleanups.push(() => database.close());
     for (const warning of await serverWarnings(database.sql)) log.warn(warning);
 
+    const tracing = setUpTracing({ env: process.env, version: serverVersion, instanceId: replicaId });
+    cleanups.push(() => tracing.shutdown());
+
     let scheduler: Scheduler | undefined;
     const pool = new WorkerPool({
+      tracing: { enabled: tracing.enabled, version: serverVersion, instanceId: replicaId },
       size: config.workers,
       modules,
       graceMs: config.cancelGraceMs,
@@ -132,6 +137,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     cleanups.push(() => pool.close());
 
     // Metrics: recorded from here on; served at /metrics and exported over OTLP as configured.
+    // Traces (OTEL_TRACES_EXPORTER): set up before the pool, whose threads trace their runs.
     const meters = setUpMeters({ env: process.env, version: serverVersion, instanceId: replicaId, prometheus: config.httpPort !== 0, log });
     cleanups.push(() => meters.shutdown());
     const queueFigures = new QueueFigures({

@@ -4,6 +4,7 @@
 // least, and sees only the tasks auth/access.ts lets it see; others are NOT_FOUND.
 import { once } from "node:events";
 import {
+  status,
   type handleUnaryCall,
   type ServerUnaryCall,
   type ServerWritableStream,
@@ -28,6 +29,7 @@ import type { LogLine, NewTask, Task, TaskRequest } from "../domain/task.js";
 import { quote, SpoolError } from "../errors.js";
 import { logLineToPb, taskToPb } from "./convert.js";
 import { decodingProblem } from "./decode-guard.js";
+import { activeTraceparent, inServerSpan } from "./rpc-span.js";
 import type { StreamSlots } from "./stream-slots.js";
 import { callerOf, reportError, unaryHandler } from "./unary-handler.js";
 import {
@@ -62,13 +64,20 @@ export function taskService(
     handle: (request: Req, principal: Principal, call: ServerUnaryCall<Req, Res>) => Promise<Res>,
   ): handleUnaryCall<Req, Res> => unaryHandler(auth, log, "submitter", method, handle);
 
-  /** A new task from a request, as the caller's: its tenant, created by its subject. */
-  const owned = async (principal: Principal, request: TaskRequest, field: string): Promise<NewTask> => ({
-    ...request,
-    input: await ops.checkInput(request.kind, request.input, field),
-    tenant: principal.tenant,
-    createdBy: principal.subject,
-  });
+  /**
+   * A new task from a request, as the caller's: its tenant, created by its subject, and the
+   * call's trace context (its run continues the trace).
+   */
+  const owned = async (principal: Principal, request: TaskRequest, field: string): Promise<NewTask> => {
+    const traceparent = activeTraceparent();
+    return {
+      ...request,
+      input: await ops.checkInput(request.kind, request.input, field),
+      tenant: principal.tenant,
+      createdBy: principal.subject,
+      ...(traceparent && { traceparent }),
+    };
+  };
 
   return {
     createTask: unary("CreateTask", async (request, principal) => {
@@ -114,8 +123,9 @@ export function taskService(
       // Who may retry is who may see: a submitter its own tasks, an operator its tenant's.
       // The retry is the old task's tenant's (quotas included), created by the caller.
       const retry = retryOf(visible(principal, id, await ops.get(id)), principal.subject, ops.kinds);
+      const traceparent = activeTraceparent();
       await ops.admit(retry.tenant, 1);
-      const [result] = await ops.create([retry]);
+      const [result] = await ops.create([{ ...retry, ...(traceparent && { traceparent }) }]);
       ops.retried(result!.task);
       return { task: taskToPb(result!.task, seesServerDetails(principal)) };
     }),
@@ -163,25 +173,25 @@ function serverStream<Req, Res>(
     if (!call.write(message)) await once(call, "drain", { signal: reader.signal }).catch(() => undefined);
   };
   const release = streams.acquire();
-  Promise.resolve()
-    .then(async () => {
+  void inServerSpan(call.getPath(), call.metadata, async () => {
+    try {
       if (!release) {
         throw new SpoolError("resource_exhausted", `this replica serves ${streams.max} streams already (SPOOL_MAX_STREAMS); retry later`);
       }
       const principal = await principalOf(method, call);
       const problem = decodingProblem(call.request);
       if (problem) throw problem;
-      return run(principal, send, reader.signal);
-    })
-    .finally(() => release?.())
-    .then(
-      () => {
-        if (!reader.signal.aborted) call.end();
-      },
-      (error: unknown) => {
-        if (!reader.signal.aborted) call.emit("error", reportError(log, method, error));
-      },
-    );
+      await run(principal, send, reader.signal);
+      if (!reader.signal.aborted) call.end();
+      return reader.signal.aborted ? status.CANCELLED : status.OK;
+    } catch (error) {
+      const serviceError = reportError(log, method, error);
+      if (!reader.signal.aborted) call.emit("error", serviceError);
+      return serviceError.code;
+    } finally {
+      release?.();
+    }
+  });
 }
 
 /**

@@ -1,8 +1,8 @@
 // unaryHandler: what every unary RPC of every Spool service does around its own work:
 // authenticate the caller and check the role the method needs, refuse requests that did not
 // decode cleanly (told only to callers that may call at all), then run the handler and turn
-// any failure into a gRPC status (status.ts), logged by its weight. Nothing escapes to crash
-// the process.
+// any failure into a gRPC status (status.ts), logged by its weight, all in the call's server
+// span (rpc-span.ts). Nothing escapes to crash the process.
 import { status, type handleUnaryCall, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { requireRole } from "../auth/access.js";
@@ -10,6 +10,7 @@ import type { Authenticator } from "../auth/authenticator.js";
 import type { Principal, Role } from "../auth/principal.js";
 import { errorForLog } from "../errors.js";
 import { decodingProblem } from "./decode-guard.js";
+import { inServerSpan } from "./rpc-span.js";
 import { toServiceError } from "./status.js";
 
 type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
@@ -29,16 +30,19 @@ export function unaryHandler<Req, Res>(
   handle: (request: Req, principal: Principal, call: ServerUnaryCall<Req, Res>) => Promise<Res>,
 ): handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    callerOf(auth, role, method, call as AnyCall)
-      .then((principal) => {
+    void inServerSpan(call.getPath(), call.metadata, async () => {
+      try {
+        const principal = await callerOf(auth, role, method, call as AnyCall);
         const problem = decodingProblem(call.request);
         if (problem) throw problem;
-        return handle(call.request, principal, call);
-      })
-      .then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(reportError(log, method, error)),
-      );
+        callback(null, await handle(call.request, principal, call));
+        return status.OK;
+      } catch (error) {
+        const serviceError = reportError(log, method, error);
+        callback(serviceError);
+        return serviceError.code;
+      }
+    });
   };
 }
 

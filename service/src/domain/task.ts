@@ -104,6 +104,8 @@ export interface NewTask {
   schedule?: string;
   scheduledFor?: Date;
   retryOf?: string;
+  /** W3C trace context of the call that created it: its runs' spans continue that trace. */
+  traceparent?: string;
   /** The creator's tenant and subject (from the caller's identity, not the request). */
   tenant: string;
   createdBy: string;

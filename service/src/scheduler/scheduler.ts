@@ -288,7 +288,14 @@ export class Scheduler {
     this.#o.events.started(claimed, run.startedAt - claimed.runAt);
     this.#runs.set(claimed.id, run);
     this.#o.pool.run(
-      { taskId: claimed.id, attempt: claimed.attempt, kind: claimed.kind, input: claimed.input, timeoutMs: claimed.timeoutMs },
+      {
+        taskId: claimed.id,
+        attempt: claimed.attempt,
+        kind: claimed.kind,
+        input: claimed.input,
+        timeoutMs: claimed.timeoutMs,
+        trace: { traceparent: claimed.traceparent, queue: claimed.queue, tenant: claimed.tenant },
+      },
       {
         logs: (lines, stored) => this.#logs(claimed.id, run, lines, stored),
         progress: (progress) => this.#o.writer.progress({ taskId: claimed.id, attempt: claimed.attempt, ...progress }),

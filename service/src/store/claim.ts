@@ -71,6 +71,8 @@ export interface ClaimedTask {
   runAt: number;
   /** Highest log seq already stored for the task (lines of earlier attempts). */
   lastLogSeq: number;
+  /** The creating call's trace context, if it was traced. */
+  traceparent: string | null;
 }
 
 /** Claim order: higher priority first, then earlier run_at, then older id. */
@@ -283,7 +285,7 @@ export function claimQuery(sql: Sql, request: ClaimRequest) {
       -- id = any(array(...)), not a join with the picked rows: the planner does not trust a
       -- CTE's small row count and would hash-join it with a scan of the whole table.
       where t.id = any(array(select id from picked))
-      returning t.id, t.tenant, t.queue, t.kind, t.input, t.attempt, t.timeout_ms as "timeoutMs", t.priority,
+      returning t.id, t.tenant, t.queue, t.kind, t.input, t.traceparent, t.attempt, t.timeout_ms as "timeoutMs", t.priority,
         (extract(epoch from t.run_at) * 1000)::float8 as "runAt",
         -- Lines exist only if an earlier attempt ran (a failed one, or one given back at
         -- shutdown: both leave an entry in failures).

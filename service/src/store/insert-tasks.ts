@@ -35,9 +35,9 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
     with ins as (
       insert into spool.tasks as t
         (id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, tenant, created_by,
-         concurrency_key, backoff, schedule, scheduled_for, retry_of, created_at, run_at)
+         concurrency_key, backoff, schedule, scheduled_for, retry_of, traceparent, created_at, run_at)
       select id, kind, queue, priority, input::jsonb, max_attempts, timeout_ms, idempotency_key, labels::jsonb,
-        tenant, created_by, concurrency_key, backoff::jsonb, schedule, scheduled_for, retry_of, created_at,
+        tenant, created_by, concurrency_key, backoff::jsonb, schedule, scheduled_for, retry_of, traceparent, created_at,
         -- No run_at: due at once by the database's clock, the one claims compare with.
         coalesce(run_at, now())
       from unnest(
@@ -52,12 +52,13 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
         ${rows.map((r) => r.task.schedule ?? null) as string[]}::text[],
         ${rows.map((r) => r.task.scheduledFor?.toISOString() ?? null) as string[]}::timestamptz[],
         ${rows.map((r) => r.task.retryOf ?? null) as string[]}::uuid[],
+        ${rows.map((r) => r.task.traceparent ?? null) as string[]}::text[],
         -- As ISO text, exact to the millisecond: to_timestamp(ms / 1000.0) went through
         -- floating point and lost a millisecond on far dates (year 4283: .181 read back .180).
         ${rows.map((r) => r.createdAt.toISOString())}::timestamptz[],
         ${rows.map((r) => r.task.runAt?.toISOString() ?? null) as string[]}::timestamptz[]
       ) as r(id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, tenant, created_by,
-             concurrency_key, backoff, schedule, scheduled_for, retry_of, created_at, run_at)
+             concurrency_key, backoff, schedule, scheduled_for, retry_of, traceparent, created_at, run_at)
       -- No conflict target: a taken idempotency key and a taken schedule tick (the two
       -- partial unique indexes) both skip the row; the id is a fresh UUIDv7 and never conflicts.
       on conflict do nothing

@@ -81,6 +81,8 @@ export const tasks = spool.table(
     concurrencyKey: text("concurrency_key"),
     /** The task this one retries (RetryTask). */
     retryOf: uuid("retry_of"),
+    /** W3C traceparent of the call that created it (tracing on): each run's span is its child. */
+    traceparent: text("traceparent"),
     /** Backoff between attempts, resolved at creation (task's, else kind's, else defaults). */
     backoff: jsonb("backoff").$type<BackoffRow>(),
     /** Replica running the current attempt; set exactly while RUNNING. */

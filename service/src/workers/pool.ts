@@ -15,7 +15,7 @@ import type { ThreadView } from "../domain/replica-view.js";
 import { failureTypes, type TaskError } from "../domain/task.js";
 import type { FromWorker, SerializedError, ThreadLogLine, ThreadProgress } from "./from-worker.js";
 import { createLogCredit, returnCredit } from "./log-credit.js";
-import type { AbortReason, ThreadData, ThreadLogLimits, ToWorker } from "./to-worker.js";
+import type { AbortReason, RunTrace, ThreadData, ThreadLogLimits, ToWorker } from "./to-worker.js";
 
 export interface Job {
   taskId: string;
@@ -23,6 +23,8 @@ export interface Job {
   kind: string;
   input: unknown;
   timeoutMs: number;
+  /** What the run's span records (tracing on), and the trace it continues. */
+  trace: RunTrace;
 }
 
 const abortTypes: Record<AbortReason, string> = {
@@ -61,6 +63,8 @@ export interface PoolOptions {
   maxHeapMb: number;
   /** How each thread bounds the log lines of its runs. */
   logLimits: ThreadLogLimits;
+  /** Whether threads trace their runs (telemetry/tracing.ts), and as which replica. */
+  tracing: { enabled: boolean; version: string; instanceId: string };
   log: Logger;
   /** Called whenever a thread becomes free to take a job. */
   onIdle: () => void;
@@ -177,7 +181,7 @@ export class WorkerPool {
     slot.state = "busy";
     slot.run = { runId, job, sink, timeout, startedAt: Date.now() };
     this.#byTask.set(job.taskId, slot);
-    this.#post(slot, { type: "run", runId, taskId: job.taskId, attempt: job.attempt, kind: job.kind, input: job.input });
+    this.#post(slot, { type: "run", runId, taskId: job.taskId, attempt: job.attempt, kind: job.kind, input: job.input, trace: job.trace });
   }
 
   /** Aborts the task's run if it runs here; true if it did. */
@@ -205,10 +209,10 @@ export class WorkerPool {
   }
 
   #spawn(seat: Seat): Promise<void> {
-    const { modules, maxHeapMb, log, logLimits } = this.#options;
+    const { modules, maxHeapMb, log, logLimits, tracing } = this.#options;
     const logCredit = createLogCredit();
     const worker = new Worker(threadUrl, {
-      workerData: { modules, logCredit, logLimits } satisfies ThreadData,
+      workerData: { modules, logCredit, logLimits, tracing } satisfies ThreadData,
       resourceLimits: { maxOldGenerationSizeMb: maxHeapMb },
     });
     liveThreads++;

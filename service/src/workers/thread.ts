@@ -5,6 +5,8 @@
 //   or an attempt exceeds its byte budget, lines are dropped and one marker line says how
 //   many. The outcome follows the run's last lines on the same port, so the pool always has
 //   every line before the outcome.
+// - With tracing on, each run has a span, `spool.run <kind>`, a child of the span of the call
+//   that created the task, and the handler runs in its context (telemetry/tracing.ts).
 // - Every run executes inside its own AsyncLocalStorage context, which timers and promises
 //   it creates inherit. So output of code a run left behind (a timer that fires after the
 //   handler returned) is attributed to that run, and dropped since it ended, never written
@@ -20,11 +22,16 @@ import { loadHandlers } from "./handlers.js";
 import { takeCredit } from "./log-credit.js";
 import { capText, resultJson, runOutputLimits, serializeError } from "./run-output.js";
 import type { ThreadData, ToWorker } from "./to-worker.js";
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
+import { setUpTracing } from "../telemetry/tracing.js";
 
 if (!parentPort) throw new Error("thread.ts must run in a worker thread");
 const port = parentPort;
 const post = (message: FromWorker) => port.postMessage(message);
-const { modules, logCredit, logLimits } = workerData as ThreadData;
+const { modules, logCredit, logLimits, tracing } = workerData as ThreadData;
+// Each thread exports its own spans (its runs' and its handlers'), set up as the main thread's.
+const threadTracing = tracing.enabled ? setUpTracing({ env: process.env, version: tracing.version, instanceId: tracing.instanceId }) : undefined;
+const tracer = trace.getTracer("spool");
 
 /** A batch of lines is posted once it holds this many lines or bytes (or on the next turn). */
 const linesPerMessage = 512;
@@ -48,6 +55,8 @@ interface Run {
   /** The latest progress report not yet posted. */
   progress: ThreadProgress | undefined;
   flushScheduled: boolean;
+  /** Its `spool.run <kind>` span (tracing on), ended with its outcome. */
+  span: Span | undefined;
 }
 
 const runs = new AsyncLocalStorage<Run>();
@@ -158,6 +167,7 @@ function settle(run: Run, outcome: FromWorker): void {
   finalFlush(run);
   run.ended = true;
   if (current === run) current = undefined;
+  if (run.span) endSpan(run.span, outcome);
   post(outcome);
   // Whatever the run left behind and honours its signal stops now.
   run.controller.abort(new DOMException("the run has ended", "AbortError"));
@@ -176,9 +186,30 @@ async function execute(handlers: Map<string, TaskDefinition>, message: Extract<T
     droppedOverBudget: { lines: 0, bytes: 0 },
     progress: undefined,
     flushScheduled: false,
+    span: undefined,
   };
   current = run;
-  await runs.run(run, async () => {
+  // The run's span, a child of the call that created the task (docs/observability.md); the
+  // handler runs in its context, so the spans it makes nest under it.
+  const parent = message.trace.traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent: message.trace.traceparent }) : ROOT_CONTEXT;
+  if (threadTracing) {
+    run.span = tracer.startSpan(
+      `spool.run ${message.kind}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          "spool.task.id": message.taskId,
+          "spool.task.kind": message.kind,
+          "spool.task.queue": message.trace.queue,
+          "spool.task.attempt": message.attempt,
+          "spool.tenant": message.trace.tenant,
+        },
+      },
+      parent,
+    );
+  }
+  const runContext = run.span ? trace.setSpan(parent, run.span) : context.active();
+  await context.with(runContext, () => runs.run(run, async () => {
     let outcome: FromWorker;
     try {
       const handler = handlers.get(message.kind);
@@ -199,7 +230,19 @@ async function execute(handlers: Map<string, TaskDefinition>, message: Extract<T
       outcome = { type: "failed", runId: run.runId, error: serializeError(error) };
     }
     settle(run, outcome);
-  });
+  }));
+}
+
+/** The outcome as the span's status: OK, or ERROR with the error's type and message. */
+function endSpan(span: Span, outcome: FromWorker): void {
+  if (outcome.type === "done") span.setStatus({ code: SpanStatusCode.OK });
+  else if (outcome.type === "failed") {
+    span.setAttribute("error.type", outcome.error.name ?? "Error");
+    span.setStatus({ code: SpanStatusCode.ERROR, message: capText(outcome.error.message ?? "", 1024) });
+  }
+  // Exported in batches (OTEL_BSP_SCHEDULE_DELAY): what a thread terminated for ignoring an
+  // abort had not exported yet is lost with it.
+  span.end();
 }
 
 /**

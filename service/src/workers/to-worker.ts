@@ -12,6 +12,7 @@ export type ToWorker =
       attempt: number;
       kind: string;
       input: unknown;
+      trace: RunTrace;
     }
   | {
       /** Fire the run's AbortSignal; the pool terminates the thread if it does not stop. */
@@ -20,6 +21,14 @@ export type ToWorker =
       reason: AbortReason;
       message: string;
     };
+
+/** What a run's span (`spool.run <kind>`) records, and the trace it continues. */
+export interface RunTrace {
+  /** W3C traceparent of the call that created the task; null: the run starts a trace. */
+  traceparent: string | null;
+  queue: string;
+  tenant: string;
+}
 
 /** How a thread treats its runs' log lines (see log-credit.ts and thread.ts). */
 export interface ThreadLogLimits {
@@ -38,4 +47,6 @@ export interface ThreadData {
   /** The thread's log credit counter (log-credit.ts), shared with the pool. */
   logCredit: Int32Array;
   logLimits: ThreadLogLimits;
+  /** Whether to trace runs, and the replica the spans' resource names. */
+  tracing: { enabled: boolean; version: string; instanceId: string };
 }

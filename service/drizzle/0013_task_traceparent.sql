@@ -1,0 +1,1 @@
+ALTER TABLE "spool"."tasks" ADD COLUMN "traceparent" text;
