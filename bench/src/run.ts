@@ -7,6 +7,8 @@
 //   npm run bench -- --quick       a tiny run that checks the harness works (CI)
 //   npm run bench -- --tasks 20000 --only spool
 import { mkdir, mkdtemp, writeFile, chmod, rm } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { cpus, hostname, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -79,7 +81,10 @@ async function main() {
   const results: Record<string, unknown> = { machine, sizes: size, date: new Date().toISOString() };
 
   try {
-    if (only.has("spool")) results.spool = await runSpool(admin, urlOf("spool_bench"), pings);
+    if (only.has("spool")) {
+      results.spool = await runSpool(admin, urlOf("spool_bench"), pings);
+      results.spool_traced = await runSpoolTraced(admin, urlOf("spool_bench"));
+    }
     if (only.has("graphile")) {
       for (const mode of ["default", "batched"] as const) {
         results[`graphile_${mode}`] = await runGraphile(admin, urlOf("graphile_bench"), mode, pings);
@@ -164,6 +169,51 @@ async function runSpool(admin: postgres.Sql, url: string, pings: Awaited<ReturnT
   }
 }
 
+/**
+ * Scenario 1d: scenario 1 again with tracing on, exporting every span over OTLP
+ * (http/protobuf, the default) to a receiver in this process that reads and drops them.
+ */
+async function runSpoolTraced(admin: postgres.Sql, url: string) {
+  await freshDatabase(admin, url);
+  let bytes = 0;
+  let exports = 0;
+  const receiver = createServer((request, response) => {
+    request.on("data", (chunk: Buffer) => (bytes += chunk.length));
+    request.on("end", () => {
+      exports++;
+      response.writeHead(200, { "Content-Type": "application/x-protobuf" }).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  const { port } = receiver.address() as AddressInfo;
+  const { child, match } = await startChild(
+    join(root, "service", "dist", "main.js"),
+    {
+      DATABASE_URL: url,
+      SPOOL_HOST: "127.0.0.1",
+      SPOOL_PORT: "0",
+      SPOOL_HTTP_PORT: "0",
+      SPOOL_TASKS: join(root, "bench", "dist", "tasks.js"),
+      SPOOL_LOG_LEVEL: "info",
+      OTEL_TRACES_EXPORTER: "otlp",
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+      ...(args.workers ? { SPOOL_WORKERS: args.workers } : {}),
+    },
+    /"port":(\d+),[^\n]*"msg":"spool serving"/,
+  );
+  const subject = spoolSubject(`127.0.0.1:${match[1]}`, url);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const batched = await scenario.throughputRounds(subject, size.tasks, "batched", size.rounds);
+    log(`spool, tracing on: throughput (CreateTasks) ${JSON.stringify(batched)}; ${exports} OTLP exports, ${Math.round(bytes / 1024)} KiB so far`);
+    return { throughput: { batched }, otlp: { exports, bytes } };
+  } finally {
+    await subject.close();
+    await child.stop();
+    await new Promise((resolve) => receiver.close(resolve));
+  }
+}
+
 async function runGraphile(admin: postgres.Sql, url: string, mode: "default" | "batched", pings: Awaited<ReturnType<typeof listenForPings>>) {
   await freshDatabase(admin, url);
   const subject = await graphileSubject(`graphile-worker (${mode})`, url);
@@ -211,6 +261,8 @@ function report(results: Figures) {
     const ofBatched = (perSec: number) => `${perSec} (${(perSec / s.throughput.batched.perSec).toFixed(2)}x)`;
     add(`1b. tasks/s, batch create, queue limited to ${limits.above} (x of 1.)`, ofBatched(s.throughput.limited.perSec));
     add(`1c. tasks/s, batch create, queue limited to ${limits.binding}, binding (x of 1.)`, ofBatched(s.throughput.limitedBinding.perSec));
+    const traced = results.spool_traced as Figures | undefined;
+    if (traced) add("1d. tasks/s, batch create, tracing on, OTLP (x of 1.)", ofBatched(traced.throughput.batched.perSec));
     add("2. pickup ms after create, p90 / max", `${s.pickup.afterCreate.p90} / ${s.pickup.afterCreate.max}`);
     add("3. end to end ms, p50 / p99", `${s.endToEnd.p50} / ${s.endToEnd.p99}`);
     add("4. log lines/s to one stream", s.logs.linesPerSec);
@@ -230,6 +282,10 @@ function report(results: Figures) {
     const targets: [string, boolean][] = [
       ["throughput >= graphile-worker (batched) in the same run", !gb || s.throughput.batched.perSec >= gb.throughput.batched.perSec],
       ["throughput in a queue with a concurrency limit above what is in flight >= 0.8x without", s.throughput.limited.perSec >= 0.8 * s.throughput.batched.perSec],
+      [
+        "throughput with tracing on >= 0.9x without",
+        !results.spool_traced || (results.spool_traced as Figures).throughput.batched.perSec >= 0.9 * s.throughput.batched.perSec,
+      ],
       ["pickup p50 <= 5 ms", s.pickup.afterCreate.p50 <= 5],
       ["pickup p99 <= 15 ms", s.pickup.afterCreate.p99 <= 15],
       ["log line delay p99 <= 20 ms (1 line/ms)", s.logs.pacedDelay.p99 <= 20],
