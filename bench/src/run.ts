@@ -110,9 +110,9 @@ async function freshDatabase(admin: postgres.Sql, url: string) {
   await admin.unsafe(`create database ${name}`);
 }
 
-async function runSpool(admin: postgres.Sql, url: string, pings: Awaited<ReturnType<typeof listenForPings>>) {
-  await freshDatabase(admin, url);
-  const { child, match } = await startChild(
+/** The built service on `url` with the bench's tasks and defaults, plus `env`; resolves once it serves. */
+function startSpool(url: string, env: Record<string, string> = {}) {
+  return startChild(
     join(root, "service", "dist", "main.js"),
     {
       DATABASE_URL: url,
@@ -123,9 +123,15 @@ async function runSpool(admin: postgres.Sql, url: string, pings: Awaited<ReturnT
       SPOOL_CANCEL_GRACE_MS: String(graceMs),
       SPOOL_LOG_LEVEL: "info",
       ...(args.workers ? { SPOOL_WORKERS: args.workers } : {}),
+      ...env,
     },
     /"port":(\d+),[^\n]*"msg":"spool serving"/,
   );
+}
+
+async function runSpool(admin: postgres.Sql, url: string, pings: Awaited<ReturnType<typeof listenForPings>>) {
+  await freshDatabase(admin, url);
+  const { child, match } = await startSpool(url);
   const pid = child.process.pid as number;
   const subject = spoolSubject(`127.0.0.1:${match[1]}`, url);
   try {
@@ -186,21 +192,7 @@ async function runSpoolTraced(admin: postgres.Sql, url: string) {
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
   const { port } = receiver.address() as AddressInfo;
-  const { child, match } = await startChild(
-    join(root, "service", "dist", "main.js"),
-    {
-      DATABASE_URL: url,
-      SPOOL_HOST: "127.0.0.1",
-      SPOOL_PORT: "0",
-      SPOOL_HTTP_PORT: "0",
-      SPOOL_TASKS: join(root, "bench", "dist", "tasks.js"),
-      SPOOL_LOG_LEVEL: "info",
-      OTEL_TRACES_EXPORTER: "otlp",
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
-      ...(args.workers ? { SPOOL_WORKERS: args.workers } : {}),
-    },
-    /"port":(\d+),[^\n]*"msg":"spool serving"/,
-  );
+  const { child, match } = await startSpool(url, { OTEL_TRACES_EXPORTER: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
   const subject = spoolSubject(`127.0.0.1:${match[1]}`, url);
   try {
     await new Promise((resolve) => setTimeout(resolve, 2000));
