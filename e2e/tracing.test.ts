@@ -2,7 +2,7 @@
 // test, and this process traces its own calls with the OpenTelemetry SDK. One trace must run
 // from the client's span, through the CreateTask server span, to `spool.run <kind>` in the
 // worker thread, and on to the span the handler made; a retried task has a run span per
-// attempt, the failed one with status ERROR.
+// attempt, the failed one with status ERROR; and the task's log lines name their spans.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -143,6 +143,11 @@ describe("a trace from the caller into the task", () => {
     const work = spans.find((s) => s.name === "handler.work");
     expect(work!.parentSpanId).toBe(run!.spanId);
     console.log(render(root!, spans));
+
+    // The task's log line carries the span it was logged in: the handler's.
+    const lines = [];
+    for await (const line of client.streamLogs(task.id)) lines.push(line);
+    expect(lines.find((l) => l.message === "working inside handler.work")).toMatchObject({ traceId, spanId: work!.spanId });
   });
 
   it("gives each attempt its own run span, a failed one with status ERROR", async () => {

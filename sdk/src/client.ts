@@ -363,5 +363,6 @@ function logEntryFromPb(entry: PbLogEntry): LogEntry {
     level: levelFromPb(entry.level) ?? "info",
     message: entry.message,
     attempt: entry.attempt,
+    ...(entry.traceId && { traceId: entry.traceId, spanId: entry.spanId }),
   };
 }

@@ -141,6 +141,9 @@ export interface LogEntry {
   level: LogLevel;
   message: string;
   attempt: number;
+  /** The trace and span it was logged in, when the service traces. */
+  traceId?: string;
+  spanId?: string;
 }
 
 export interface LogOptions {

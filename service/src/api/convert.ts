@@ -52,5 +52,13 @@ function errorToPb(error: TaskError, serverDetails: boolean) {
 }
 
 export function logLineToPb(line: LogLine): LogEntry {
-  return { seq: BigInt(line.seq), time: ts(line.time), level: levelToPb(line.level), message: line.message, attempt: line.attempt };
+  return {
+    seq: BigInt(line.seq),
+    time: ts(line.time),
+    level: levelToPb(line.level),
+    message: line.message,
+    attempt: line.attempt,
+    traceId: line.traceId ?? "",
+    spanId: line.spanId ?? "",
+  };
 }

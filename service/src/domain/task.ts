@@ -139,6 +139,9 @@ export interface LogLine {
   level: LogLevel;
   message: string;
   time: Date;
+  /** The span it was logged in (tracing on); null otherwise. */
+  traceId: string | null;
+  spanId: string | null;
 }
 
 /** How much of each task a list reads: "basic" leaves out input, result, failures and error.stack. */

@@ -323,6 +323,8 @@ export class Scheduler {
       level: line.level,
       message: line.message,
       time: line.time,
+      traceId: line.traceId,
+      spanId: line.spanId,
     }));
     this.#o.writer.lines(numbered, stored);
   }

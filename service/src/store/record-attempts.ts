@@ -35,6 +35,9 @@ export interface NewLogLine {
   message: string;
   /** Epoch ms when the handler logged it. */
   time: number;
+  /** The span it was logged in (tracing on). */
+  traceId?: string | undefined;
+  spanId?: string | undefined;
 }
 
 export interface NewProgress {
@@ -93,12 +96,13 @@ export async function recordAttempts(
   end`;
   const [row] = await sql<{ finished: FinishedTask[] }[]>`
     with lines as (
-      insert into spool.task_logs (task_id, seq, attempt, level, message, time)
-      select r.t, r.s, r.a, r.l, r.m, to_timestamp(r.ms / 1000.0)
+      insert into spool.task_logs (task_id, seq, attempt, level, message, time, trace_id, span_id)
+      select r.t, r.s, r.a, r.l, r.m, to_timestamp(r.ms / 1000.0), r.trace, r.span
       from unnest(
         ${lines.map((l) => l.taskId)}::uuid[], ${lines.map((l) => l.attempt)}::int[], ${lines.map((l) => l.seq)}::int8[],
-        ${lines.map((l) => l.level)}::spool.log_level[], ${lines.map((l) => l.message)}::text[], ${lines.map((l) => l.time)}::float8[]
-      ) as r(t, a, s, l, m, ms)
+        ${lines.map((l) => l.level)}::spool.log_level[], ${lines.map((l) => l.message)}::text[], ${lines.map((l) => l.time)}::float8[],
+        ${lines.map((l) => l.traceId ?? null) as string[]}::text[], ${lines.map((l) => l.spanId ?? null) as string[]}::text[]
+      ) as r(t, a, s, l, m, ms, trace, span)
       join spool.tasks t on t.id = r.t and t.attempt = r.a and t.state = 'running' and t.owner = ${owner}
       on conflict do nothing
       returning task_id

@@ -166,6 +166,9 @@ export const taskLogs = spool.table(
     level: logLevel("level").notNull(),
     message: text("message").notNull(),
     time: timestamptz("time").notNull(),
+    /** The span it was logged in (tracing on). */
+    traceId: text("trace_id"),
+    spanId: text("span_id"),
   },
   (t) => [primaryKey({ columns: [t.taskId, t.seq] }), check("task_logs_seq_positive", sql`${t.seq} > 0`)],
 );

@@ -17,6 +17,9 @@ export interface ThreadLogLine {
   message: string;
   /** Epoch ms when it was logged. */
   time: number;
+  /** The span it was logged in (tracing on). */
+  traceId?: string;
+  spanId?: string;
 }
 
 export interface ThreadProgress {

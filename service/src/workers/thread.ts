@@ -134,7 +134,8 @@ function record(run: Run, level: ThreadLogLine["level"], args: unknown[]): void 
     return;
   }
   run.loggedBytes += bytes;
-  run.lines.push({ level, message, time: Date.now() });
+  const span = threadTracing && trace.getActiveSpan()?.spanContext();
+  run.lines.push(span ? { level, message, time: Date.now(), traceId: span.traceId, spanId: span.spanId } : { level, message, time: Date.now() });
   run.bufferedBytes += bytes;
   if (run.lines.length >= linesPerMessage || run.bufferedBytes >= bytesPerMessage) flush(run);
   else scheduleFlush(run);

@@ -340,6 +340,12 @@ export interface LogEntry {
   message: string;
   /** Attempt that logged it (1 for the first). */
   attempt: number;
+  /**
+   * With tracing on: the trace and the span the line was logged in (the run's, or one the
+   * handler made), as 32 and 16 lowercase hex digits; empty otherwise.
+   */
+  traceId: string;
+  spanId: string;
 }
 
 function createBaseTaskError(): TaskError {
@@ -1499,7 +1505,7 @@ export const AttemptFailure: MessageFns<AttemptFailure> = {
 };
 
 function createBaseLogEntry(): LogEntry {
-  return { seq: 0n, time: undefined, level: 0, message: "", attempt: 0 };
+  return { seq: 0n, time: undefined, level: 0, message: "", attempt: 0, traceId: "", spanId: "" };
 }
 
 export const LogEntry: MessageFns<LogEntry> = {
@@ -1521,6 +1527,12 @@ export const LogEntry: MessageFns<LogEntry> = {
     }
     if (message.attempt !== 0) {
       writer.uint32(40).int32(message.attempt);
+    }
+    if (message.traceId !== "") {
+      writer.uint32(50).string(message.traceId);
+    }
+    if (message.spanId !== "") {
+      writer.uint32(58).string(message.spanId);
     }
     return writer;
   },
@@ -1578,6 +1590,22 @@ export const LogEntry: MessageFns<LogEntry> = {
             message.attempt = reader.int32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.traceId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.spanId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1597,6 +1625,16 @@ export const LogEntry: MessageFns<LogEntry> = {
       level: isSet(object.level) ? logLevelFromJSON(object.level) : 0,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
       attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
+      traceId: isSet(object.traceId)
+        ? globalThis.String(object.traceId)
+        : isSet(object.trace_id)
+        ? globalThis.String(object.trace_id)
+        : "",
+      spanId: isSet(object.spanId)
+        ? globalThis.String(object.spanId)
+        : isSet(object.span_id)
+        ? globalThis.String(object.span_id)
+        : "",
     };
   },
 
@@ -1617,6 +1655,12 @@ export const LogEntry: MessageFns<LogEntry> = {
     if (message.attempt !== 0) {
       obj.attempt = Math.round(message.attempt);
     }
+    if (message.traceId !== "") {
+      obj.traceId = message.traceId;
+    }
+    if (message.spanId !== "") {
+      obj.spanId = message.spanId;
+    }
     return obj;
   },
 
@@ -1630,6 +1674,8 @@ export const LogEntry: MessageFns<LogEntry> = {
     message.level = object.level ?? 0;
     message.message = object.message ?? "";
     message.attempt = object.attempt ?? 0;
+    message.traceId = object.traceId ?? "";
+    message.spanId = object.spanId ?? "";
     return message;
   },
 };
