@@ -39,6 +39,7 @@ describe("reflection and health", () => {
     // Reflection describes the whole contract (proto/gen/spool.binpb).
     expect(services.stdout.split("\n").filter(Boolean).sort()).toEqual([
       "grpc.health.v1.Health",
+      "spool.v1.AdminService",
       "spool.v1.QueueService",
       "spool.v1.ScheduleService",
       "spool.v1.TaskService",
@@ -48,6 +49,7 @@ describe("reflection and health", () => {
       "grpc.health.v1.Health/Check",
       "grpc.health.v1.Health/List",
       "grpc.health.v1.Health/Watch",
+      "spool.v1.AdminService/ListWorkers",
       "spool.v1.QueueService/ListQueues",
       "spool.v1.QueueService/PauseQueue",
       "spool.v1.QueueService/ResumeQueue",
