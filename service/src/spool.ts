@@ -119,6 +119,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     cleanups.push(() => database.close());
     for (const warning of await serverWarnings(database.sql)) log.warn(warning);
 
+    // Traces (OTEL_TRACES_EXPORTER): set up before the pool, whose threads trace their runs.
     const tracing = setUpTracing({ env: process.env, version: serverVersion, instanceId: replicaId });
     cleanups.push(() => tracing.shutdown());
 
@@ -137,7 +138,6 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     cleanups.push(() => pool.close());
 
     // Metrics: recorded from here on; served at /metrics and exported over OTLP as configured.
-    // Traces (OTEL_TRACES_EXPORTER): set up before the pool, whose threads trace their runs.
     const meters = setUpMeters({ env: process.env, version: serverVersion, instanceId: replicaId, prometheus: config.httpPort !== 0, log });
     cleanups.push(() => meters.shutdown());
     const queueFigures = new QueueFigures({
