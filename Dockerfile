@@ -37,7 +37,7 @@ RUN groupadd --system --gid 10001 spool \
 WORKDIR /app
 COPY --from=build --chown=root:root /app /app
 USER spool
-EXPOSE 50051
+EXPOSE 50051 8080
 VOLUME ["/var/lib/spool"]
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "service/dist/healthcheck.js"]
