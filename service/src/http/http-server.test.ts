@@ -59,3 +59,9 @@ describe("the HTTP port", () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 });
+
+it("names SPOOL_HTTP_PORT when its port is taken", async () => {
+  await expect(
+    startHttpServer({ host: "127.0.0.1", port: server.port, ready: () => true, metrics: undefined, log: pino({ level: "silent" }) }),
+  ).rejects.toThrow(new RegExp(`^SPOOL_HTTP_PORT: cannot listen on 127\\.0\\.0\\.1:${server.port} \\(.*EADDRINUSE.*\\); choose another port, or 0 to turn HTTP off$`));
+});

@@ -59,9 +59,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    const refused = (error: Error) => {
+      clearInterval(resetDelay);
+      delay.disable();
+      reject(new Error(`SPOOL_HTTP_PORT: cannot listen on ${options.host}:${options.port} (${error.message}); choose another port, or 0 to turn HTTP off`));
+    };
+    server.once("error", refused);
     server.listen(options.port, options.host, () => {
-      server.off("error", reject);
+      server.off("error", refused);
       resolve();
     });
   });
