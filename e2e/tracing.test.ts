@@ -31,6 +31,7 @@ const database = useTestDatabase();
 const received: ExportedSpan[] = [];
 let receiver: Server;
 let service: ServiceProcess;
+let serviceEnv: Record<string, string>;
 let client: SpoolClient;
 const mine = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(mine)] });
@@ -50,7 +51,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
   const { port } = receiver.address() as AddressInfo;
-  service = await startService({
+  serviceEnv = {
     DATABASE_URL: database.url,
     SPOOL_TASKS: fileURLToPath(new URL("./fixtures/traced", import.meta.url)),
     OTEL_TRACES_EXPORTER: "otlp",
@@ -58,7 +59,8 @@ beforeAll(async () => {
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
     OTEL_BSP_SCHEDULE_DELAY: "100",
     OTEL_SERVICE_NAME: "spool-under-test",
-  });
+  };
+  service = await startService(serviceEnv);
   client = new SpoolClient(service.address);
   // This process traces too, with the W3C propagator the SDK injects through.
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -168,6 +170,31 @@ describe("a trace from the caller into the task", () => {
     for (const run of runs) {
       expect(run.status?.code).toBe(2); // ERROR
       expect(run.status?.message).toBe("failed as asked");
+    }
+  });
+
+  it("exports the spans it still holds when it stops, its threads' too", async () => {
+    // A replica that exports only once a minute: what reaches the receiver came from the stop.
+    await service.kill("SIGTERM");
+    const patient = await startService({ ...serviceEnv, OTEL_BSP_SCHEDULE_DELAY: "60000" });
+    const patientClient = new SpoolClient(patient.address);
+    try {
+      const task = await patientClient.createTask("test.traced", {});
+      expect((await finished(patientClient, task.id)).state).toBe("succeeded");
+      const before = received.filter((s) => attribute(s, "spool.task.id") === task.id).length;
+      expect(before).toBe(0);
+      expect(await patient.kill("SIGTERM")).toBe(0);
+      // Exported before the process exited: no waiting needed, but the receiver may still be
+      // reading the last request.
+      for (let i = 0; i < 50 && !received.some((s) => attribute(s, "spool.task.id") === task.id); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const run = received.find((s) => attribute(s, "spool.task.id") === task.id);
+      expect(run?.name).toBe("spool.run test.traced");
+      const trace = received.filter((s) => s.traceId === run!.traceId).map((s) => s.name);
+      expect(trace.sort()).toEqual(["handler.work", "spool.run test.traced", "spool.v1.TaskService/CreateTask"]);
+    } finally {
+      patientClient.close();
     }
   });
 });

@@ -42,4 +42,6 @@ export type FromWorker =
    * Code left behind by an earlier run (a timer, a promise) threw after that run ended. The
    * run now going on is not harmed; the thread is replaced once it is free.
    */
-  | { type: "tainted"; taskId: string | undefined; error: SerializedError };
+  | { type: "tainted"; taskId: string | undefined; error: SerializedError }
+  /** Its spans are exported (the answer to a `flush`). */
+  | { type: "flushed" };

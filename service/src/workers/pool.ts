@@ -107,6 +107,8 @@ export const liveWorkerThreads = (): number => liveThreads;
 // From the TypeScript sources (tests), threads start on a small .mjs that registers tsx.
 const threadUrl = new URL(import.meta.url.endsWith(".ts") ? "./thread-from-source.mjs" : "./thread.js", import.meta.url);
 const maxRespawnDelayMs = 30_000;
+/** How long a closing pool waits for each thread to export its spans. */
+const flushWaitMs = 2000;
 
 export class WorkerPool {
   readonly #options: PoolOptions;
@@ -196,16 +198,38 @@ export class WorkerPool {
     for (const slot of this.#byTask.values()) this.#abortSlot(slot, reason, message);
   }
 
-  /** Terminates every thread at once; runs still going end as failed (shutdown). */
+  /**
+   * Terminates every thread at once; runs still going end as failed (shutdown). With tracing
+   * on, each thread first exports the spans it holds (at most flushWaitMs).
+   */
   async close(): Promise<void> {
     this.#closed = true;
     const slots = [...this.#slots];
+    if (this.#options.tracing.enabled) await Promise.all(slots.map((slot) => this.#flushSpans(slot)));
     for (const slot of slots) {
       if (slot.run) this.#finish(slot, this.#abortedOutcome(slot.run, "shutdown", "the worker pool closed"));
       slot.state = "dead";
     }
     this.#slots.clear();
     await Promise.all(slots.map((slot) => slot.worker.terminate()));
+  }
+
+  /** Asks a thread to export its spans; resolves on its answer, or after flushWaitMs. */
+  #flushSpans(slot: Slot): Promise<void> {
+    if (slot.state === "dead" || slot.state === "starting") return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        slot.worker.off("message", onMessage);
+        resolve();
+      };
+      const onMessage = (message: FromWorker) => {
+        if (message.type === "flushed") done();
+      };
+      const timer = setTimeout(done, flushWaitMs);
+      slot.worker.on("message", onMessage);
+      this.#post(slot, { type: "flush" });
+    });
   }
 
   #spawn(seat: Seat): Promise<void> {
@@ -234,7 +258,8 @@ export class WorkerPool {
           this.#options.onIdle();
         } else if (message.type === "startup-failed") {
           failStart(rebuild(message.error, "worker thread failed to load the handler modules"));
-        } else {
+        } else if (message.type !== "flushed") {
+          // (flushed: the answer #flushSpans waits for with a listener of its own)
           this.#onRunMessage(slot, message);
         }
       });
@@ -250,7 +275,7 @@ export class WorkerPool {
     });
   }
 
-  #onRunMessage(slot: Slot, message: Exclude<FromWorker, { type: "ready" | "startup-failed" }>): void {
+  #onRunMessage(slot: Slot, message: Exclude<FromWorker, { type: "ready" | "startup-failed" | "flushed" }>): void {
     if (message.type === "tainted") {
       this.#options.log.warn(
         { taskId: message.taskId, err: message.error },

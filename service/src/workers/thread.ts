@@ -268,6 +268,8 @@ try {
   port.on("message", (message: ToWorker) => {
     if (message.type === "run") {
       void execute(handlers, message);
+    } else if (message.type === "flush") {
+      void (threadTracing?.flush() ?? Promise.resolve()).finally(() => post({ type: "flushed" }));
     } else if (message.type === "abort" && current?.runId === message.runId) {
       current.controller.abort(new DOMException(message.message, "AbortError"));
     }

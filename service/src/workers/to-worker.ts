@@ -15,6 +15,10 @@ export type ToWorker =
       trace: RunTrace;
     }
   | {
+      /** Export the spans it holds (tracing on), then answer `flushed`: the pool is closing. */
+      type: "flush";
+    }
+  | {
       /** Fire the run's AbortSignal; the pool terminates the thread if it does not stop. */
       type: "abort";
       runId: number;
