@@ -16,7 +16,7 @@
 //   spool.queue.oldest_pending_age  gauge s  tenant, queue
 // The queue gauges are the cluster's (queue-figures.ts): every replica reports the same figures.
 // Prometheus shows them under its usual renaming: spool_tasks_created_total,
-// spool_task_pickup_latency_seconds_bucket, spool_queue_depth, ...
+// spool_task_pickup_latency_bucket (seconds; the exporter adds no unit suffix), spool_queue_depth.
 import type { Attributes, Meter } from "@opentelemetry/api";
 import type { FinishOutcome, TaskEvents, TaskLabels } from "../domain/task-events.js";
 import type { QueueFigures } from "./queue-figures.js";
