@@ -10,9 +10,9 @@
 import { OTLPMetricExporter as OtlpJsonExporter } from "@opentelemetry/exporter-metrics-otlp-http";
 import { OTLPMetricExporter as OtlpProtoExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
-import { envDetector, detectResources, resourceFromAttributes } from "@opentelemetry/resources";
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from "@opentelemetry/sdk-metrics";
 import type { Logger } from "pino";
+import { exportersOf, otlpProtocol, spoolResource } from "./otel-env.js";
 
 export interface MeterSetup {
   provider: MeterProvider;
@@ -29,19 +29,14 @@ export interface MeterOptions {
   log: Logger;
 }
 
-const supportedProtocols = ["http/protobuf", "http/json"] as const;
-
 export function setUpMeters(options: MeterOptions): MeterSetup {
   const { env, log } = options;
   const readers: MetricReader[] = [];
   const prometheus = options.prometheus ? new PrometheusExporter({ preventServerStart: true }) : undefined;
   if (prometheus) readers.push(prometheus);
-  const exporters = (env.OTEL_METRICS_EXPORTER ?? "").split(",").map((name) => name.trim()).filter(Boolean);
+  const exporters = exportersOf(env, "METRICS");
   if (exporters.includes("otlp")) {
-    const protocol = env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf";
-    if (!(supportedProtocols as readonly string[]).includes(protocol)) {
-      throw new Error(`OTEL_EXPORTER_OTLP_PROTOCOL: ${protocol} is not supported for metrics; use ${supportedProtocols.join(" or ")}`);
-    }
+    const protocol = otlpProtocol(env, "METRICS");
     const exporter = protocol === "http/json" ? new OtlpJsonExporter() : new OtlpProtoExporter();
     const interval = Number(env.OTEL_METRIC_EXPORT_INTERVAL ?? 60_000);
     const timeout = Number(env.OTEL_METRIC_EXPORT_TIMEOUT ?? 30_000);
@@ -56,11 +51,6 @@ export function setUpMeters(options: MeterOptions): MeterSetup {
   }
   const unknown = exporters.filter((name) => !["otlp", "prometheus", "none"].includes(name));
   if (unknown.length > 0) log.warn({ exporters: unknown }, "OTEL_METRICS_EXPORTER names exporters Spool does not have; /metrics and otlp are");
-  const resource = resourceFromAttributes({
-    "service.name": "spool",
-    "service.version": options.version,
-    "service.instance.id": options.instanceId,
-  }).merge(detectResources({ detectors: [envDetector] }));
-  const provider = new MeterProvider({ resource, readers });
+  const provider = new MeterProvider({ resource: spoolResource(options.version, options.instanceId), readers });
   return { provider, prometheus, shutdown: () => provider.shutdown() };
 }

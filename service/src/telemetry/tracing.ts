@@ -12,9 +12,9 @@
 //     default "spool"), service.version, service.instance.id, OTEL_RESOURCE_ATTRIBUTES.
 import { OTLPTraceExporter as OtlpJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as OtlpProtoExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, ConsoleSpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import { exportersOf, otlpProtocol, spoolResource } from "./otel-env.js";
 
 export interface Tracing {
   readonly enabled: boolean;
@@ -29,40 +29,16 @@ export interface TracingOptions {
   instanceId: string;
 }
 
-const supportedProtocols = ["http/protobuf", "http/json"] as const;
-
-/** Whether the environment turns tracing on (OTEL_TRACES_EXPORTER names otlp or console). */
-export function tracingWanted(env: NodeJS.ProcessEnv): boolean {
-  const exporters = exportersOf(env);
-  return exporters.includes("otlp") || exporters.includes("console");
-}
-
 export function setUpTracing(options: TracingOptions): Tracing {
-  const { env } = options;
-  if (!tracingWanted(env)) return { enabled: false, flush: async () => {}, shutdown: async () => {} };
-  const exporters = exportersOf(env);
+  const exporters = exportersOf(options.env, "TRACES");
   const processors: SpanProcessor[] = [];
   if (exporters.includes("otlp")) {
-    const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf";
-    if (!(supportedProtocols as readonly string[]).includes(protocol)) {
-      throw new Error(`OTEL_EXPORTER_OTLP_PROTOCOL: ${protocol} is not supported for traces; use ${supportedProtocols.join(" or ")}`);
-    }
+    const protocol = otlpProtocol(options.env, "TRACES");
     processors.push(new BatchSpanProcessor(protocol === "http/json" ? new OtlpJsonExporter() : new OtlpProtoExporter()));
   }
   if (exporters.includes("console")) processors.push(new BatchSpanProcessor(new ConsoleSpanExporter()));
-  const resource = resourceFromAttributes({
-    "service.name": "spool",
-    "service.version": options.version,
-    "service.instance.id": options.instanceId,
-  }).merge(detectResources({ detectors: [envDetector] }));
-  const provider = new NodeTracerProvider({ resource, spanProcessors: processors });
+  if (processors.length === 0) return { enabled: false, flush: async () => {}, shutdown: async () => {} };
+  const provider = new NodeTracerProvider({ resource: spoolResource(options.version, options.instanceId), spanProcessors: processors });
   provider.register();
   return { enabled: true, flush: () => provider.forceFlush(), shutdown: () => provider.shutdown() };
-}
-
-function exportersOf(env: NodeJS.ProcessEnv): string[] {
-  return (env.OTEL_TRACES_EXPORTER ?? "")
-    .split(",")
-    .map((name) => name.trim())
-    .filter(Boolean);
 }
