@@ -27,7 +27,7 @@ export interface Database {
   readonly lease: Pool;
   /**
    * One connection for the claims (a replica claims one at a time), whose statements are
-   * planned once: see claimConnection.
+   * planned once: see claimSettings.
    */
   readonly claims: Pool;
   readonly url: string;
