@@ -52,6 +52,9 @@ export {
   UpdateScheduleResponse,
 } from "./gen/spool/v1/schedule_service.js";
 export {
+  ActivityBucket,
+  GetActivityRequest,
+  GetActivityResponse,
   ListQueuesRequest,
   ListQueuesResponse,
   PauseQueueRequest,
@@ -70,6 +73,8 @@ export {
   AdminServiceClient,
   AdminServiceService,
   type AdminServiceServer,
+  GetCallerRequest,
+  GetCallerResponse,
   ListWorkersRequest,
   ListWorkersResponse,
   Replica,

@@ -120,6 +120,25 @@ export function workerThreadStateToJSON(object: WorkerThreadState): string {
   }
 }
 
+/** GetCallerRequest has no fields. */
+export interface GetCallerRequest {
+}
+
+/** GetCallerResponse is the caller's identity. */
+export interface GetCallerResponse {
+  /**
+   * Who: a static token's subject, a JWT's `sub`, a client certificate's SAN; "anonymous"
+   * when auth is off.
+   */
+  subject: string;
+  /** The tenant it lives in. */
+  tenant: string;
+  /** Its highest role: "submitter", "operator" or "admin". */
+  role: string;
+  /** How the identity was established: "token", "jwt", "mtls", or "none" when auth is off. */
+  via: string;
+}
+
 /** ListWorkersRequest has no fields yet. */
 export interface ListWorkersRequest {
 }
@@ -192,6 +211,175 @@ export interface WorkerThread {
   /** Why it was replaced: it crashed, ran out of memory, or ignored an abort and was terminated. */
   restartReason: string;
 }
+
+function createBaseGetCallerRequest(): GetCallerRequest {
+  return {};
+}
+
+export const GetCallerRequest: MessageFns<GetCallerRequest> = {
+  encode(_: GetCallerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCallerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCallerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetCallerRequest {
+    return {};
+  },
+
+  toJSON(_: GetCallerRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetCallerRequest>): GetCallerRequest {
+    return GetCallerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetCallerRequest>): GetCallerRequest {
+    const message = createBaseGetCallerRequest();
+    return message;
+  },
+};
+
+function createBaseGetCallerResponse(): GetCallerResponse {
+  return { subject: "", tenant: "", role: "", via: "" };
+}
+
+export const GetCallerResponse: MessageFns<GetCallerResponse> = {
+  encode(message: GetCallerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.subject !== "") {
+      writer.uint32(10).string(message.subject);
+    }
+    if (message.tenant !== "") {
+      writer.uint32(18).string(message.tenant);
+    }
+    if (message.role !== "") {
+      writer.uint32(26).string(message.role);
+    }
+    if (message.via !== "") {
+      writer.uint32(34).string(message.via);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCallerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCallerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.subject = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.via = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCallerResponse {
+    return {
+      subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      via: isSet(object.via) ? globalThis.String(object.via) : "",
+    };
+  },
+
+  toJSON(message: GetCallerResponse): unknown {
+    const obj: any = {};
+    if (message.subject !== "") {
+      obj.subject = message.subject;
+    }
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.via !== "") {
+      obj.via = message.via;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetCallerResponse>): GetCallerResponse {
+    return GetCallerResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetCallerResponse>): GetCallerResponse {
+    const message = createBaseGetCallerResponse();
+    message.subject = object.subject ?? "";
+    message.tenant = object.tenant ?? "";
+    message.role = object.role ?? "";
+    message.via = object.via ?? "";
+    return message;
+  },
+};
 
 function createBaseListWorkersRequest(): ListWorkersRequest {
   return {};
@@ -835,10 +1023,23 @@ export const WorkerThread: MessageFns<WorkerThread> = {
 
 /**
  * AdminService shows operators the cluster itself: what runs where, right now. Every call
- * needs the admin role.
+ * needs the admin role, but GetCaller, which any caller with a role may make.
  */
 export type AdminServiceService = typeof AdminServiceService;
 export const AdminServiceService = {
+  /**
+   * GetCaller says who the caller is, as the server sees it: the subject, tenant and role its
+   * credentials carry. The dashboard asks it at sign-in to know what to offer.
+   */
+  getCaller: {
+    path: "/spool.v1.AdminService/GetCaller" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCallerRequest): Buffer => Buffer.from(GetCallerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCallerRequest => GetCallerRequest.decode(value),
+    responseSerialize: (value: GetCallerResponse): Buffer => Buffer.from(GetCallerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCallerResponse => GetCallerResponse.decode(value),
+  },
   /**
    * ListWorkers lists every replica with a lease, live or lost, and its worker threads. Any
    * replica answers for all: each publishes its view with its lease renewal, so the figures
@@ -857,6 +1058,11 @@ export const AdminServiceService = {
 
 export interface AdminServiceServer extends UntypedServiceImplementation {
   /**
+   * GetCaller says who the caller is, as the server sees it: the subject, tenant and role its
+   * credentials carry. The dashboard asks it at sign-in to know what to offer.
+   */
+  getCaller: handleUnaryCall<GetCallerRequest, GetCallerResponse>;
+  /**
    * ListWorkers lists every replica with a lease, live or lost, and its worker threads. Any
    * replica answers for all: each publishes its view with its lease renewal, so the figures
    * are at most one renewal old (SPOOL_LEASE_RENEW_MS, 2 s by default).
@@ -865,6 +1071,25 @@ export interface AdminServiceServer extends UntypedServiceImplementation {
 }
 
 export interface AdminServiceClient extends Client {
+  /**
+   * GetCaller says who the caller is, as the server sees it: the subject, tenant and role its
+   * credentials carry. The dashboard asks it at sign-in to know what to offer.
+   */
+  getCaller(
+    request: GetCallerRequest,
+    callback: (error: ServiceError | null, response: GetCallerResponse) => void,
+  ): ClientUnaryCall;
+  getCaller(
+    request: GetCallerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCallerResponse) => void,
+  ): ClientUnaryCall;
+  getCaller(
+    request: GetCallerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCallerResponse) => void,
+  ): ClientUnaryCall;
   /**
    * ListWorkers lists every replica with a lease, live or lost, and its worker threads. Any
    * replica answers for all: each publishes its view with its lease renewal, so the figures

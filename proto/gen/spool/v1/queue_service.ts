@@ -19,6 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Duration } from "../../google/protobuf/duration.js";
+import { Timestamp } from "../../google/protobuf/timestamp.js";
 
 export const protobufPackage = "spool.v1";
 
@@ -140,6 +141,41 @@ export interface ResumeQueueRequest {
 export interface ResumeQueueResponse {
   /** The queue. */
   queue: Queue | undefined;
+}
+
+/** GetActivityRequest picks the window and what to count. */
+export interface GetActivityRequest {
+  /** Tenant to count; empty: the caller's own. Another tenant needs the admin role. */
+  tenant: string;
+  /** Queue to count; empty: every queue of the tenant. */
+  queue: string;
+  /** How many minutes back from now, the current one included: 1..1440; 0 means 60. */
+  minutes: number;
+}
+
+/**
+ * GetActivityResponse holds one bucket per minute of the window, oldest first, minutes
+ * without any ending included (as zeros).
+ */
+export interface GetActivityResponse {
+  /** The buckets, `minutes` of them. */
+  buckets: ActivityBucket[];
+}
+
+/** ActivityBucket counts the attempts that ended in one minute. */
+export interface ActivityBucket {
+  /** The minute's start. */
+  start:
+    | Timestamp
+    | undefined;
+  /** Attempts that succeeded. */
+  succeeded: bigint;
+  /** Attempts that failed for good (no attempt left, or not retryable). */
+  failed: bigint;
+  /** Attempts that failed and were set to run again. */
+  retried: bigint;
+  /** Running attempts cancelled. */
+  cancelled: bigint;
 }
 
 function createBaseQueue(): Queue {
@@ -1172,6 +1208,325 @@ export const ResumeQueueResponse: MessageFns<ResumeQueueResponse> = {
   },
 };
 
+function createBaseGetActivityRequest(): GetActivityRequest {
+  return { tenant: "", queue: "", minutes: 0 };
+}
+
+export const GetActivityRequest: MessageFns<GetActivityRequest> = {
+  encode(message: GetActivityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== "") {
+      writer.uint32(10).string(message.tenant);
+    }
+    if (message.queue !== "") {
+      writer.uint32(18).string(message.queue);
+    }
+    if (message.minutes !== 0) {
+      writer.uint32(24).int32(message.minutes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetActivityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetActivityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.queue = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.minutes = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetActivityRequest {
+    return {
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+      queue: isSet(object.queue) ? globalThis.String(object.queue) : "",
+      minutes: isSet(object.minutes) ? globalThis.Number(object.minutes) : 0,
+    };
+  },
+
+  toJSON(message: GetActivityRequest): unknown {
+    const obj: any = {};
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
+    if (message.queue !== "") {
+      obj.queue = message.queue;
+    }
+    if (message.minutes !== 0) {
+      obj.minutes = Math.round(message.minutes);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetActivityRequest>): GetActivityRequest {
+    return GetActivityRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetActivityRequest>): GetActivityRequest {
+    const message = createBaseGetActivityRequest();
+    message.tenant = object.tenant ?? "";
+    message.queue = object.queue ?? "";
+    message.minutes = object.minutes ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetActivityResponse(): GetActivityResponse {
+  return { buckets: [] };
+}
+
+export const GetActivityResponse: MessageFns<GetActivityResponse> = {
+  encode(message: GetActivityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.buckets) {
+      ActivityBucket.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetActivityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetActivityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.buckets.push(ActivityBucket.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetActivityResponse {
+    return {
+      buckets: globalThis.Array.isArray(object?.buckets)
+        ? object.buckets.map((e: any) => ActivityBucket.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetActivityResponse): unknown {
+    const obj: any = {};
+    if (message.buckets?.length) {
+      obj.buckets = message.buckets.map((e) => ActivityBucket.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetActivityResponse>): GetActivityResponse {
+    return GetActivityResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetActivityResponse>): GetActivityResponse {
+    const message = createBaseGetActivityResponse();
+    message.buckets = object.buckets?.map((e) => ActivityBucket.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseActivityBucket(): ActivityBucket {
+  return { start: undefined, succeeded: 0n, failed: 0n, retried: 0n, cancelled: 0n };
+}
+
+export const ActivityBucket: MessageFns<ActivityBucket> = {
+  encode(message: ActivityBucket, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.start !== undefined) {
+      Timestamp.encode(message.start, writer.uint32(10).fork()).join();
+    }
+    if (message.succeeded !== 0n) {
+      if (BigInt.asIntN(64, message.succeeded) !== message.succeeded) {
+        throw new globalThis.Error("value provided for field message.succeeded of type int64 too large");
+      }
+      writer.uint32(16).int64(message.succeeded);
+    }
+    if (message.failed !== 0n) {
+      if (BigInt.asIntN(64, message.failed) !== message.failed) {
+        throw new globalThis.Error("value provided for field message.failed of type int64 too large");
+      }
+      writer.uint32(24).int64(message.failed);
+    }
+    if (message.retried !== 0n) {
+      if (BigInt.asIntN(64, message.retried) !== message.retried) {
+        throw new globalThis.Error("value provided for field message.retried of type int64 too large");
+      }
+      writer.uint32(32).int64(message.retried);
+    }
+    if (message.cancelled !== 0n) {
+      if (BigInt.asIntN(64, message.cancelled) !== message.cancelled) {
+        throw new globalThis.Error("value provided for field message.cancelled of type int64 too large");
+      }
+      writer.uint32(40).int64(message.cancelled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ActivityBucket {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseActivityBucket();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.start = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.succeeded = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.failed = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.retried = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.cancelled = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ActivityBucket {
+    return {
+      start: isSet(object.start) ? fromJsonTimestamp(object.start) : undefined,
+      succeeded: isSet(object.succeeded) ? BigInt(object.succeeded) : 0n,
+      failed: isSet(object.failed) ? BigInt(object.failed) : 0n,
+      retried: isSet(object.retried) ? BigInt(object.retried) : 0n,
+      cancelled: isSet(object.cancelled) ? BigInt(object.cancelled) : 0n,
+    };
+  },
+
+  toJSON(message: ActivityBucket): unknown {
+    const obj: any = {};
+    if (message.start !== undefined) {
+      obj.start = fromTimestamp(message.start).toISOString();
+    }
+    if (message.succeeded !== 0n) {
+      obj.succeeded = message.succeeded.toString();
+    }
+    if (message.failed !== 0n) {
+      obj.failed = message.failed.toString();
+    }
+    if (message.retried !== 0n) {
+      obj.retried = message.retried.toString();
+    }
+    if (message.cancelled !== 0n) {
+      obj.cancelled = message.cancelled.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ActivityBucket>): ActivityBucket {
+    return ActivityBucket.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ActivityBucket>): ActivityBucket {
+    const message = createBaseActivityBucket();
+    message.start = (object.start !== undefined && object.start !== null)
+      ? Timestamp.fromPartial(object.start)
+      : undefined;
+    message.succeeded = (object.succeeded !== undefined && object.succeeded !== null) ? BigInt(object.succeeded) : 0n;
+    message.failed = (object.failed !== undefined && object.failed !== null) ? BigInt(object.failed) : 0n;
+    message.retried = (object.retried !== undefined && object.retried !== null) ? BigInt(object.retried) : 0n;
+    message.cancelled = (object.cancelled !== undefined && object.cancelled !== null) ? BigInt(object.cancelled) : 0n;
+    return message;
+  },
+};
+
 /**
  * QueueService shows the queues and sets their limits. A queue belongs to a tenant and
  * exists from the first task created in it; settings apply to the whole cluster. Listing
@@ -1222,6 +1577,21 @@ export const QueueServiceService = {
     responseSerialize: (value: ResumeQueueResponse): Buffer => Buffer.from(ResumeQueueResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ResumeQueueResponse => ResumeQueueResponse.decode(value),
   },
+  /**
+   * GetActivity counts the attempts that ended in each minute of a recent window, by
+   * outcome: throughput and failure rate over time, for the whole tenant or one queue.
+   * Every replica adds its counts to the database every few seconds (SPOOL_ACTIVITY_FLUSH_MS),
+   * so the current minute lags by that much; counts are kept for 7 days.
+   */
+  getActivity: {
+    path: "/spool.v1.QueueService/GetActivity" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetActivityRequest): Buffer => Buffer.from(GetActivityRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetActivityRequest => GetActivityRequest.decode(value),
+    responseSerialize: (value: GetActivityResponse): Buffer => Buffer.from(GetActivityResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetActivityResponse => GetActivityResponse.decode(value),
+  },
 } as const;
 
 export interface QueueServiceServer extends UntypedServiceImplementation {
@@ -1236,6 +1606,13 @@ export interface QueueServiceServer extends UntypedServiceImplementation {
   pauseQueue: handleUnaryCall<PauseQueueRequest, PauseQueueResponse>;
   /** ResumeQueue lets the queue's tasks start again. */
   resumeQueue: handleUnaryCall<ResumeQueueRequest, ResumeQueueResponse>;
+  /**
+   * GetActivity counts the attempts that ended in each minute of a recent window, by
+   * outcome: throughput and failure rate over time, for the whole tenant or one queue.
+   * Every replica adds its counts to the database every few seconds (SPOOL_ACTIVITY_FLUSH_MS),
+   * so the current minute lags by that much; counts are kept for 7 days.
+   */
+  getActivity: handleUnaryCall<GetActivityRequest, GetActivityResponse>;
 }
 
 export interface QueueServiceClient extends Client {
@@ -1306,6 +1683,27 @@ export interface QueueServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ResumeQueueResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * GetActivity counts the attempts that ended in each minute of a recent window, by
+   * outcome: throughput and failure rate over time, for the whole tenant or one queue.
+   * Every replica adds its counts to the database every few seconds (SPOOL_ACTIVITY_FLUSH_MS),
+   * so the current minute lags by that much; counts are kept for 7 days.
+   */
+  getActivity(
+    request: GetActivityRequest,
+    callback: (error: ServiceError | null, response: GetActivityResponse) => void,
+  ): ClientUnaryCall;
+  getActivity(
+    request: GetActivityRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetActivityResponse) => void,
+  ): ClientUnaryCall;
+  getActivity(
+    request: GetActivityRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetActivityResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const QueueServiceClient = makeGenericClientConstructor(
@@ -1325,6 +1723,39 @@ export type DeepPartial<T> = T extends bigint ? string | number | bigint
   : T extends { $case: string } ? { [K in keyof Omit<T, "$case">]?: DeepPartial<T[K]> } & { $case: T["$case"] }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = BigInt(Math.trunc(date.getTime() / 1_000));
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (globalThis.Number(t.seconds.toString()) || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
+  if (o instanceof globalThis.Date) {
+    return toTimestamp(o);
+  } else if (typeof o === "string") {
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
+  } else {
+    return Timestamp.fromJSON(o);
+  }
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

@@ -268,7 +268,14 @@ export interface Task {
   /** Id of the task this one retries (RetryTask); empty otherwise. */
   retryOf: string;
   /** Backoff between attempts: as given at creation, else the kind's, else the defaults. */
-  backoff: Backoff | undefined;
+  backoff:
+    | Backoff
+    | undefined;
+  /**
+   * W3C trace id (32 hex digits) of the trace its creation and runs belong to, when the
+   * service traces (docs/observability.md); empty otherwise.
+   */
+  traceId: string;
 }
 
 export interface Task_LabelsEntry {
@@ -478,6 +485,7 @@ function createBaseTask(): Task {
     concurrencyKey: "",
     retryOf: "",
     backoff: undefined,
+    traceId: "",
   };
 }
 
@@ -563,6 +571,9 @@ export const Task: MessageFns<Task> = {
     }
     if (message.backoff !== undefined) {
       Backoff.encode(message.backoff, writer.uint32(218).fork()).join();
+    }
+    if (message.traceId !== "") {
+      writer.uint32(226).string(message.traceId);
     }
     return writer;
   },
@@ -799,6 +810,14 @@ export const Task: MessageFns<Task> = {
             message.backoff = Backoff.decode(reader, reader.uint32());
             continue;
           }
+          case 28: {
+            if (tag !== 226) {
+              break;
+            }
+
+            message.traceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -899,6 +918,11 @@ export const Task: MessageFns<Task> = {
         ? globalThis.String(object.retry_of)
         : "",
       backoff: isSet(object.backoff) ? Backoff.fromJSON(object.backoff) : undefined,
+      traceId: isSet(object.traceId)
+        ? globalThis.String(object.traceId)
+        : isSet(object.trace_id)
+        ? globalThis.String(object.trace_id)
+        : "",
     };
   },
 
@@ -991,6 +1015,9 @@ export const Task: MessageFns<Task> = {
     if (message.backoff !== undefined) {
       obj.backoff = Backoff.toJSON(message.backoff);
     }
+    if (message.traceId !== "") {
+      obj.traceId = message.traceId;
+    }
     return obj;
   },
 
@@ -1052,6 +1079,7 @@ export const Task: MessageFns<Task> = {
     message.backoff = (object.backoff !== undefined && object.backoff !== null)
       ? Backoff.fromPartial(object.backoff)
       : undefined;
+    message.traceId = object.traceId ?? "";
     return message;
   },
 };
