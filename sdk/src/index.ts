@@ -1,6 +1,6 @@
 // @spool/sdk: the typed client of Spool, and defineTask for handler authors.
 export { SpoolClient, type SpoolClientOptions, type SpoolTlsOptions, type WaitOptions } from "./client.js";
-export type { Queue, QueueClient, QueuePage, QueueSettingsChange, QueueTarget } from "./queues.js";
+export type { ActivityBucket, ActivityQuery, Queue, QueueClient, QueuePage, QueueSettingsChange, QueueTarget } from "./queues.js";
 export type { Replica, WorkerClient, WorkerThread } from "./workers.js";
 export { SpoolError, retryableCodes, type SpoolErrorCode } from "./errors.js";
 export {

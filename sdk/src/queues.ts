@@ -1,6 +1,7 @@
 // QueueClient: spool.v1.QueueService, as `client.queues` of a SpoolClient (same channel,
 // token, deadline and retries). Every call needs the operator role.
 import { msFromDuration, durationFromMs, type Queue as PbQueue, type QueueServiceClient } from "@spool/proto";
+import { dateOf } from "./convert.js";
 import { SpoolError } from "./errors.js";
 import type { UnaryCaller } from "./unary-caller.js";
 
@@ -38,6 +39,27 @@ export interface QueuePage {
 export interface QueueTarget {
   /** Another tenant's queue (admin only); default: the caller's own. */
   tenant?: string;
+}
+
+/** Attempts that ended in one minute, by outcome (QueueClient.activity). */
+export interface ActivityBucket {
+  /** The minute's start. */
+  start: Date;
+  /** Attempts that succeeded. */
+  succeeded: number;
+  /** Attempts that failed for good (no attempt left, or not retryable). */
+  failed: number;
+  /** Attempts that failed and were set to run again. */
+  retried: number;
+  /** Running attempts cancelled. */
+  cancelled: number;
+}
+
+export interface ActivityQuery extends QueueTarget {
+  /** Only this queue; default: every queue of the tenant. */
+  queue?: string;
+  /** Minutes back from now, the current one included: 1..1440; default 60. */
+  minutes?: number;
 }
 
 export class QueueClient {
@@ -85,6 +107,24 @@ export class QueueClient {
 
   async resume(name: string, options: QueueTarget = {}): Promise<Queue> {
     return queueFromPb((await this.caller.call(this.client, "resumeQueue", { name, tenant: options.tenant ?? "" }, true)).queue);
+  }
+
+  /**
+   * Attempts ended per minute, by outcome, for the tenant or one of its queues: a bucket per
+   * minute of the window, oldest first, the current minute last, empty minutes as zeros.
+   * Replicas store their counts every few seconds (SPOOL_ACTIVITY_FLUSH_MS), so the current
+   * minute lags by that much; counts are kept for 7 days.
+   */
+  async activity(options: ActivityQuery = {}): Promise<ActivityBucket[]> {
+    const request = { tenant: options.tenant ?? "", queue: options.queue ?? "", minutes: options.minutes ?? 0 };
+    const response = await this.caller.call(this.client, "getActivity", request, true);
+    return response.buckets.map((bucket) => ({
+      start: dateOf(bucket.start),
+      succeeded: Number(bucket.succeeded),
+      failed: Number(bucket.failed),
+      retried: Number(bucket.retried),
+      cancelled: Number(bucket.cancelled),
+    }));
   }
 }
 

@@ -38,6 +38,8 @@ it("reads the same configuration from every flag as from its variable", () => {
     SPOOL_PORT: "7001",
     SPOOL_HTTP_PORT: "9090",
     SPOOL_QUEUE_FIGURES_MS: "5000",
+    SPOOL_ACTIVITY_FLUSH_MS: "1000",
+    SPOOL_TRACE_URL: "https://jaeger.example/trace/{traceId}",
     SPOOL_DATA_DIR: "/var/lib/spool",
     SPOOL_WORKERS: "3",
     SPOOL_CANCEL_GRACE_MS: "1234",

@@ -33,3 +33,13 @@ describe("SPOOL_QUEUES", () => {
     expect(() => loadConfig({ SPOOL_QUEUES: "mail,bad name" })).toThrow(/SPOOL_QUEUES: each queue name must be 1 to 64 letters/);
   });
 });
+
+describe("SPOOL_ACTIVITY_FLUSH_MS", () => {
+  it("is 5 s by default, from 100 ms to 10 min", () => {
+    expect(loadConfig({}).activityFlushMs).toBe(5000);
+    expect(loadConfig({ SPOOL_ACTIVITY_FLUSH_MS: "250" }).activityFlushMs).toBe(250);
+    for (const bad of ["99", "600001", "1.5", "soon"]) {
+      expect(() => loadConfig({ SPOOL_ACTIVITY_FLUSH_MS: bad })).toThrow(/^invalid configuration: SPOOL_ACTIVITY_FLUSH_MS: /);
+    }
+  });
+});

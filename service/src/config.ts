@@ -61,6 +61,9 @@ export const configSchema = z
     SPOOL_QUEUE_FIGURES_MS: integer(1000, 3_600_000)
       .default(15_000)
       .meta(about("how often the queue gauges are measured, once for the whole cluster")),
+    SPOOL_ACTIVITY_FLUSH_MS: integer(100, 600_000)
+      .default(5000)
+      .meta(about("how often this replica adds its counts of ended attempts to the database (GetActivity lags by this much)")),
     SPOOL_DATA_DIR: z.string().min(1).default(".spool").meta(about("where the embedded Postgres keeps its data")),
     SPOOL_WORKERS: integer(1, 1024)
       .default(availableParallelism())
@@ -231,6 +234,10 @@ export interface Config {
   httpPort: number;
   /** How often the queue gauges are measured (once for the cluster). */
   queueFiguresMs: number;
+  /** Trace viewer address with {traceId}, for the dashboard's links. */
+  traceUrl: string | undefined;
+  /** How often the counts of ended attempts are added to spool.task_activity (GetActivity). */
+  activityFlushMs: number;
   /** 0 picks a free port (logged at start). */
   port: number;
   /** Where the embedded Postgres keeps its data. */
@@ -298,6 +305,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, nameOf: (variable: string) =>
     port: c.SPOOL_PORT,
     httpPort: c.SPOOL_HTTP_PORT,
     queueFiguresMs: c.SPOOL_QUEUE_FIGURES_MS,
+    traceUrl: c.SPOOL_TRACE_URL,
+    activityFlushMs: c.SPOOL_ACTIVITY_FLUSH_MS,
     dataDir: resolve(c.SPOOL_DATA_DIR),
     workers: c.SPOOL_WORKERS,
     cancelGraceMs: c.SPOOL_CANCEL_GRACE_MS,

@@ -4,12 +4,14 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
+import { ActivityRecorder } from "./activity/activity-recorder.js";
 import { startApiServer, type ApiServer } from "./api/server.js";
 import { serverTls } from "./api/tls.js";
 import type { Config } from "./config.js";
 import { InputSchemas } from "./domain/input-schemas.js";
 import { KindBackoffs } from "./domain/kind-backoffs.js";
 import type { AdminOperations, QueueOperations, TaskOperations } from "./domain/operations.js";
+import { allOf } from "./domain/task-events.js";
 import { streamLogs } from "./logs/log-stream.js";
 import { TaskWatchers } from "./logs/task-watchers.js";
 import { watchTask } from "./logs/watch-task.js";
@@ -17,6 +19,7 @@ import { AttemptWriter } from "./scheduler/attempt-writer.js";
 import { LeaseKeeper } from "./scheduler/lease-keeper.js";
 import { RetentionSweeper } from "./retention/retention-sweeper.js";
 import { Scheduler } from "./scheduler/scheduler.js";
+import { addActivity, pruneActivity, readActivity } from "./store/activity.js";
 import { cancelTask } from "./store/cancel.js";
 import { withTimeout } from "./deadline.js";
 import { connect, migrateDatabase, serverWarnings } from "./store/database.js";
@@ -67,11 +70,12 @@ const serverCloseGraceMs = 2000;
 /**
  * How long a stop waits for the database to store the last outcomes and creates and take back
  * the claims, and then to release the lease. With Postgres unreachable a stop thus ends within
- * SPOOL_CANCEL_GRACE_MS + 10 s + 2 s (server) + 2 s (lease) + 5 s (connections): see
- * docs/reliability.md for what is lost and how it is recovered.
+ * SPOOL_CANCEL_GRACE_MS + 10 s + 2 s (server) + 2 s (lease) + 2 s (activity counts) + 5 s
+ * (connections): see docs/reliability.md for what is lost and how it is recovered.
  */
 const shutdownDatabaseWaitMs = 10_000;
 const releaseLeaseWaitMs = 2000;
+const activityFlushWaitMs = 2000;
 /** The queue gauges cover this many queues at most, the first in (tenant, name) order. */
 const maxQueuesInGauges = 1000;
 
@@ -146,10 +150,19 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       maxQueues: maxQueuesInGauges,
       log: log.child({ component: "metrics" }),
     });
-    const events = new Metrics(meters.provider.getMeter("spool"), {
+    // Counts of ended attempts for GetActivity: stored last thing before the database closes.
+    const activity = new ActivityRecorder({
+      store: { add: (rows) => addActivity(database.sql, rows), prune: (limit) => pruneActivity(database.sql, limit) },
+      flushMs: config.activityFlushMs,
+      log: log.child({ component: "activity" }),
+    });
+    activity.start();
+    cleanups.push(() => withTimeout(activity.close(), activityFlushWaitMs, "storing the last task activity"));
+    const metrics = new Metrics(meters.provider.getMeter("spool"), {
       workers: () => ({ busy: pool.running, total: config.workers }),
       queues: queueFigures,
     });
+    const events = allOf(metrics, activity);
 
     const writer = new AttemptWriter(database.sql, replicaId, log.child({ component: "writer" }));
     scheduler = new Scheduler({
@@ -265,6 +278,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
         if (!queue) throw new SpoolError("internal", `queue ${name} of tenant ${tenant} vanished after its change`);
         return queue;
       },
+      activity: (tenant, queue, minutes) => readActivity(database.sql, tenant, queue, minutes),
     };
 
     const admin: AdminOperations = { listWorkers: () => listReplicas(database.sql) };

@@ -1,12 +1,20 @@
-// The spool.v1.QueueService handlers: list the queues of a tenant with their depth, and change
-// their settings (limits, retention, paused). Every RPC needs the operator role; another
-// tenant's queues need admin.
+// The spool.v1.QueueService handlers: list the queues of a tenant with their depth, change
+// their settings (limits, retention, paused), and count what ended in them per minute
+// (GetActivity). Every RPC needs the operator role; another tenant's queues need admin.
 import type { UntypedHandleCall } from "@grpc/grpc-js";
-import { durationFromMs, type Duration, type Queue as PbQueue, type QueueServiceServer } from "@spool/proto";
+import {
+  durationFromMs,
+  timestampFromDate,
+  type ActivityBucket as PbActivityBucket,
+  type Duration,
+  type Queue as PbQueue,
+  type QueueServiceServer,
+} from "@spool/proto";
 import type { Logger } from "pino";
 import { tenantFor } from "../auth/access.js";
 import type { Authenticator } from "../auth/authenticator.js";
 import { holds, type Principal } from "../auth/principal.js";
+import { activityLimits, type ActivityBucket } from "../domain/activity.js";
 import type { QueueOperations } from "../domain/operations.js";
 import { defaultRetentionMs, type Queue, type QueueChange } from "../domain/queue.js";
 import { SpoolError } from "../errors.js";
@@ -67,6 +75,13 @@ export function queueService(ops: QueueOperations, log: Logger, auth: Authentica
 
     pauseQueue: unary("PauseQueue", (request, principal) => changed(principal, request, { paused: true })),
     resumeQueue: unary("ResumeQueue", (request, principal) => changed(principal, request, { paused: false })),
+
+    getActivity: unary("GetActivity", async (request, principal) => {
+      const tenant = tenantFor(principal, validTenant(request.tenant));
+      const queue = request.queue === "" ? undefined : validQueueName("queue", request.queue);
+      const buckets = await ops.activity(tenant, queue, validMinutes(request.minutes));
+      return { buckets: buckets.map(bucketToPb) };
+    }),
   };
 }
 
@@ -91,6 +106,25 @@ function validLimit(field: string, value: number): number | null {
 
 function validRetention(duration: Duration): number {
   return durationMsIn("retention", duration, queueLimits.minRetentionMs, queueLimits.maxRetentionMs, "must be from 1 minute to 10 years");
+}
+
+/** 0: the default window; else 1..activityLimits.maxMinutes. */
+function validMinutes(minutes: number): number {
+  if (minutes === 0) return activityLimits.defaultMinutes;
+  if (!Number.isInteger(minutes) || minutes < 1 || minutes > activityLimits.maxMinutes) {
+    throw invalid("minutes", `${minutes} is out of range 1..${activityLimits.maxMinutes} (0 means ${activityLimits.defaultMinutes})`);
+  }
+  return minutes;
+}
+
+function bucketToPb(bucket: ActivityBucket): PbActivityBucket {
+  return {
+    start: timestampFromDate(bucket.start),
+    succeeded: BigInt(bucket.succeeded),
+    failed: BigInt(bucket.failed),
+    retried: BigInt(bucket.retried),
+    cancelled: BigInt(bucket.cancelled),
+  };
 }
 
 export function queueToPb(queue: Queue): PbQueue {

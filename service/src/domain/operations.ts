@@ -1,5 +1,6 @@
 // What the API asks of the service: the operations behind the RPCs, free of gRPC and SQL.
 // Implemented by the composition root (spool.ts) over the store and the scheduler.
+import type { ActivityBucket } from "./activity.js";
 import type { Queue, QueueChange, QueuePage } from "./queue.js";
 import type { ReplicaRecord } from "./replica-view.js";
 import type { Backoff, LogLine, NewTask, Task, TaskFilter, TaskView } from "./task.js";
@@ -64,6 +65,12 @@ export interface QueueOperations {
    * it resolves, no replica starts a task under the old settings.
    */
   change(tenant: string, name: string, change: QueueChange): Promise<Queue>;
+  /**
+   * Attempts ended per minute, by outcome, in the tenant (one queue of it, when given): the
+   * `minutes` whole minutes up to the current one by the database's clock, oldest first,
+   * zeros included. Read from the counters, not from the tasks.
+   */
+  activity(tenant: string, queue: string | undefined, minutes: number): Promise<ActivityBucket[]>;
 }
 
 /** What AdminService needs of the rest of the replica. */

@@ -1,10 +1,13 @@
 // What happens to tasks, as the parts that move them report it: the API creates, the scheduler
-// starts and finishes, the lease keeper takes back. telemetry/metrics.ts counts them; the parts
-// reporting know nothing of metrics.
+// starts and finishes, the lease keeper takes back. telemetry/metrics.ts counts them, and
+// activity/activity-recorder.ts counts endings for GetActivity (allOf tells both); the parts
+// reporting know nothing of either.
 
 export interface TaskLabels {
   kind: string;
   queue: string;
+  /** The task's tenant: the activity counts are per tenant (the task counters of metrics.ts are not). */
+  tenant: string;
 }
 
 /**
@@ -33,3 +36,14 @@ export const noTaskEvents: TaskEvents = {
   retried: () => {},
   leasesExpired: () => {},
 };
+
+/** TaskEvents that tell each of `events`, in order. */
+export function allOf(...events: TaskEvents[]): TaskEvents {
+  return {
+    created: (tasks) => events.forEach((e) => e.created(tasks)),
+    started: (task, pickupMs) => events.forEach((e) => e.started(task, pickupMs)),
+    finished: (task, outcome, runMs) => events.forEach((e) => e.finished(task, outcome, runMs)),
+    retried: (task, by) => events.forEach((e) => e.retried(task, by)),
+    leasesExpired: (count) => events.forEach((e) => e.leasesExpired(count)),
+  };
+}

@@ -194,7 +194,10 @@ export class Ticker {
     if (!fired) return false;
     // Committed: now it can be told.
     const { schedule, plan } = fired;
-    if (fired.created > 0) this.#o.events.created(Array.from({ length: fired.created }, () => schedule.task));
+    if (fired.created > 0) {
+      const labels = { kind: schedule.task.kind, queue: schedule.task.queue, tenant: schedule.tenant };
+      this.#o.events.created(Array.from({ length: fired.created }, () => labels));
+    }
     this.#heldBack.delete(keyOf(schedule));
     const about = { tenant: schedule.tenant, schedule: schedule.name };
     const ticks = plan.fire.map((t) => t.toISOString());

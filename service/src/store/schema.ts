@@ -263,6 +263,37 @@ export const clusterStats = spool.table("cluster_stats", {
   body: jsonb("body").notNull(),
 });
 
+/**
+ * Attempts that ended, counted per (tenant, queue, minute) and outcome: what GetActivity
+ * reads (store/activity.ts), so that throughput over the last hour never counts spool.tasks.
+ * Each replica adds what it counted every few seconds (activity/activity-recorder.ts), one
+ * upsert for all its keys; rows older than 7 days are deleted. `minute` is a whole minute.
+ */
+export const taskActivity = spool.table(
+  "task_activity",
+  {
+    tenant: text("tenant").notNull(),
+    queue: text("queue").notNull(),
+    minute: timestamptz("minute").notNull(),
+    succeeded: bigint("succeeded", { mode: "number" }).notNull().default(0),
+    failed: bigint("failed", { mode: "number" }).notNull().default(0),
+    retried: bigint("retried", { mode: "number" }).notNull().default(0),
+    cancelled: bigint("cancelled", { mode: "number" }).notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenant, t.queue, t.minute] }),
+    check("task_activity_whole_minute", sql`${t.minute} = date_trunc('minute', ${t.minute})`),
+    check("task_activity_counts", sql`least(${t.succeeded}, ${t.failed}, ${t.retried}, ${t.cancelled}) >= 0`),
+    // A tenant's window over all its queues: the primary key would walk every minute of every
+    // queue of the tenant (7 days of them) to find the last hour's.
+    index("task_activity_tenant_minute_idx").on(t.tenant, t.minute),
+    // Deleting what is older than 7 days. The upserts' updates change counts only, which no
+    // index holds (so they can be HOT where the page has room): index entries are added once
+    // per key and minute, by the insert of its row.
+    index("task_activity_minute_idx").on(t.minute),
+  ],
+);
+
 export interface ProgressRow {
   fraction: number;
   message: string;

@@ -16,6 +16,8 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
     port: 0,
     httpPort: 0,
     queueFiguresMs: 15_000,
+    traceUrl: undefined,
+    activityFlushMs: 5000,
     dataDir: "/nonexistent",
     workers: 2,
     cancelGraceMs: 500,
