@@ -41,6 +41,7 @@ export function taskFromPb(task: PbTask | undefined): Task {
     scheduledFor: task.scheduledFor && dateOf(task.scheduledFor),
     concurrencyKey: task.concurrencyKey || undefined,
     retryOf: task.retryOf || undefined,
+    traceId: task.traceId || undefined,
     backoff: backoffOf(task.backoff),
     createdAt: dateOf(task.createdAt),
     runAt: dateOf(task.runAt),

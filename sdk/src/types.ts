@@ -71,6 +71,8 @@ export interface Task<Output = unknown> {
   concurrencyKey: string | undefined;
   /** The id of the task this one retries (retryTask). */
   retryOf: string | undefined;
+  /** The W3C trace id its creation and runs belong to, when the service traces. */
+  traceId: string | undefined;
   /** Backoff between its attempts, as resolved at creation. */
   backoff: Backoff;
   createdAt: Date;

@@ -27,6 +27,7 @@ export function taskFixture(overrides: Partial<Task> = {}): Task {
     scheduledFor: undefined,
     concurrencyKey: undefined,
     retryOf: undefined,
+    traceId: undefined,
     backoff: { ...defaultBackoff },
     createdAt: new Date("2026-03-01T12:00:00Z"),
     runAt: new Date("2026-03-01T12:00:00Z"),

@@ -39,6 +39,7 @@ export function taskToPb(task: Task, serverDetails = true): PbTask {
     scheduledFor: task.scheduledFor ? ts(task.scheduledFor) : undefined,
     concurrencyKey: task.concurrencyKey ?? "",
     retryOf: task.retryOf ?? "",
+    traceId: task.traceId ?? "",
     backoff: backoffToPb(task.backoff),
   };
 }

@@ -28,6 +28,7 @@ const old: Task = {
   scheduledFor: new Date("2026-01-01T00:00:00Z"),
   concurrencyKey: "customer-9",
   retryOf: null,
+  traceId: null,
   backoff: { ...defaultBackoff, baseMs: 5000 },
   createdAt: new Date("2026-01-01T00:00:00Z"),
   runAt: new Date("2026-01-01T00:00:00Z"),

@@ -78,6 +78,8 @@ export interface Task {
   concurrencyKey: string | null;
   /** The task this one retries. */
   retryOf: string | null;
+  /** The trace its creation and runs belong to (tracing on), from its traceparent. */
+  traceId: string | null;
   /** Backoff between its attempts, resolved at creation. */
   backoff: Backoff;
   createdAt: Date;

@@ -98,6 +98,7 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
       scheduledFor: task.scheduledFor ?? null,
       concurrencyKey: task.concurrencyKey ?? null,
       retryOf: task.retryOf ?? null,
+      traceId: task.traceparent?.split("-")[1] ?? null,
       backoff: task.backoff,
       createdAt,
       runAt,

@@ -33,6 +33,7 @@ const taskFields = {
   scheduledFor: tasks.scheduledFor,
   concurrencyKey: tasks.concurrencyKey,
   retryOf: tasks.retryOf,
+  traceId: sql<string | null>`nullif(split_part(${tasks.traceparent}, '-', 2), '')`,
   backoff: sql<Backoff>`coalesce(${tasks.backoff}, ${JSON.stringify(defaultBackoff)}::jsonb)`,
   createdAt: tasks.createdAt,
   runAt: tasks.runAt,
