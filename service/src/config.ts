@@ -58,6 +58,12 @@ export const configSchema = z
     SPOOL_HTTP_PORT: integer(0, 65_535)
       .default(8080)
       .meta(about("HTTP port on SPOOL_HOST for /metrics, /healthz and /readyz; 0 turns it off")),
+    SPOOL_TRACE_URL: z
+      .string()
+      .max(2000)
+      .refine((url) => /^https?:\/\/[^\s]*\{traceId\}/.test(url), "an http(s) address with {traceId} where the trace id goes")
+      .optional()
+      .meta(about("the dashboard links each task's trace id here, e.g. http://jaeger:16686/trace/{traceId}")),
     SPOOL_QUEUE_FIGURES_MS: integer(1000, 3_600_000)
       .default(15_000)
       .meta(about("how often the queue gauges are measured, once for the whole cluster")),

@@ -41,6 +41,9 @@ import type { ReadyTemplate } from "./domain/schedule.js";
 import { ScheduleBook } from "./schedules/schedule-book.js";
 import { Ticker } from "./schedules/ticker.js";
 import { startHttpServer } from "./http/http-server.js";
+import { connectGateway, privateSocket } from "./http/connect-gateway.js";
+import { loadDashboardAssets } from "./http/dashboard-assets.js";
+import { dashboardDir } from "@spool/dashboard";
 import { setUpMeters } from "./telemetry/meter-provider.js";
 import { Metrics } from "./telemetry/metrics.js";
 import { setUpTracing } from "./telemetry/tracing.js";
@@ -65,6 +68,8 @@ export interface Spool {
  */
 const logWindowBytes = 1024 * 1024;
 const logMaxWaitMs = 5000;
+/** The longest unary call through the HTTP port's Connect gateway: the SDK's default deadline. */
+const gatewayDeadlineMs = 30_000;
 /** How long open calls (followed log streams) may go on once draining is done. */
 const serverCloseGraceMs = 2000;
 /**
@@ -283,6 +288,9 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
 
     const admin: AdminOperations = { listWorkers: () => listReplicas(database.sql) };
 
+    // The HTTP port's Connect gateway reaches the gRPC server through a private socket.
+    const gatewaySocket = config.httpPort === 0 ? undefined : privateSocket();
+    if (gatewaySocket) cleanups.push(() => gatewaySocket.remove());
     const api = await startApiServer({
       host: config.host,
       port: config.port,
@@ -295,9 +303,14 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       maxStreams: config.maxStreams,
       limits: config.transport,
       tls,
+      localAddress: gatewaySocket?.address,
     });
     server = api;
     cleanups.push(() => api.close(serverCloseGraceMs));
+    const gateway = gatewaySocket && connectGateway({ grpcAddress: gatewaySocket.address, unaryDeadlineMs: gatewayDeadlineMs });
+    if (gateway) cleanups.push(() => gateway.close());
+    const dashboard = gatewaySocket && loadDashboardAssets(dashboardDir, { traceUrl: config.traceUrl ?? "", version: serverVersion });
+    if (dashboard && !dashboard.available) log.warn({ dir: dashboardDir }, "the dashboard is not built (npm run build): / answers 404");
     // The probes answer until the end: it closes after draining (cleanups run in reverse).
     const http =
       config.httpPort === 0
@@ -307,6 +320,8 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
             port: config.httpPort,
             ready: serving,
             metrics: meters.prometheus && ((request, response) => meters.prometheus!.getMetricsRequestHandler(request, response)),
+            gateway,
+            dashboard,
             log: log.child({ component: "http" }),
           });
     if (http) cleanups.push(() => http.close());
@@ -333,7 +348,10 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     const transport = tls ? (tls.mutual ? "mtls" : "tls") : "plaintext";
     const httpUrl = http && `http://${urlHost(config.host)}:${http.port}`;
     log.info({ port: api.port, http: httpUrl, transport, replicaId, workers: config.workers, kinds: [...pool.kinds] }, "spool serving");
-    if (httpUrl) log.info({ metrics: `${httpUrl}/metrics`, liveness: `${httpUrl}/healthz`, readiness: `${httpUrl}/readyz` }, "HTTP serving");
+    if (httpUrl) {
+      if (dashboard?.available) log.info({ dashboard: `${httpUrl}/` }, `dashboard at ${httpUrl}/`);
+      log.info({ metrics: `${httpUrl}/metrics`, liveness: `${httpUrl}/healthz`, readiness: `${httpUrl}/readyz`, connect: `${httpUrl}/spool.v1.*` }, "HTTP serving");
+    }
 
     let stopping: Promise<void> | undefined;
     return {

@@ -1,6 +1,6 @@
 // The spool.v1.AdminService handlers: ListWorkers, from the views replicas publish with their
-// lease renewals (scheduler/lease-keeper.ts), so any replica answers for all. Needs the admin
-// role.
+// lease renewals (scheduler/lease-keeper.ts), so any replica answers for all, which needs the
+// admin role; and GetCaller, the caller's own identity, which any role may ask.
 import type { UntypedHandleCall } from "@grpc/grpc-js";
 import {
   replicaStateToPb,
@@ -18,6 +18,12 @@ import { unaryHandler } from "./unary-handler.js";
 
 export function adminService(ops: AdminOperations, log: Logger, auth: Authenticator): AdminServiceServer & Record<string, UntypedHandleCall> {
   return {
+    getCaller: unaryHandler(auth, log, "submitter", "GetCaller", async (_request, principal) => ({
+      subject: principal.subject,
+      tenant: principal.tenant,
+      role: principal.role ?? "",
+      via: principal.via,
+    })),
     listWorkers: unaryHandler(auth, log, "admin", "ListWorkers", async () => ({ replicas: (await ops.listWorkers()).map(replicaToPb) })),
   };
 }

@@ -64,6 +64,11 @@ export async function startApiServer(options: {
   limits?: TransportLimits;
   /** TLS (tls.ts); default: plaintext. */
   tls?: ServerTls;
+  /**
+   * A second, plaintext listener on a private Unix socket (`unix:/path`): the HTTP port's
+   * Connect gateway forwards browser calls through it (http/connect-gateway.ts).
+   */
+  localAddress?: string;
 }): Promise<ApiServer> {
   const server = limitedServer(options.limits);
   server.addService(guardDecoding(TaskServiceService), taskService(options.ops, options.log, new StreamSlots(options.maxStreams), options.auth));
@@ -92,6 +97,13 @@ export async function startApiServer(options: {
       (error, bound) => (error ? reject(error) : resolve(bound)),
     ),
   );
+
+  if (options.localAddress) {
+    const address = options.localAddress;
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(address, ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
+    );
+  }
 
   return {
     port,

@@ -4,13 +4,23 @@
 //                  and the probe times out); the loop's recent delay is in the body
 //   GET /readyz    readiness: 200 while the replica serves (the database answers and it is
 //                  not draining), else 503
-// Routes are a fixed table; the dashboard adds its own. Anything else is 404, a method other
-// than GET or HEAD 405. Requests have bodies of nothing and headers of at most 16 KiB, and
-// slow clients are cut off (headersTimeout, requestTimeout), so the port cannot be held open.
+//   GET /          the dashboard (dashboard-assets.ts), and its files under /assets/
+//   POST /spool.v1.<Service>/<Method>
+//                  the Connect gateway (connect-gateway.ts): the gRPC API for browsers and curl
+// Anything else is 404, a method other than GET or HEAD on the fixed routes 405. Headers are at
+// most 16 KiB, and slow clients are cut off (headersTimeout, requestTimeout), so the port
+// cannot be held open; bodies are read only by the gateway, up to its message limit.
+//
+// DNS rebinding: a port bound to loopback answers only requests whose Host is a loopback
+// name (localhost, 127.x, [::1]). Otherwise a web page the operator visits could point its own
+// host name at 127.0.0.1 and drive the dashboard's API, which is open when auth is off there.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { Logger } from "pino";
+import { isLoopback } from "../auth/auth-mode.js";
+import type { ConnectGateway } from "./connect-gateway.js";
+import type { DashboardAssets } from "./dashboard-assets.js";
 
 export type Route = (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -21,6 +31,10 @@ export interface HttpServerOptions {
   ready: () => boolean;
   /** Answers GET /metrics; undefined: 404. */
   metrics: Route | undefined;
+  /** Serves `/spool.v1.*`; undefined: 404. */
+  gateway?: ConnectGateway;
+  /** Serves `/` and `/assets/*`; undefined: 404. */
+  dashboard?: DashboardAssets;
   log: Logger;
 }
 
@@ -41,10 +55,18 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   ]);
   if (options.metrics) routes.set("/metrics", options.metrics);
 
+  const loopbackOnly = isLoopback(options.host);
   const server: Server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 10_000, requestTimeout: 30_000 }, (request, response) => {
+    if (loopbackOnly && request.headers.host !== undefined && !isLoopback(hostName(request.headers.host))) {
+      return json(response, 403, { error: `Host ${String(request.headers.host).slice(0, 100)} is refused: this port listens on loopback only, so it answers loopback names (localhost, 127.0.0.1, [::1])` });
+    }
     const path = (request.url ?? "/").split("?")[0]!;
+    if (options.gateway?.serves(path)) return void options.gateway.handle(request, response);
     const route = routes.get(path);
-    if (!route) return json(response, 404, { error: `no route ${path.slice(0, 100)}` });
+    if (!route) {
+      if (options.dashboard?.serve(path, request, response)) return;
+      return json(response, 404, { error: `no route ${path.slice(0, 100)}` });
+    }
     if (request.method !== "GET" && request.method !== "HEAD") {
       response.setHeader("Allow", "GET, HEAD");
       return json(response, 405, { error: `${request.method} is not allowed here` });
@@ -77,9 +99,24 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       clearInterval(resetDelay);
       delay.disable();
       server.closeIdleConnections();
+      // Followed streams (the dashboard's logs) would hold the close forever: they get a
+      // moment to end, then are cut; the page resumes them against another replica.
+      const cut = setTimeout(() => server.closeAllConnections(), closeGraceMs);
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      clearTimeout(cut);
     },
   };
+}
+
+/** How long close() lets open requests (streams) run before cutting them. */
+const closeGraceMs = 1_000;
+
+/** The host part of a Host header: without its port, brackets kept off. */
+function hostName(header: string | undefined): string {
+  if (!header) return "";
+  const bracketed = /^\[([^\]]*)\]/.exec(header);
+  if (bracketed) return bracketed[1]!;
+  return header.replace(/:\d*$/, "");
 }
 
 function json(response: ServerResponse, status: number, body: unknown): void {
