@@ -14,12 +14,15 @@ COPY sdk/package.json sdk/
 COPY service/package.json service/
 COPY e2e/package.json e2e/
 COPY examples/package.json examples/
+COPY dashboard/package.json dashboard/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.base.json ./
 COPY proto proto
 COPY sdk sdk
 COPY service service
+COPY dashboard dashboard
 RUN npx tsc -b proto sdk service \
+ && npm run build -w @spool/dashboard \
  && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf e2e bench examples service/src/test-support \
  && mkdir tasks

@@ -48,18 +48,18 @@ async function step<T>(name: string, work: () => Promise<T>): Promise<T> {
 }
 
 beforeAll(async () => {
-  for (const dir of ["proto", "sdk", "service"]) {
+  for (const dir of ["proto", "sdk", "service", "dashboard"]) {
     if (!existsSync(join(root, dir, "dist"))) throw new Error(`${dir}/dist is missing: build first (npm test does)`);
   }
   temp = await mkdtemp(join(tmpdir(), "spool-outside-"));
   await chmod(temp, 0o755); // the embedded Postgres runs as the postgres user when tests run as root
   const packs = join(temp, "packs");
   await mkdir(packs);
-  await step("npm pack (3 packages)", () =>
-    run("npm", ["pack", "--pack-destination", packs, "--ignore-scripts", "--silent", "-w", "proto", "-w", "sdk", "-w", "service"], { cwd: root }),
+  await step("npm pack (4 packages)", () =>
+    run("npm", ["pack", "--pack-destination", packs, "--ignore-scripts", "--silent", "-w", "proto", "-w", "sdk", "-w", "service", "-w", "dashboard"], { cwd: root }),
   );
   tarballs = (await readdir(packs)).filter((name) => name.endsWith(".tgz")).map((name) => join(packs, name));
-  expect(tarballs.map((path) => path.replace(/^.*\//, "").replace(/-\d.*$/, "")).sort()).toEqual(["spool-proto", "spool-sdk", "spool-server"]);
+  expect(tarballs.map((path) => path.replace(/^.*\//, "").replace(/-\d.*$/, "")).sort()).toEqual(["spool-dashboard", "spool-proto", "spool-sdk", "spool-server"]);
 });
 
 afterAll(async () => {

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const publishable = { "@spool/proto": "proto", "@spool/sdk": "sdk", "@spool/server": "service" } as const;
+const publishable = { "@spool/proto": "proto", "@spool/sdk": "sdk", "@spool/server": "service", "@spool/dashboard": "dashboard" } as const;
 type Name = keyof typeof publishable;
 
 interface Manifest {

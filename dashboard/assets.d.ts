@@ -1,0 +1,2 @@
+/** The folder of the built dashboard (index.html and assets/), absolute. */
+export declare const dashboardDir: string;
