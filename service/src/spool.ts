@@ -322,6 +322,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
             metrics: meters.prometheus && ((request, response) => meters.prometheus!.getMetricsRequestHandler(request, response)),
             gateway,
             dashboard,
+            ...(tls && { tls }),
             log: log.child({ component: "http" }),
           });
     if (http) cleanups.push(() => http.close());
@@ -346,7 +347,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     cleanups.push(() => withTimeout(ticker.stop(), shutdownDatabaseWaitMs, "firing the last schedule"));
     updateHealth();
     const transport = tls ? (tls.mutual ? "mtls" : "tls") : "plaintext";
-    const httpUrl = http && `http://${urlHost(config.host)}:${http.port}`;
+    const httpUrl = http && `${tls ? "https" : "http"}://${urlHost(config.host)}:${http.port}`;
     log.info({ port: api.port, http: httpUrl, transport, replicaId, workers: config.workers, kinds: [...pool.kinds] }, "spool serving");
     if (httpUrl) {
       if (dashboard?.available) log.info({ dashboard: `${httpUrl}/` }, `dashboard at ${httpUrl}/`);

@@ -97,7 +97,8 @@ export function Schedules() {
               <td>{s.lastRunAt ? time(s.lastRunAt) : "never"}</td>
               <td>{s.paused ? <span class="badge paused">paused</span> : <span class="badge">active</span>}</td>
               {operator && (
-                <td class="row-actions">
+                <td>
+                  <div class="row-actions">
                   <button type="button" class="quiet" onClick={() => void act(s.paused ? "resume" : "pause", s)}>
                     {s.paused ? "Resume" : "Pause"}
                     <span class="visually-hidden"> schedule {s.name}</span>
@@ -105,6 +106,7 @@ export function Schedules() {
                   <button type="button" class="quiet" onClick={() => void act("trigger", s)}>
                     Trigger<span class="visually-hidden"> schedule {s.name}</span>
                   </button>
+                  </div>
                 </td>
               )}
             </tr>

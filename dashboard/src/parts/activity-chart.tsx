@@ -1,7 +1,7 @@
 // Two charts of the last hour, one bar per minute (QueueService/GetActivity): attempts ended,
 // stacked by outcome, and the failure rate. Each has a text summary for screen readers.
 import type { ActivityBucket } from "@spool/proto/es/spool/v1/queue_service_pb";
-import { dateOf } from "../format.js";
+import { dateOf, time } from "../format.js";
 
 const width = 600;
 const height = 120;
@@ -46,7 +46,7 @@ export function ActivityCharts({ buckets }: { buckets: ActivityBucket[] }) {
         <p class="legend">
           <span class="key-ok">succeeded {succeeded}</span> <span class="key-retried">retried {retried}</span>{" "}
           <span class="key-failed">failed {failed}</span> <span class="key-cancelled">cancelled {cancelled}</span>
-          {first && <span class="since"> since {first.toLocaleTimeString()}</span>}
+          {first && <span class="since"> since {time(buckets[0]?.start)}</span>}
         </p>
       </figure>
       <figure>

@@ -2,13 +2,17 @@
 // a message naming the variable and the file; a rotated certificate reaches new connections
 // without a restart; a bad file met while serving is warned about and the last good one goes
 // on being served; with a client CA, only clients holding a certificate it issued get in.
-import { copyFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import { get as httpsGet } from "node:https";
+import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 import { credentials, makeGenericClientConstructor, Server, type ServiceError } from "@grpc/grpc-js";
 import { HealthImplementation, service as healthService } from "grpc-health-check";
 import { pino } from "pino";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { presentedSerial, TestPki, type CertificateFiles } from "../test-support/certificates.js";
+import { presentedSerial, serialOf, TestPki, type CertificateFiles } from "../test-support/certificates.js";
+import { startHttpServer } from "../http/http-server.js";
 import { eventually } from "../test-support/spool.js";
 import { serverTls, type TlsConfig } from "./tls.js";
 
@@ -199,4 +203,41 @@ it("stops reading the files once the server is shut down", async () => {
     started.mockRestore();
     cleared.mockRestore();
   }
+});
+
+describe("the HTTP port", () => {
+  it("serves HTTPS from the same files, takes a rotated certificate, and refuses plain HTTP", async () => {
+    const config = liveFiles("http", first);
+    const tls = serverTls(config, capture().log);
+    const http = await startHttpServer({ host: "127.0.0.1", port: 0, ready: () => true, metrics: undefined, log: pino({ level: "silent" }), tls });
+    try {
+      const get = (caFile: string) =>
+        new Promise<number>((resolve, reject) => {
+          const sent = httpsGet({ host: "127.0.0.1", port: http.port, path: "/healthz", servername: "localhost", ca: readFileSync(caFile) }, (response) => {
+            response.resume();
+            resolve(response.statusCode ?? 0);
+          });
+          sent.on("error", reject);
+        });
+      expect(await get(ca.cert)).toBe(200);
+      await expect(fetch(`http://127.0.0.1:${http.port}/healthz`)).rejects.toThrow();
+
+      const second = pki.issue(otherCa, "http-2", { sans: serverSans });
+      copyFileSync(second.key, config.keyFile);
+      copyFileSync(second.cert, config.certFile);
+      const served = async () => {
+        const socket = tlsConnect({ host: "127.0.0.1", port: http.port, servername: "localhost", ALPNProtocols: ["http/1.1"], rejectUnauthorized: false });
+        try {
+          await once(socket, "secureConnect");
+          return socket.getPeerCertificate().serialNumber;
+        } finally {
+          socket.destroy();
+        }
+      };
+      await eventually(async () => ((await served()) === serialOf(second.cert) ? true : undefined), 20_000, "the rotated certificate");
+      expect(await get(otherCa.cert)).toBe(200);
+    } finally {
+      await http.close();
+    }
+  });
 });

@@ -13,6 +13,9 @@
 //   or half-written mid-rotation, a certificate written before its key): here the last good
 //   certificate goes on being served, a warning names the problem (once, not at every read),
 //   and the files are tried again at the next refresh.
+// - The HTTP port (http/http-server.ts) serves TLS from the same checked certificate, and takes
+//   each new one the same way (watchIdentity); it asks no client certificate (browsers and
+//   probes present none), so its callers authenticate with tokens.
 // - With a client CA the server asks every client for a certificate and refuses the handshake
 //   of one that sends none or one the CA did not issue (mTLS). grpc-js then gives a handler the
 //   verified certificate as call.getAuthContext().sslPeerCertificate (auth/client-certs.ts maps
@@ -39,6 +42,14 @@ export interface ServerTls {
   readonly credentials: ServerCredentials;
   /** Whether clients must present a certificate the client CA issued. */
   readonly mutual: boolean;
+  /** The certificate and key read at start. */
+  readonly identity: Identity;
+  /**
+   * Calls `listener` with each new valid certificate and key as the files change (and once,
+   * on the next tick, with the current pair): the HTTP port serves TLS from the same files.
+   * Returns what stops the calls.
+   */
+  watchIdentity(listener: (identity: Identity) => void): () => void;
 }
 
 /** The variables that name the files, so that a message says which setting to fix. */
@@ -85,7 +96,16 @@ export function serverTls(config: TlsConfig, log: Logger): ServerTls {
   // identity provider, the second (null for none) the CA's, and its code reads them so. This
   // provider is both. With a CA the server requests a certificate and, as asked here, requires it.
   const credentials = experimental.createCertificateProviderServerCredentials(provider, ca ? provider : null, ca !== undefined);
-  return { credentials, mutual: ca !== undefined };
+  return {
+    credentials,
+    mutual: ca !== undefined,
+    identity,
+    watchIdentity(listener) {
+      const relay = (update: Identity | null) => update && listener(update);
+      provider.addIdentityCertificateListener(relay);
+      return () => provider.removeIdentityCertificateListener(relay);
+    },
+  };
 }
 
 function fileOf(config: TlsConfig, role: Role): string {

@@ -11,16 +11,20 @@
 // most 16 KiB, and slow clients are cut off (headersTimeout, requestTimeout), so the port
 // cannot be held open; bodies are read only by the gateway, up to its message limit.
 //
+// TLS: with the gRPC port's certificate (api/tls.ts), the port serves HTTPS, rotated with it.
+//
 // DNS rebinding: a port bound to loopback answers only requests whose Host is a loopback
 // name (localhost, 127.x, [::1]). Otherwise a web page the operator visits could point its own
 // host name at 127.0.0.1 and drive the dashboard's API, which is open when auth is off there.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { Logger } from "pino";
 import { isLoopback } from "../auth/auth-mode.js";
 import type { ConnectGateway } from "./connect-gateway.js";
 import type { DashboardAssets } from "./dashboard-assets.js";
+import type { ServerTls } from "../api/tls.js";
 
 export type Route = (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -35,6 +39,11 @@ export interface HttpServerOptions {
   gateway?: ConnectGateway;
   /** Serves `/` and `/assets/*`; undefined: 404. */
   dashboard?: DashboardAssets;
+  /**
+   * TLS from the gRPC port's certificate files (api/tls.ts), reloaded as they change; no
+   * client certificate is asked. Undefined: plain HTTP.
+   */
+  tls?: Pick<ServerTls, "identity" | "watchIdentity">;
   log: Logger;
 }
 
@@ -56,7 +65,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   if (options.metrics) routes.set("/metrics", options.metrics);
 
   const loopbackOnly = isLoopback(options.host);
-  const server: Server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 10_000, requestTimeout: 30_000 }, (request, response) => {
+  const limits = { maxHeaderSize: 16 * 1024, headersTimeout: 10_000, requestTimeout: 30_000 };
+  const tls = options.tls;
+  const handle = (request: IncomingMessage, response: ServerResponse) => {
     if (loopbackOnly && request.headers.host !== undefined && !isLoopback(hostName(request.headers.host))) {
       return json(response, 403, { error: `Host ${String(request.headers.host).slice(0, 100)} is refused: this port listens on loopback only, so it answers loopback names (localhost, 127.0.0.1, [::1])` });
     }
@@ -78,10 +89,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       if (!response.headersSent) json(response, 500, { error: "internal error" });
       else response.destroy();
     }
-  });
+  };
+  const server: Server = tls
+    ? createTlsServer({ ...limits, cert: tls.identity.certificate, key: tls.identity.privateKey }, handle)
+    : createServer(limits, handle);
+  const unwatch = tls?.watchIdentity((identity) => (server as ReturnType<typeof createTlsServer>).setSecureContext({ cert: identity.certificate, key: identity.privateKey }));
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     const refused = (error: Error) => {
+      unwatch?.();
       clearInterval(resetDelay);
       delay.disable();
       reject(new Error(`SPOOL_HTTP_PORT: cannot listen on ${options.host}:${options.port} (${error.message}); choose another port, or 0 to turn HTTP off`));
@@ -96,6 +112,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   return {
     port: (server.address() as AddressInfo).port,
     close: async () => {
+      unwatch?.();
       clearInterval(resetDelay);
       delay.disable();
       server.closeIdleConnections();
