@@ -307,7 +307,11 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     });
     server = api;
     cleanups.push(() => api.close(serverCloseGraceMs));
-    const gateway = gatewaySocket && connectGateway({ grpcAddress: gatewaySocket.address, unaryDeadlineMs: gatewayDeadlineMs });
+    const gateway = gatewaySocket && connectGateway({
+        grpcAddress: gatewaySocket.address,
+        unaryDeadlineMs: gatewayDeadlineMs,
+        streamsPerConnection: config.transport.maxConcurrentStreams,
+      });
     if (gateway) cleanups.push(() => gateway.close());
     const dashboard = gatewaySocket && loadDashboardAssets(dashboardDir, { traceUrl: config.traceUrl ?? "", version: serverVersion });
     if (dashboard && !dashboard.available) log.warn({ dir: dashboardDir }, "the dashboard is not built (npm run build): / answers 404");

@@ -7,6 +7,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultTransportLimits } from "../api/transport-limits.js";
 import { freePort } from "../store/embedded.js";
 import { useTestDatabase } from "../test-support/database.js";
 import { startTestSpool, type TestSpool } from "../test-support/spool.js";
@@ -30,7 +31,9 @@ beforeAll(async () => {
   spool = await startTestSpool(database.url, {
     httpPort: await freePort(),
     demoKinds: true,
-    maxStreams: 2,
+    maxStreams: 4,
+    // Two calls per gRPC connection: the gateway must open more to serve more at once.
+    transport: { ...defaultTransportLimits, maxConcurrentStreams: 2 },
     traceUrl: "http://traces.example/t/{traceId}",
     // A small create rate, for the refusal with details (the last test): 40 creates at once.
     quotas: { maxPending: 1_000_000, createRate: 1, createBurst: 40 },
@@ -115,7 +118,7 @@ describe("the Connect gateway", () => {
 
   it("streams followed logs, and a client that goes away frees its stream at once", async () => {
     const task = (await call("TaskService/CreateTask", { kind: "demo.sleep", input: { seconds: 60 } })).body.task as { id: string };
-    // maxStreams is 2 here: ten followers opened and dropped one after another would exhaust
+    // maxStreams is 4 here: ten followers opened and dropped one after another would exhaust
     // it if a dropped one kept its gRPC stream.
     for (let i = 0; i < 10; i++) {
       const aborter = new AbortController();
@@ -142,6 +145,27 @@ describe("the Connect gateway", () => {
         if (!text.includes("resource_exhausted")) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
+    }
+    // Four followers held open at once, two calls per gRPC connection: the gateway spreads
+    // them, and a unary call still gets through at once.
+    const held = await Promise.all(
+      [1, 2, 3, 4].map(async () => {
+        const aborter = new AbortController();
+        const response = await fetch(`${base}/spool.v1.TaskService/WatchTask`, {
+          method: "POST",
+          headers: { "content-type": "application/connect+json", authorization: `Bearer ${tokens.admin}` },
+          body: envelope({ id: task.id }),
+          signal: aborter.signal,
+        });
+        const reader = response.body!.getReader();
+        expect(new TextDecoder().decode((await reader.read()).value!.subarray(5))).toContain(task.id);
+        return { aborter, reader };
+      }),
+    );
+    expect(await call("AdminService/GetCaller", {}, tokens.admin, { "connect-timeout-ms": "5000" })).toMatchObject({ status: 200 });
+    for (const { aborter, reader } of held) {
+      aborter.abort();
+      await reader.cancel().catch(() => {});
     }
     const cancelled = await call("TaskService/CancelTask", { id: task.id });
     expect(cancelled.status).toBe(200);

@@ -17,6 +17,9 @@
 //   browser that goes away cancels its gRPC call at once (the request's abort signal).
 // - A gRPC status comes back as the same Connect code with the same message, and the
 //   google.rpc details (BadRequest field violations and the like) as Connect error details.
+// - Calls are spread over a few gRPC connections, each kept under the server's per-connection
+//   stream limit (SPOOL_MAX_CONCURRENT_STREAMS): on one connection, the dashboards of a team,
+//   each following logs, would wait behind one another. At most `maxConnections`.
 // - The socket lives in a directory only this user can open (0700), made at start and
 //   removed at close; it is an extra listener of the same gRPC server, so its calls need the
 //   same credentials as any other (a token: there is no client certificate on it).
@@ -57,11 +60,15 @@ export interface ConnectGateway {
   close(): void;
 }
 
-export function connectGateway(options: { grpcAddress: string; unaryDeadlineMs: number }): ConnectGateway {
-  const client = new Client(options.grpcAddress, credentials.createInsecure(), {
-    "grpc.max_receive_message_length": maxMessageBytes,
-    "grpc.max_send_message_length": maxMessageBytes,
-  });
+export function connectGateway(options: {
+  grpcAddress: string;
+  unaryDeadlineMs: number;
+  /** The gRPC server's limit of calls per connection. */
+  streamsPerConnection: number;
+  /** Most connections to open (default 10). */
+  maxConnections?: number;
+}): ConnectGateway {
+  const pool = new ClientPool(options.grpcAddress, options.streamsPerConnection, options.maxConnections ?? 10);
   const handle = connectNodeAdapter({
     grpc: false,
     readMaxBytes: maxMessageBytes,
@@ -70,34 +77,81 @@ export function connectGateway(options: { grpcAddress: string; unaryDeadlineMs: 
     // A misspelt field is named in an INVALID_ARGUMENT rather than silently dropped.
     jsonOptions: { ignoreUnknownFields: false },
     routes: (router) => {
-      for (const service of gatewayServices) for (const method of service.methods) route(router, client, method, options.unaryDeadlineMs);
+      for (const service of gatewayServices) for (const method of service.methods) route(router, pool, method, options.unaryDeadlineMs);
     },
   });
   const prefixes = gatewayServices.map((service) => `/${service.typeName}/`);
   return {
     handle,
     serves: (path) => prefixes.some((prefix) => path.startsWith(prefix)),
-    close: () => client.close(),
+    close: () => pool.close(),
   };
 }
 
-function route(router: ConnectRouter, client: Client, method: DescMethod, unaryDeadlineMs: number): void {
+/**
+ * gRPC clients to one address, each on a connection of its own (a local subchannel pool), and
+ * the calls open on each. A call goes to the first client with room; a new one is opened when
+ * all are full, up to `max`; past that the least loaded takes it (and the call waits there
+ * for a stream, as on any full connection).
+ */
+class ClientPool {
+  readonly #clients: { client: Client; open: number }[] = [];
+  constructor(
+    readonly address: string,
+    readonly perConnection: number,
+    readonly max: number,
+  ) {}
+
+  /** A client for one call, and what to call when the call ends (once). */
+  take(): { client: Client; done: () => void } {
+    let entry = this.#clients.find((c) => c.open < this.perConnection);
+    if (!entry && this.#clients.length < this.max) {
+      entry = {
+        client: new Client(this.address, credentials.createInsecure(), {
+          "grpc.max_receive_message_length": maxMessageBytes,
+          "grpc.max_send_message_length": maxMessageBytes,
+          "grpc.use_local_subchannel_pool": 1,
+        }),
+        open: 0,
+      };
+      this.#clients.push(entry);
+    }
+    entry ??= this.#clients.reduce((a, b) => (b.open < a.open ? b : a));
+    const taken = entry;
+    taken.open += 1;
+    let ended = false;
+    return { client: taken.client, done: () => void (!ended && ((ended = true), (taken.open -= 1))) };
+  }
+
+  close(): void {
+    for (const { client } of this.#clients) client.close();
+  }
+}
+
+function route(router: ConnectRouter, pool: ClientPool, method: DescMethod, unaryDeadlineMs: number): void {
   const path = `/${method.parent.typeName}/${method.name}`;
   const pass = (bytes: Buffer) => bytes;
   if (method.methodKind === "unary") {
     router.rpc(method, (async (request: never, context: HandlerContext) => {
-      const bytes = await new Promise<Buffer>((resolve, reject) => {
-        const deadline = Date.now() + Math.min(context.timeoutMs() ?? unaryDeadlineMs, unaryDeadlineMs);
-        const call = client.makeUnaryRequest(path, pass, pass, Buffer.from(toBinary(method.input, request)), metadataOf(context), { deadline }, (error, reply) =>
-          error ? reject(connectErrorOf(error)) : resolve(reply!),
-        );
-        context.signal.addEventListener("abort", () => call.cancel(), { once: true });
-      });
-      return fromBinary(method.output, bytes);
+      const { client, done } = pool.take();
+      try {
+        const bytes = await new Promise<Buffer>((resolve, reject) => {
+          const deadline = Date.now() + Math.min(context.timeoutMs() ?? unaryDeadlineMs, unaryDeadlineMs);
+          const call = client.makeUnaryRequest(path, pass, pass, Buffer.from(toBinary(method.input, request)), metadataOf(context), { deadline }, (error, reply) =>
+            error ? reject(connectErrorOf(error)) : resolve(reply!),
+          );
+          context.signal.addEventListener("abort", () => call.cancel(), { once: true });
+        });
+        return fromBinary(method.output, bytes);
+      } finally {
+        done();
+      }
     }) as never);
   } else if (method.methodKind === "server_streaming") {
     router.rpc(method, async function* (request: never, context: HandlerContext) {
+      const { client, done } = pool.take();
       const call = client.makeServerStreamRequest(path, pass, pass, Buffer.from(toBinary(method.input, request)), metadataOf(context), {});
+      call.once("close", done);
       const cancel = () => call.cancel();
       context.signal.addEventListener("abort", cancel, { once: true });
       try {
@@ -107,6 +161,7 @@ function route(router: ConnectRouter, client: Client, method: DescMethod, unaryD
       } finally {
         context.signal.removeEventListener("abort", cancel);
         call.cancel();
+        done();
       }
     } as never);
   }
