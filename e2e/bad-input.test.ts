@@ -330,7 +330,7 @@ const requestFields: Record<Rpc, readonly string[]> = {
   CreateTasks: ["tasks"],
   GetTask: ["id"],
   ListTasks: ["states", "kinds", "queue", "labels", "created_after", "created_before", "page_size", "page_token", "view", "tenant", "created_by", "schedule"],
-  StreamLogs: ["task_id", "after_seq", "follow"],
+  StreamLogs: ["task_id", "after_seq", "follow", "tail"],
   CancelTask: ["id", "reason"],
   WatchTask: ["id"],
   RetryTask: ["id"],

@@ -44,7 +44,6 @@ export function isCode(error: unknown, code: Code): boolean {
 export interface DashboardSettings {
   /** A trace viewer's address with `{traceId}` in it (SPOOL_TRACE_URL), or empty. */
   traceUrl: string;
-  version: string;
 }
 
 export async function loadSettings(): Promise<DashboardSettings> {
@@ -54,5 +53,5 @@ export async function loadSettings(): Promise<DashboardSettings> {
   } catch {
     // An older service: no trace links.
   }
-  return { traceUrl: "", version: "" };
+  return { traceUrl: "" };
 }

@@ -16,7 +16,7 @@ type Start = { state: "loading" } | { state: "signed-in"; caller: GetCallerRespo
 
 export function App() {
   const [start, setStart] = useState<Start>({ state: "loading" });
-  const [settings, setSettings] = useState<DashboardSettings>({ traceUrl: "", version: "" });
+  const [settings, setSettings] = useState<DashboardSettings>({ traceUrl: "" });
 
   const identify = async () => {
     try {

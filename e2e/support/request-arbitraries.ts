@@ -949,8 +949,14 @@ const afterSeqValues: Values<bigint> = {
   ),
 };
 
+const tailValues: Values<number> = {
+  edges: [ok(0), ok(1), ok(100_000), refused("tail", -1), refused("tail", 100_001), refused("tail", 2 ** 31 - 1), refused("tail", -(2 ** 31))],
+  valid: valid(fc.integer({ min: 0, max: 100_000 })),
+  bad: bad("tail", fc.oneof(fc.integer({ min: -(2 ** 31), max: -1 }), fc.integer({ min: 100_001, max: 2 ** 31 - 1 }))),
+};
+
 export function streamLogsFields(): FieldCases[] {
-  const logs = (taskId: IdRef, afterSeq: bigint, follow: boolean): Spec => ({ rpc: "StreamLogs", taskId, afterSeq, follow });
+  const logs = (taskId: IdRef, afterSeq: bigint, follow: boolean, tail = 0): Spec => ({ rpc: "StreamLogs", taskId, afterSeq, follow, tail });
   /** The field's values with a follow flag each (edges without follow: they end by themselves). */
   const withFollow = <T>(values: Values<T>): Values<[T, boolean]> => {
     const paired = (tagged: Arbitrary<Tagged<T>>) =>
@@ -965,6 +971,7 @@ export function streamLogsFields(): FieldCases[] {
   return [
     field("task_id", withFollow(idValues("task_id")), ([id, follow]) => logs(id, 0n, follow)),
     field("after_seq", withFollow(afterSeqValues), ([afterSeq, follow]) => logs({ known: 1 }, afterSeq, follow)),
+    field("tail", withFollow(tailValues), ([tail, follow]) => logs({ known: 1 }, 0n, follow, tail)),
     {
       field: "every field at once",
       oracle: fc

@@ -100,7 +100,7 @@ export type Spec =
   | { rpc: "CreateTasks"; tasks: CreateSpec[] | { count: number } }
   | { rpc: "GetTask" | "WatchTask" | "RetryTask"; id: IdRef }
   | { rpc: "CancelTask"; id: IdRef; reason: Text }
-  | { rpc: "StreamLogs"; taskId: IdRef; afterSeq: bigint; follow: boolean }
+  | { rpc: "StreamLogs"; taskId: IdRef; afterSeq: bigint; follow: boolean; tail?: number }
   | { rpc: "ListTasks"; request: ListSpec }
   | { rpc: "ListQueues"; tenant: Text; pageSize?: number; pageToken?: Text }
   | { rpc: "UpdateQueue"; update: QueueUpdateSpec }
@@ -278,7 +278,7 @@ export function encode(spec: Spec, world: World): Uint8Array {
     }
     case "StreamLogs": {
       const id = resolveId(spec.taskId, world);
-      const writer = StreamLogsRequest.encode({ taskId: text(id), afterSeq: 0n, follow: spec.follow });
+      const writer = StreamLogsRequest.encode({ taskId: text(id), afterSeq: 0n, follow: spec.follow, tail: spec.tail ?? 0 });
       if (id instanceof RawText) writeText(writer, 1, id);
       if (spec.afterSeq !== 0n) writer.tag(2, WireType.Varint).int64(spec.afterSeq);
       return writer.finish();

@@ -235,11 +235,14 @@ export class SpoolClient {
    */
   async *streamLogs(taskId: string, options: LogOptions = {}): AsyncGenerator<LogEntry> {
     let afterSeq = options.afterSeq ?? 0;
+    // The tail applies once: a resumed stream goes on from the last line it yielded.
+    let tail = options.tail ?? 0;
     yield* this.#resumable(
-      () => this.#client.streamLogs({ taskId, afterSeq: BigInt(afterSeq), follow: options.follow ?? false }, withTraceContext(this.#metadata)),
+      () => this.#client.streamLogs({ taskId, afterSeq: BigInt(afterSeq), follow: options.follow ?? false, tail }, withTraceContext(this.#metadata)),
       function* (message: { entries: PbLogEntry[] }) {
         for (const entry of message.entries) {
           afterSeq = Number(entry.seq);
+          tail = 0;
           yield logEntryFromPb(entry);
         }
       },

@@ -153,6 +153,8 @@ export interface LogOptions {
   afterSeq?: number;
   /** Keep following new lines until the task ends; default false. */
   follow?: boolean;
+  /** Start with only the last this many stored lines (0..100000, as `tail -n`); default all. */
+  tail?: number;
   /** Stops the iteration. */
   signal?: AbortSignal;
 }

@@ -313,7 +313,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
         streamsPerConnection: config.transport.maxConcurrentStreams,
       });
     if (gateway) cleanups.push(() => gateway.close());
-    const dashboard = gatewaySocket && loadDashboardAssets(dashboardDir, { traceUrl: config.traceUrl ?? "", version: serverVersion });
+    const dashboard = gatewaySocket && loadDashboardAssets(dashboardDir, { traceUrl: config.traceUrl ?? "" });
     if (dashboard && !dashboard.available) log.warn({ dir: dashboardDir }, "the dashboard is not built (npm run build): / answers 404");
     // The probes answer until the end: it closes after draining (cleanups run in reverse).
     const http =

@@ -13,6 +13,8 @@ import { useSession } from "../session.js";
 
 /** Lines kept on the page; older ones are dropped from view (the stored log keeps them). */
 const maxLines = 5000;
+/** Lines a page starts with: the end of a long log, not all of it. */
+const tailLines = 1000;
 
 export function TaskDetail({ id }: { id: string }) {
   const session = useSession();
@@ -213,9 +215,12 @@ function Logs({ id }: { id: string }) {
     setLines([]);
     setEnded(false);
     let afterSeq = 0n;
+    let tail = tailLines;
     return follow(
       async (signal) => {
-        for await (const batch of tasks.streamLogs({ taskId: id, afterSeq, follow: true }, { signal })) {
+        // The tail applies to the first read only: a resumed stream goes on from the last line.
+        for await (const batch of tasks.streamLogs({ taskId: id, afterSeq, follow: true, tail }, { signal })) {
+          tail = 0;
           if (batch.entries.length === 0) continue;
           afterSeq = batch.entries.at(-1)!.seq;
           setLines((old) => {
@@ -253,6 +258,11 @@ function Logs({ id }: { id: string }) {
         </span>
       </div>
       {problem && <p class="muted">{problem}</p>}
+      {lines.length > 0 && lines[0]!.seq > 1n && (
+        <p class="muted">
+          Earlier lines are not shown (the page keeps the last {Math.min(maxLines, lines.length)}): <code>spool logs {id}</code> prints the whole log.
+        </p>
+      )}
       <ol class="log" ref={box} tabIndex={0} aria-label="Log lines">
         {shown.map((line) => (
           <li key={String(line.seq)} class={`level-${levelName(line.level)}`}>

@@ -199,6 +199,7 @@ program
   .argument("<id>", "task id")
   .option("-f, --follow", "keep printing new lines until the task ends", false)
   .option("--after <seq>", "only lines after this seq", parseInteger, 0)
+  .option("-n, --tail <lines>", "start with only the last this many lines (0: all)", parseInteger, 0)
   .addHelpText(
     "after",
     `
@@ -210,9 +211,9 @@ Exit code: 0, or with --follow how the task ended, as \`spool watch\`: 0 SUCCEED
 2 FAILED, 3 CANCELLED, 4 DROPPED; 1 if the command failed.`,
   )
   .action(
-    action(async (client, global, id: string, options: { follow: boolean; after: number }) => {
+    action(async (client, global, id: string, options: { follow: boolean; after: number; tail: number }) => {
       let attempt = 1;
-      for await (const entry of client.streamLogs(id, { follow: options.follow, afterSeq: options.after })) {
+      for await (const entry of client.streamLogs(id, { follow: options.follow, afterSeq: options.after, tail: options.tail })) {
         if (global.json) {
           out.json(entry);
           continue;

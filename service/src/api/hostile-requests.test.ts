@@ -109,7 +109,7 @@ describe("times", () => {
         "/spool.v1.TaskService/StreamLogs",
         (m: StreamLogsRequest) => Buffer.from(StreamLogsRequest.encode(m).finish()),
         (b: Buffer) => StreamLogsResponse.decode(b),
-        { taskId: task.id, afterSeq: 2n ** 60n, follow: false },
+        { taskId: task.id, afterSeq: 2n ** 60n, follow: false, tail: 0 },
       );
       stream.on("data", () => {});
       stream.on("error", resolve);

@@ -257,12 +257,18 @@ export function cancelReasonFrom(reason: string): string {
   return reason || "cancelled by request";
 }
 
+/** Most lines StreamLogs' `tail` may ask for. */
+export const maxLogTail = 100_000;
+
 export function logRequestFrom(request: StreamLogsRequest): LogStreamRequest {
   const afterSeq = safeNumber(request.afterSeq);
   if (afterSeq === undefined || afterSeq < 0) {
     throw invalid("after_seq", `${request.afterSeq} is out of range 0..${Number.MAX_SAFE_INTEGER}`);
   }
-  return { taskId: taskIdFrom("task_id", request.taskId), afterSeq, follow: request.follow };
+  if (!Number.isInteger(request.tail) || request.tail < 0 || request.tail > maxLogTail) {
+    throw invalid("tail", `${request.tail} is out of range 0..${maxLogTail}`);
+  }
+  return { taskId: taskIdFrom("task_id", request.taskId), afterSeq, follow: request.follow, tail: request.tail };
 }
 
 export interface ListQuery {

@@ -11,6 +11,8 @@ export interface LogStreamRequest {
   afterSeq: number;
   /** Keep sending new lines until the task is terminal. */
   follow: boolean;
+  /** Start with only the last this many stored lines after afterSeq; 0: all. */
+  tail: number;
 }
 
 /** The reader of a server stream. */

@@ -51,11 +51,13 @@ export interface DashboardAssets {
   serve(path: string, request: IncomingMessage, response: ServerResponse): boolean;
 }
 
-/** What the page needs to know of the service, served as GET /dashboard.json. */
+/**
+ * What the page needs to know of the service, served as GET /dashboard.json before sign-in:
+ * nothing that tells a stranger more (no version).
+ */
 export interface DashboardSettings {
   /** A trace viewer's address with `{traceId}` where the id goes (SPOOL_TRACE_URL); "" for none. */
   traceUrl: string;
-  version: string;
 }
 
 export function loadDashboardAssets(directory: string, settings: DashboardSettings): DashboardAssets {

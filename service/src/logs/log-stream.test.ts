@@ -52,6 +52,22 @@ describe("StreamLogs", () => {
     expect(all[0]).toMatchObject({ level: "info", message: "line 1 of 2500", attempt: 1 });
     const rest = await collect(b.client.streamLogs(task.id, { afterSeq: 1234 }));
     expect(rest.map((l) => l.seq)).toEqual(all.slice(1234).map((l) => l.seq));
+
+    // tail: only the last lines, after afterSeq too; more than there are gives them all.
+    expect((await collect(a.client.streamLogs(task.id, { tail: 3 }))).map((l) => l.seq)).toEqual([2498, 2499, 2500]);
+    expect((await collect(a.client.streamLogs(task.id, { tail: 1500, afterSeq: 2000 }))).map((l) => l.seq)).toEqual(all.slice(2000).map((l) => l.seq));
+    expect((await collect(a.client.streamLogs(task.id, { tail: 100_000 }))).length).toBe(2500);
+    await expect(collect(a.client.streamLogs(task.id, { tail: 100_001 }))).rejects.toThrow(/tail: 100001 is out of range 0\.\.100000/);
+    await expect(collect(a.client.streamLogs(task.id, { tail: -1 }))).rejects.toThrow(/tail: -1 is out of range/);
+  });
+
+  it("follows from the last lines of a running task with tail", async () => {
+    const task = await a.client.createTask("demo.sleep", { seconds: 3 });
+    await eventually(async () => ((await collect(a.client.streamLogs(task.id))).length >= 1 ? true : undefined), 20_000);
+    const lines = await collect(b.client.streamLogs(task.id, { follow: true, tail: 1 }));
+    expect(lines.at(-1)!.message).toBe("slept 3 of 3 s");
+    expect(lines.length).toBeLessThanOrEqual(3);
+    expect(lines.map((l) => l.seq)).toEqual(Array.from({ length: lines.length }, (_, i) => 3 - lines.length + 1 + i));
   });
 
   it("follows live lines until the task ends, then ends by itself", async () => {

@@ -12,7 +12,7 @@ import type { LogSink, LogStreamRequest } from "../domain/operations.js";
 import { isTerminal, type LogLine } from "../domain/task.js";
 import { SpoolError } from "../errors.js";
 import type { Db, Sql } from "../store/database.js";
-import { readLogs } from "../store/logs.js";
+import { readLogs, tailStart } from "../store/logs.js";
 import { getTaskState } from "../store/read-tasks.js";
 import type { TaskWatchers } from "./task-watchers.js";
 
@@ -37,7 +37,7 @@ export async function streamLogs(deps: LogStreamDeps, request: LogStreamRequest,
   try {
     let state = await getTaskState(deps.db, request.taskId);
     if (state === undefined) throw new SpoolError("not_found", `task ${request.taskId} not found`);
-    let after = request.afterSeq;
+    let after = request.tail > 0 ? await tailStart(deps.sql, request.taskId, request.afterSeq, request.tail) : request.afterSeq;
     let finalRead = !request.follow || isTerminal(state);
     for (;;) {
       if (sink.signal.aborted) return;

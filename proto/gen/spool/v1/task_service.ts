@@ -235,6 +235,11 @@ export interface StreamLogsRequest {
    * and every line has been sent. Without it, the stream ends after the stored lines.
    */
   follow: boolean;
+  /**
+   * Start with only the last `tail` of the stored lines after after_seq, as `tail -n` does: a
+   * view of a long log that need not read it all. 0..100000; 0 sends them all.
+   */
+  tail: number;
 }
 
 /** StreamLogsResponse carries the next log lines, in seq order. */
@@ -1525,7 +1530,7 @@ export const ListTasksResponse: MessageFns<ListTasksResponse> = {
 };
 
 function createBaseStreamLogsRequest(): StreamLogsRequest {
-  return { taskId: "", afterSeq: 0n, follow: false };
+  return { taskId: "", afterSeq: 0n, follow: false, tail: 0 };
 }
 
 export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
@@ -1541,6 +1546,9 @@ export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
     }
     if (message.follow !== false) {
       writer.uint32(24).bool(message.follow);
+    }
+    if (message.tail !== 0) {
+      writer.uint32(32).int32(message.tail);
     }
     return writer;
   },
@@ -1582,6 +1590,14 @@ export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
             message.follow = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.tail = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1607,6 +1623,7 @@ export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
         ? BigInt(object.after_seq)
         : 0n,
       follow: isSet(object.follow) ? globalThis.Boolean(object.follow) : false,
+      tail: isSet(object.tail) ? globalThis.Number(object.tail) : 0,
     };
   },
 
@@ -1621,6 +1638,9 @@ export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
     if (message.follow !== false) {
       obj.follow = message.follow;
     }
+    if (message.tail !== 0) {
+      obj.tail = Math.round(message.tail);
+    }
     return obj;
   },
 
@@ -1632,6 +1652,7 @@ export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
     message.taskId = object.taskId ?? "";
     message.afterSeq = (object.afterSeq !== undefined && object.afterSeq !== null) ? BigInt(object.afterSeq) : 0n;
     message.follow = object.follow ?? false;
+    message.tail = object.tail ?? 0;
     return message;
   },
 };
