@@ -307,7 +307,9 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     });
     server = api;
     cleanups.push(() => api.close(serverCloseGraceMs));
-    const gateway = gatewaySocket && connectGateway({
+    const gateway =
+      gatewaySocket &&
+      connectGateway({
         grpcAddress: gatewaySocket.address,
         unaryDeadlineMs: gatewayDeadlineMs,
         streamsPerConnection: config.transport.maxConcurrentStreams,
