@@ -11,18 +11,16 @@
 //   npm run bench:dashboard                  1M finished + 100k future tasks, 7 loads a page
 //   npm run bench:dashboard -- --quick       20k + 2k, 2 loads a page
 import { readdirSync, readFileSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { SpoolClient } from "@spool/sdk";
-import { startEmbeddedPostgres } from "@spool/server/embedded-postgres";
 import { chromium } from "playwright-core";
-import { pino } from "pino";
 import postgres from "postgres";
+import { startPostgres } from "./postgres.js";
 import { startChild } from "./processes.js";
 import { fillTable } from "./scenarios.js";
 
@@ -56,18 +54,9 @@ async function freePort(): Promise<number> {
 }
 
 async function main() {
-  let adminUrl = process.env.DATABASE_URL;
-  let stopEmbedded: (() => Promise<void>) | undefined;
-  let dataDir: string | undefined;
-  if (!adminUrl) {
-    dataDir = await mkdtemp(join(tmpdir(), "spool-bench-"));
-    await chmod(dataDir, 0o755);
-    const embedded = await startEmbeddedPostgres(dataDir, pino({ level: "warn" }));
-    adminUrl = embedded.url;
-    stopEmbedded = () => embedded.stop();
-  }
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  const url = Object.assign(new URL(adminUrl), { pathname: "/spool_dashboard_bench" }).toString();
+  const server = await startPostgres();
+  const admin = postgres(server.adminUrl, { max: 1, onnotice: () => {} });
+  const url = server.urlOf("spool_dashboard_bench");
   await admin.unsafe("drop database if exists spool_dashboard_bench with (force)");
   await admin.unsafe("create database spool_dashboard_bench");
   const httpPort = await freePort();
@@ -137,8 +126,7 @@ async function main() {
     await sql.end();
     await child.stop();
     await admin.end();
-    await stopEmbedded?.();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await server.stop();
   }
 }
 

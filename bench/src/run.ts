@@ -18,6 +18,7 @@ import postgres from "postgres";
 import { pino } from "pino";
 import { listenForPings } from "./pings.js";
 import { memoryOf, startChild } from "./processes.js";
+import { startPostgres } from "./postgres.js";
 import * as scenario from "./scenarios.js";
 import { graphileSubject, spoolSubject } from "./subjects.js";
 
@@ -49,18 +50,9 @@ const limits = { above: 10_000, binding: 100 };
 const log = (message: string) => console.error(`[bench] ${message}`);
 
 async function main() {
-  let adminUrl = process.env.DATABASE_URL;
-  let stopEmbedded: (() => Promise<void>) | undefined;
-  let dataDir: string | undefined;
-  if (!adminUrl) {
-    dataDir = await mkdtemp(join(tmpdir(), "spool-bench-"));
-    await chmod(dataDir, 0o755);
-    const embedded = await startEmbeddedPostgres(dataDir, pino({ level: "warn" }));
-    adminUrl = embedded.url;
-    stopEmbedded = () => embedded.stop();
-  }
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  const urlOf = (database: string) => Object.assign(new URL(adminUrl), { pathname: `/${database}` }).toString();
+  const server = await startPostgres();
+  const admin = postgres(server.adminUrl, { max: 1, onnotice: () => {} });
+  const urlOf = server.urlOf;
   const [pg] = await admin<{ version: string; fsync: string; synchronous_commit: string; autovacuum: string }[]>`
     select version(), current_setting('fsync') as fsync, current_setting('synchronous_commit') as synchronous_commit,
       current_setting('autovacuum') as autovacuum`;
@@ -74,7 +66,7 @@ async function main() {
     fsync: pg!.fsync,
     synchronousCommit: pg!.synchronous_commit,
     autovacuum: pg!.autovacuum,
-    embeddedPostgres: !process.env.DATABASE_URL,
+    embeddedPostgres: server.embedded,
   };
   log(`machine: ${JSON.stringify(machine)}`);
   const pings = await listenForPings();
@@ -93,8 +85,7 @@ async function main() {
   } finally {
     pings.close();
     await admin.end();
-    await stopEmbedded?.();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await server.stop();
   }
 
   report(results);

@@ -9,6 +9,7 @@ import { durationMs, span } from "../format.js";
 import { usePoll } from "../poll.js";
 import { href } from "../route.js";
 import { can, useSession } from "../session.js";
+import { Alert } from "../parts/notes.js";
 
 export function Overview() {
   const session = useSession();
@@ -48,17 +49,13 @@ export function Overview() {
       <h1>Overview</h1>
       <section aria-labelledby="activity">
         <h2 id="activity">Last hour</h2>
-        {activity.error && <p class="error">{activity.error}</p>}
+        <Alert text={activity.error} />
         {activity.data && <ActivityCharts buckets={activity.data} />}
       </section>
       <section aria-labelledby="queues">
         <h2 id="queues">Queues</h2>
-        {listed.error && <p class="error">{listed.error}</p>}
-        {problem && (
-          <p class="error" role="alert">
-            {problem}
-          </p>
-        )}
+        <Alert text={listed.error} />
+        <Alert text={problem} />
         <table>
           <thead>
             <tr>

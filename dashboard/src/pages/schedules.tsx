@@ -8,6 +8,7 @@ import { durationMs, relative, span, time } from "../format.js";
 import { usePoll } from "../poll.js";
 import { href } from "../route.js";
 import { can, useSession } from "../session.js";
+import { Alert, Pager, Status } from "../parts/notes.js";
 
 function inWords(cron: string): string {
   try {
@@ -45,16 +46,8 @@ export function Schedules() {
   return (
     <>
       <h1>Schedules</h1>
-      {page.error && (
-        <p class="error" role="alert">
-          {page.error}
-        </p>
-      )}
-      {note && (
-        <p class="note" role="status">
-          {note}
-        </p>
-      )}
+      <Alert text={page.error} />
+      <Status text={note} />
       <table>
         <thead>
           <tr>
@@ -119,12 +112,7 @@ export function Schedules() {
         </tbody>
       </table>
       <div class="toolbar">
-        <button type="button" class="quiet" disabled={tokens.length < 2} onClick={() => setTokens(tokens.slice(0, -1))}>
-          Previous page
-        </button>
-        <button type="button" class="quiet" disabled={!page.data?.nextPageToken} onClick={() => setTokens([...tokens, page.data!.nextPageToken])}>
-          Next page
-        </button>
+        <Pager tokens={tokens} next={page.data?.nextPageToken} onChange={setTokens} />
       </div>
     </>
   );

@@ -10,6 +10,7 @@ import { follow } from "../parts/follow.js";
 import { StateBadge } from "../parts/state-badge.js";
 import { go, href } from "../route.js";
 import { useSession } from "../session.js";
+import { Alert } from "../parts/notes.js";
 
 /** Lines kept on the page; older ones are dropped from view (the stored log keeps them). */
 const maxLines = 5000;
@@ -46,13 +47,7 @@ export function TaskDetail({ id }: { id: string }) {
     return (
       <section>
         <h1>Task {id}</h1>
-        {watchProblem ? (
-          <p class="error" role="alert">
-            {watchProblem}
-          </p>
-        ) : (
-          <p class="loading">Loading…</p>
-        )}
+        {watchProblem ? <Alert text={watchProblem} /> : <p class="loading">Loading…</p>}
       </section>
     );
   }
@@ -73,11 +68,7 @@ export function TaskDetail({ id }: { id: string }) {
         </button>
         <a href={href("/tasks", { kind: task.kind })}>Tasks of this kind</a>
       </div>
-      {problem && (
-        <p class="error" role="alert">
-          {problem}
-        </p>
-      )}
+      <Alert text={problem} />
       {watchProblem && <p class="muted">{watchProblem}</p>}
       {fraction !== undefined && (
         <div class="progress">

@@ -12,6 +12,7 @@ import { StateBadge } from "../parts/state-badge.js";
 import { usePoll } from "../poll.js";
 import { go, href } from "../route.js";
 import { can, useSession } from "../session.js";
+import { Alert, Pager, Status } from "../parts/notes.js";
 
 const pageSize = 50;
 const filterNames = ["state", "kind", "queue", "label", "schedule", "after", "before"] as const;
@@ -97,23 +98,10 @@ export function Tasks({ query }: { query: URLSearchParams }) {
           Retry selected
         </button>
         <span class="spacer" />
-        <button type="button" class="quiet" disabled={tokens.length < 2} onClick={() => setTokens(tokens.slice(0, -1))}>
-          Previous page
-        </button>
-        <button type="button" class="quiet" disabled={!page.data?.nextPageToken} onClick={() => setTokens([...tokens, page.data!.nextPageToken])}>
-          Next page
-        </button>
+        <Pager tokens={tokens} next={page.data?.nextPageToken} onChange={setTokens} />
       </div>
-      {outcome && (
-        <p class="note" role="status">
-          {outcome}
-        </p>
-      )}
-      {page.error && (
-        <p class="error" role="alert">
-          {page.error}
-        </p>
-      )}
+      <Status text={outcome} />
+      <Alert text={page.error} />
       <table class="tasks">
         <thead>
           <tr>

@@ -4,17 +4,14 @@ import { ReplicaState, WorkerThreadState } from "@spool/proto/es/spool/v1/admin_
 import { admin } from "../api.js";
 import { ago, time } from "../format.js";
 import { usePoll } from "../poll.js";
+import { Alert } from "../parts/notes.js";
 
 export function Workers() {
   const listed = usePoll(async () => (await admin.listWorkers({})).replicas, []);
   return (
     <>
       <h1>Workers</h1>
-      {listed.error && (
-        <p class="error" role="alert">
-          {listed.error}
-        </p>
-      )}
+      <Alert text={listed.error} />
       {(listed.data ?? []).map((replica) => (
         <section key={replica.id} aria-label={`Replica ${replica.name}`} class="replica">
           <h2>

@@ -56,6 +56,16 @@ async function call(method: string, body: unknown, token: string | null = tokens
   return { status: response.status, body: (await response.json()) as Record<string, any> };
 }
 
+/** A Connect server-streaming call of TaskService, as the admin, with `message` as its request. */
+function openStream(method: string, message: unknown, signal?: AbortSignal): Promise<Response> {
+  return fetch(`${base}/spool.v1.TaskService/${method}`, {
+    method: "POST",
+    headers: { "content-type": "application/connect+json", authorization: `Bearer ${tokens.admin}` },
+    body: envelope(message),
+    ...(signal && { signal }),
+  });
+}
+
 /** A Connect server-streaming request body: one enveloped JSON message. */
 function envelope(message: unknown): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(message));
@@ -122,12 +132,7 @@ describe("the Connect gateway", () => {
     // it if a dropped one kept its gRPC stream.
     for (let i = 0; i < 10; i++) {
       const aborter = new AbortController();
-      const response = await fetch(`${base}/spool.v1.TaskService/WatchTask`, {
-        method: "POST",
-        headers: { "content-type": "application/connect+json", authorization: `Bearer ${tokens.admin}` },
-        body: envelope({ id: task.id }),
-        signal: aborter.signal,
-      });
+      const response = await openStream("WatchTask", { id: task.id }, aborter.signal);
       expect(response.status).toBe(200);
       const reader = response.body!.getReader();
       const first = await reader.read();
@@ -136,11 +141,7 @@ describe("the Connect gateway", () => {
       await reader.cancel().catch(() => {});
       // The slot comes back once the gRPC call is cancelled: wait for that, bounded.
       for (let tries = 0; tries < 100; tries++) {
-        const probe = await fetch(`${base}/spool.v1.TaskService/StreamLogs`, {
-          method: "POST",
-          headers: { "content-type": "application/connect+json", authorization: `Bearer ${tokens.admin}` },
-          body: envelope({ taskId: task.id, follow: false }),
-        });
+        const probe = await openStream("StreamLogs", { taskId: task.id, follow: false });
         const text = new TextDecoder().decode(new Uint8Array(await probe.arrayBuffer()));
         if (!text.includes("resource_exhausted")) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -151,12 +152,7 @@ describe("the Connect gateway", () => {
     const held = await Promise.all(
       [1, 2, 3, 4].map(async () => {
         const aborter = new AbortController();
-        const response = await fetch(`${base}/spool.v1.TaskService/WatchTask`, {
-          method: "POST",
-          headers: { "content-type": "application/connect+json", authorization: `Bearer ${tokens.admin}` },
-          body: envelope({ id: task.id }),
-          signal: aborter.signal,
-        });
+        const response = await openStream("WatchTask", { id: task.id }, aborter.signal);
         const reader = response.body!.getReader();
         expect(new TextDecoder().decode((await reader.read()).value!.subarray(5))).toContain(task.id);
         return { aborter, reader };
@@ -170,11 +166,7 @@ describe("the Connect gateway", () => {
     const cancelled = await call("TaskService/CancelTask", { id: task.id });
     expect(cancelled.status).toBe(200);
     // A follow of a task that ends, read to its end: every line, then a clean end of stream.
-    const logs = await fetch(`${base}/spool.v1.TaskService/StreamLogs`, {
-      method: "POST",
-      headers: { "content-type": "application/connect+json", authorization: `Bearer ${tokens.admin}` },
-      body: envelope({ taskId: task.id, follow: true }),
-    });
+    const logs = await openStream("StreamLogs", { taskId: task.id, follow: true });
     const frames = new Uint8Array(await logs.arrayBuffer());
     // The last frame is the end-of-stream frame (flag 2) with no error.
     let at = 0;
