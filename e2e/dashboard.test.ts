@@ -254,6 +254,7 @@ describe("the dashboard in Chromium", () => {
   });
 
   it("hides what a role cannot do, and the server refuses it anyway", async () => {
+    await root.createTask("demo.echo", { for: "olga" }, { queue: "mail" });
     const olga = await signedIn(tokens.olga);
     expect(await olga.page.getByRole("link", { name: "Workers" }).count()).toBe(0);
     await olga.page.locator('tr[data-queue="mail"]').waitFor({ timeout: waitMs });
@@ -261,6 +262,7 @@ describe("the dashboard in Chromium", () => {
 
     const sam = await signedIn(tokens.sam);
     expect(await sam.page.getByRole("link", { name: "Workers" }).count()).toBe(0);
+    expect(await sam.page.getByRole("link", { name: "Schedules" }).count()).toBe(0);
     await sam.page.getByText("Queues and activity need the operator role").waitFor();
     // The page offers no pause to a submitter; the API refuses one all the same.
     const refused = await sam.page.evaluate(async (token) => {

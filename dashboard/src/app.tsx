@@ -75,7 +75,7 @@ function Frame({ session }: { session: Session }) {
           <span class="brand">Spool</span>
           {link("/", "Overview", "")}
           {link("/tasks", "Tasks", "tasks")}
-          {link("/schedules", "Schedules", "schedules")}
+          {can(session, "operator") && link("/schedules", "Schedules", "schedules")}
           {can(session, "admin") && link("/workers", "Workers", "workers")}
         </nav>
         <div class="who">

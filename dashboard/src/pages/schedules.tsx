@@ -1,5 +1,6 @@
 // Schedules: each with its cron in words (cronstrue) or its interval, its time zone, the next
-// and last runs, and pause, resume and trigger for operators. Refreshes every 5 s.
+// and last runs, with pause, resume and trigger. ScheduleService needs the operator role, so a
+// submitter is told so rather than shown a refusal. Refreshes every 5 s.
 import type { Schedule } from "@spool/proto/es/spool/v1/schedule_service_pb";
 import cronstrue from "cronstrue";
 import { useState } from "preact/hooks";
@@ -23,7 +24,7 @@ export function Schedules() {
   const operator = can(session, "operator");
   const [tokens, setTokens] = useState<string[]>([""]);
   const pageToken = tokens.at(-1) ?? "";
-  const page = usePoll(() => schedules.listSchedules({ pageSize: 100, pageToken }), [pageToken], 5000);
+  const page = usePoll(async () => (operator ? schedules.listSchedules({ pageSize: 100, pageToken }) : undefined), [pageToken, operator], 5000);
   const [note, setNote] = useState<string>();
 
   const act = async (verb: "pause" | "resume" | "trigger", schedule: Schedule) => {
@@ -42,6 +43,14 @@ export function Schedules() {
     }
   };
 
+  if (!operator) {
+    return (
+      <section>
+        <h1>Schedules</h1>
+        <p>Schedules need the operator role.</p>
+      </section>
+    );
+  }
   const rows = page.data?.schedules ?? [];
   return (
     <>
@@ -57,11 +66,9 @@ export function Schedules() {
             <th scope="col">Next run</th>
             <th scope="col">Last run</th>
             <th scope="col">State</th>
-            {operator && (
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            )}
+            <th scope="col">
+              <span class="visually-hidden">Actions</span>
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -89,9 +96,8 @@ export function Schedules() {
               </td>
               <td>{s.lastRunAt ? time(s.lastRunAt) : "never"}</td>
               <td>{s.paused ? <span class="badge paused">paused</span> : <span class="badge">active</span>}</td>
-              {operator && (
-                <td>
-                  <div class="row-actions">
+              <td>
+                <div class="row-actions">
                   <button type="button" class="quiet" onClick={() => void act(s.paused ? "resume" : "pause", s)}>
                     {s.paused ? "Resume" : "Pause"}
                     <span class="visually-hidden"> schedule {s.name}</span>
@@ -99,14 +105,13 @@ export function Schedules() {
                   <button type="button" class="quiet" onClick={() => void act("trigger", s)}>
                     Trigger<span class="visually-hidden"> schedule {s.name}</span>
                   </button>
-                  </div>
-                </td>
-              )}
+                </div>
+              </td>
             </tr>
           ))}
           {page.data && rows.length === 0 && (
             <tr>
-              <td colSpan={operator ? 7 : 6}>No schedules (spool schedules create, or ScheduleService/CreateSchedule).</td>
+              <td colSpan={7}>No schedules (spool schedules create, or ScheduleService/CreateSchedule).</td>
             </tr>
           )}
         </tbody>

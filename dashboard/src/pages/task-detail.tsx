@@ -51,7 +51,8 @@ export function TaskDetail({ id }: { id: string }) {
       </section>
     );
   }
-  const traceLink = task.traceId && session.settings.traceUrl ? session.settings.traceUrl.replace("{traceId}", task.traceId) : undefined;
+  // Only a well-formed id goes into the link (the service stores W3C trace context only).
+  const traceLink = /^[0-9a-f]{32}$/.test(task.traceId) && session.settings.traceUrl ? session.settings.traceUrl.replace("{traceId}", task.traceId) : undefined;
   const fraction = task.progress ? Math.min(1, Math.max(0, task.progress.fraction)) : undefined;
   return (
     <>
