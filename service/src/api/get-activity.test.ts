@@ -36,7 +36,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "spool-activity-"));
   const entries = Object.entries(people).map(([who, { tenant, roles }]) => ({ token: tokenOf(who as Person), subject: who, tenant, roles }));
   await writeFile(join(dir, "tokens.json"), JSON.stringify(entries));
-  spool = await start({ activityFlushMs: 100 });
+  // The main replica leaves the queue "solo" to the replica the shutdown test starts.
+  spool = await start({ activityFlushMs: 100, queues: ["default", "mail", "reports"] });
 });
 
 function start(overrides: Partial<Config>): Promise<TestSpool> {
@@ -146,11 +147,12 @@ describe("GetActivity", () => {
   });
 
   it("stores a stopping replica's last counts before it stops", async () => {
-    // No flush for 10 minutes: only the one at shutdown can store the count.
-    const other = await start({ activityFlushMs: 600_000 });
+    // No flush for 10 minutes: only the one at shutdown can store the count. It alone serves
+    // the queue "solo", so the task runs there.
+    const other = await start({ activityFlushMs: 600_000, queues: ["solo"] });
     try {
       const ivan = client("ivan", other);
-      const task = await ivan.createTask("demo.echo", 1);
+      const task = await ivan.createTask("demo.echo", 1, { queue: "solo" });
       expect((await ivan.waitForTask(task.id, { timeoutMs: 20_000 })).state).toBe("succeeded");
     } finally {
       await other.stop();
