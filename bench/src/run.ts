@@ -148,6 +148,8 @@ async function runSpool(admin: postgres.Sql, url: string, pings: Awaited<ReturnT
     log(`spool: throughput (CreateTask) ${JSON.stringify(single)}`);
     const pickup = await scenario.pickup(subject, pings, size.pickups);
     log(`spool: pickup ${JSON.stringify(pickup)}`);
+    const lone = await scenario.lone(subject.client, pings, size.e2e);
+    log(`spool: lone tasks ${JSON.stringify(lone)}`);
     const endToEnd = await scenario.endToEnd(subject.client, size.e2e);
     log(`spool: end to end ${JSON.stringify(endToEnd)}`);
     const logs = await scenario.logThroughput(subject.client, size.floodLines, size.pacedLines);
@@ -159,7 +161,7 @@ async function runSpool(admin: postgres.Sql, url: string, pings: Awaited<ReturnT
     await scenario.fillTable(subject.sql, size.finished, size.future);
     const pickupAtScale = await scenario.pickup(subject, pings, size.pickups, { keep: true });
     log(`spool: pickup at scale ${JSON.stringify(pickupAtScale)}`);
-    return { memory: { idleRssMb: idle.rssMb, peakRssMb: peakMb }, throughput: { batched, single, limited, limitedBinding }, pickup, endToEnd, logs, cancel, pickupAtScale };
+    return { memory: { idleRssMb: idle.rssMb, peakRssMb: peakMb }, throughput: { batched, single, limited, limitedBinding }, pickup, lone, endToEnd, logs, cancel, pickupAtScale };
   } finally {
     await subject.close();
     await child.stop();
@@ -247,6 +249,9 @@ function report(results: Figures) {
     const traced = results.spool_traced as Figures | undefined;
     if (traced) add("1d. tasks/s, batch create, tracing on, OTLP (x of 1.)", ofBatched(traced.throughput.batched.perSec));
     add("2. pickup ms after create, p90 / max", `${s.pickup.afterCreate.p90} / ${s.pickup.afterCreate.max}`);
+    add("2b. lone task: CreateTask ms p50 / p99", `${s.lone.createCall.p50} / ${s.lone.createCall.p99}`);
+    add("2b. lone task: create -> started ms p50 / p99", `${s.lone.started.p50} / ${s.lone.started.p99}`);
+    add("2b. lone task: create -> SUCCEEDED seen (WatchTask) ms p50 / p99", `${s.lone.succeeded.p50} / ${s.lone.succeeded.p99}`);
     add("3. end to end ms, p50 / p99", `${s.endToEnd.p50} / ${s.endToEnd.p99}`);
     add("4. log lines/s to one stream", s.logs.linesPerSec);
     add("4. log line delay ms p50 / p99, flood", `${s.logs.floodDelay.p50} / ${s.logs.floodDelay.p99}`);
@@ -270,6 +275,9 @@ function report(results: Figures) {
         !results.spool_traced || (results.spool_traced as Figures).throughput.batched.perSec >= 0.9 * s.throughput.batched.perSec,
       ],
       ["pickup p50 <= 5 ms", s.pickup.afterCreate.p50 <= 5],
+      ["lone task: CreateTask p50 <= 1.5 ms", s.lone.createCall.p50 <= 1.5],
+      ["lone task: create -> started p50 <= 2 ms and p99 <= 6 ms", s.lone.started.p50 <= 2 && s.lone.started.p99 <= 6],
+      ["lone task: create -> SUCCEEDED seen p50 <= 5 ms and p99 <= 15 ms", s.lone.succeeded.p50 <= 5 && s.lone.succeeded.p99 <= 15],
       ["pickup p99 <= 15 ms", s.pickup.afterCreate.p99 <= 15],
       ["log line delay p99 <= 20 ms (1 line/ms)", s.logs.pacedDelay.p99 <= 20],
       [">= 50,000 log lines/s to one stream", s.logs.linesPerSec >= 50_000],

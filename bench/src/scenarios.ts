@@ -81,6 +81,38 @@ export async function pickup(subject: Subject, pings: Pings, count: number, opti
   return { afterCreate: distribution(after), beforeCreate: distribution(before) };
 }
 
+export interface Lone {
+  /** CreateTask as the caller waits for it. */
+  createCall: Distribution;
+  /** From before the CreateTask call to the handler starting. */
+  started: Distribution;
+  /** From before the CreateTask call to the caller seeing SUCCEEDED through WatchTask (waitForTask). */
+  succeeded: Distribution;
+}
+
+/**
+ * Scenario 2b, latency as a caller sees it: one task at a time on an idle service, every time
+ * taken from before the call, as issue 15 asks. Each task is created, its start pinged by the
+ * handler, and its end awaited with waitForTask (one WatchTask stream); then the service idles
+ * for `gapMs`, as a lone caller's service would.
+ */
+export async function lone(client: SpoolClient, pings: Pings, count: number, gapMs = 20): Promise<Lone> {
+  const call: number[] = [];
+  const started: number[] = [];
+  const succeeded: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = now();
+    const task = await client.createTask("bench.ping", { port: pings.port, i: 1_000_000 + i });
+    call.push(now() - t0);
+    started.push((await pings.next(1_000_000 + i)) - t0);
+    const done = await client.waitForTask(task.id);
+    succeeded.push(now() - t0);
+    if (done.state !== "succeeded") throw new Error(`task ${task.id} ended ${done.state}`);
+    await new Promise((resolve) => setTimeout(resolve, gapMs));
+  }
+  return { createCall: distribution(call), started: distribution(started), succeeded: distribution(succeeded) };
+}
+
 /** Scenario 3: CreateTask until the client sees the result (a followed log stream ends, then GetTask). */
 export async function endToEnd(client: SpoolClient, count: number): Promise<Distribution> {
   const samples: number[] = [];
