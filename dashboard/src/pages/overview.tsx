@@ -9,7 +9,7 @@ import { durationMs, span } from "../format.js";
 import { usePoll } from "../poll.js";
 import { href } from "../route.js";
 import { can, useSession } from "../session.js";
-import { Alert } from "../parts/notes.js";
+import { Alert, NeedsRole } from "../parts/notes.js";
 
 export function Overview() {
   const session = useSession();
@@ -33,12 +33,9 @@ export function Overview() {
 
   if (!operator) {
     return (
-      <section>
-        <h1>Overview</h1>
-        <p>
-          Queues and activity need the operator role. <a href="#/tasks">See your tasks.</a>
-        </p>
-      </section>
+      <NeedsRole title="Overview">
+        Queues and activity need the operator role. <a href="#/tasks">See your tasks.</a>
+      </NeedsRole>
     );
   }
   const replicas = workers.data ?? [];

@@ -9,7 +9,7 @@ import { durationMs, relative, span, time } from "../format.js";
 import { usePoll } from "../poll.js";
 import { href } from "../route.js";
 import { can, useSession } from "../session.js";
-import { Alert, Pager, Status } from "../parts/notes.js";
+import { Alert, NeedsRole, Pager, Status } from "../parts/notes.js";
 
 function inWords(cron: string): string {
   try {
@@ -44,12 +44,7 @@ export function Schedules() {
   };
 
   if (!operator) {
-    return (
-      <section>
-        <h1>Schedules</h1>
-        <p>Schedules need the operator role.</p>
-      </section>
-    );
+    return <NeedsRole title="Schedules">Schedules need the operator role.</NeedsRole>;
   }
   const rows = page.data?.schedules ?? [];
   return (

@@ -1,5 +1,6 @@
-// The few shared bits of page furniture: a failure to show, an outcome to announce, and the
-// previous/next buttons of a keyset-paged list.
+// The few shared bits of page furniture: a failure to show, an outcome to announce, the
+// previous/next buttons of a keyset-paged list, and a page that the caller's role cannot use.
+import type { ComponentChildren } from "preact";
 
 /** A failure, announced to screen readers at once; nothing when there is none. */
 export function Alert({ text }: { text: string | undefined }) {
@@ -33,5 +34,15 @@ export function Pager({ tokens, next, onChange }: { tokens: string[]; next: stri
         Next page
       </button>
     </>
+  );
+}
+
+/** A page the caller's role cannot use: its title and why (the service would refuse its calls). */
+export function NeedsRole({ title, children }: { title: string; children: ComponentChildren }) {
+  return (
+    <section>
+      <h1>{title}</h1>
+      <p>{children}</p>
+    </section>
   );
 }
