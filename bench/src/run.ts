@@ -20,7 +20,8 @@ import { listenForPings } from "./pings.js";
 import { memoryOf, startChild } from "./processes.js";
 import { startPostgres } from "./postgres.js";
 import * as scenario from "./scenarios.js";
-import { graphileSubject, spoolSubject } from "./subjects.js";
+import { bullMqSubject, graphileSubject, pgBossSubject, spoolSubject, type Subject } from "./subjects.js";
+import type { Pings } from "./pings.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -36,7 +37,7 @@ const size = quick
   ? { tasks: 300, rounds: 1, pickups: 50, e2e: 20, floodLines: 5_000, pacedLines: 200, cancels: 2, finished: 20_000, future: 2_000 }
   : { tasks: 50_000, rounds: 3, pickups: 1_000, e2e: 300, floodLines: 200_000, pacedLines: 2_000, cancels: 10, finished: 1_000_000, future: 100_000 };
 if (args.tasks) size.tasks = Number(args.tasks);
-const only = new Set((args.only ?? "spool,graphile").split(","));
+const only = new Set((args.only ?? "spool,graphile,pgboss,bullmq").split(","));
 const graceMs = 1000;
 /**
  * Scenarios 1b and 1c: a queue with a cluster-wide concurrency limit. A limit counts every
@@ -82,6 +83,8 @@ async function main() {
         results[`graphile_${mode}`] = await runGraphile(admin, urlOf("graphile_bench"), mode, pings);
       }
     }
+    if (only.has("pgboss")) results.pgboss = await runPgBoss(admin, urlOf("pgboss_bench"), pings);
+    if (only.has("bullmq")) results.bullmq = await runBullMq(pings);
   } finally {
     pings.close();
     await admin.end();
@@ -202,23 +205,40 @@ async function runSpoolTraced(admin: postgres.Sql, url: string) {
 async function runGraphile(admin: postgres.Sql, url: string, mode: "default" | "batched", pings: Awaited<ReturnType<typeof listenForPings>>) {
   await freshDatabase(admin, url);
   const subject = await graphileSubject(`graphile-worker (${mode})`, url);
-  const { child } = await startChild(
-    join(root, "bench", "dist", "graphile", "runner.js"),
-    { DATABASE_URL: url, GRAPHILE_MODE: mode, GRAPHILE_CONCURRENCY: "10" },
-    /graphile runner ready/,
-  );
+  const runner = { script: "graphile/runner.js", env: { DATABASE_URL: url, GRAPHILE_MODE: mode, GRAPHILE_CONCURRENCY: "10" }, ready: /graphile runner ready/ };
+  return runPeer(subject, runner, pings);
+}
+
+/**
+ * A peer's side of scenarios 1 and 2: its workers in a child process (`runner`), its producer
+ * (`subject`) here. The producer comes first, so that it makes the queues the workers need.
+ */
+async function runPeer(subject: Subject, runner: { script: string; env: Record<string, string>; ready: RegExp }, pings: Pings) {
+  const { child } = await startChild(join(root, "bench", "dist", runner.script), runner.env, runner.ready);
   try {
     const batched = await scenario.throughputRounds(subject, size.tasks, "batched", size.rounds);
-    log(`graphile ${mode}: throughput (addJobs) ${JSON.stringify(batched)}`);
+    log(`${subject.name}: throughput (batch) ${JSON.stringify(batched)}`);
     const single = await scenario.throughput(subject, size.tasks, "single");
-    log(`graphile ${mode}: throughput (addJob) ${JSON.stringify(single)}`);
+    log(`${subject.name}: throughput (single) ${JSON.stringify(single)}`);
     const pickup = await scenario.pickup(subject, pings, size.pickups);
-    log(`graphile ${mode}: pickup ${JSON.stringify(pickup)}`);
+    log(`${subject.name}: pickup ${JSON.stringify(pickup)}`);
     return { throughput: { batched, single }, pickup };
   } finally {
     await subject.close();
     await child.stop();
   }
+}
+
+async function runPgBoss(admin: postgres.Sql, url: string, pings: Pings) {
+  await freshDatabase(admin, url);
+  const subject = await pgBossSubject(url);
+  return runPeer(subject, { script: "pgboss/runner.js", env: { DATABASE_URL: url, PGBOSS_CONCURRENCY: "10" }, ready: /pg-boss runner ready/ }, pings);
+}
+
+async function runBullMq(pings: Pings) {
+  const subject = await bullMqSubject();
+  await subject.reset();
+  return runPeer(subject, { script: "bullmq/runner.js", env: { BULLMQ_CONCURRENCY: "50" }, ready: /bullmq runner ready/ }, pings);
 }
 
 type Figures = Record<string, any>;
@@ -229,10 +249,14 @@ function report(results: Figures) {
   const gb = results.graphile_batched as Figures | undefined;
   const ratio = (a?: number, b?: number) => (a && b ? `${(a / b).toFixed(2)}x` : "-");
   const f = (x: unknown) => (x === undefined ? "-" : String(x));
-  const rows: string[][] = [["scenario", "spool", "graphile default", "graphile batched", "spool/default", "spool/batched"]];
+  const pb = results.pgboss as Figures | undefined;
+  const bq = results.bullmq as Figures | undefined;
+  const rows: string[][] = [
+    ["scenario", "spool", "graphile default", "graphile batched", "pg-boss", "BullMQ*", "spool/default", "spool/batched", "spool/pg-boss", "spool/BullMQ"],
+  ];
   const side = (name: string, pick: (r: Figures) => number | undefined, higherIsBetter: boolean) => {
-    const [a, b, c] = [s, gd, gb].map((r) => (r ? pick(r) : undefined));
-    rows.push([name, f(a), f(b), f(c), higherIsBetter ? ratio(a, b) : ratio(b, a), higherIsBetter ? ratio(a, c) : ratio(c, a)]);
+    const [a, ...peers] = [s, gd, gb, pb, bq].map((r) => (r ? pick(r) : undefined));
+    rows.push([name, f(a), ...peers.map(f), ...peers.map((p) => (higherIsBetter ? ratio(a, p) : ratio(p, a)))]);
   };
   side("1. tasks/s, batch create, median of rounds", (r) => r.throughput?.batched?.perSec, true);
   side("1. tasks/s, single creates (CreateTask | addJob)", (r) => r.throughput?.single?.perSec, true);
@@ -240,9 +264,9 @@ function report(results: Figures) {
   side("2. pickup ms after create, p99", (r) => r.pickup?.afterCreate?.p99, false);
   side("2. pickup ms from before create, p50", (r) => r.pickup?.beforeCreate?.p50, false);
   side("2. pickup ms from before create, p99", (r) => r.pickup?.beforeCreate?.p99, false);
-  rows.push(["   every round", ...[s, gd, gb].map((r) => (r ? (r.throughput.batched.rounds as number[]).join(", ") : "-")), "", ""]);
+  rows.push(["   every round", ...[s, gd, gb, pb, bq].map((r) => (r ? (r.throughput.batched.rounds as number[]).join(", ") : "-")), "", "", "", ""]);
   if (s) {
-    const add = (name: string, value: unknown) => rows.push([name, f(value), "", "", "", ""]);
+    const add = (name: string, value: unknown) => rows.push([name, f(value), "", "", "", "", "", "", "", ""]);
     const ofBatched = (perSec: number) => `${perSec} (${(perSec / s.throughput.batched.perSec).toFixed(2)}x)`;
     add(`1b. tasks/s, batch create, queue limited to ${limits.above} (x of 1.)`, ofBatched(s.throughput.limited.perSec));
     add(`1c. tasks/s, batch create, queue limited to ${limits.binding}, binding (x of 1.)`, ofBatched(s.throughput.limitedBinding.perSec));
@@ -266,6 +290,7 @@ function report(results: Figures) {
     console.log(`| ${row.map((cell, j) => cell.padEnd(widths[j]!)).join(" | ")} |`);
     if (i === 0) console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
   }
+  console.log("* BullMQ runs on this machine's Redis, which keeps nothing on disk; Spool, graphile-worker and pg-boss commit to Postgres with fsync on.");
   if (s) {
     const targets: [string, boolean][] = [
       ["throughput >= graphile-worker (batched) in the same run", !gb || s.throughput.batched.perSec >= gb.throughput.batched.perSec],

@@ -2,6 +2,10 @@
 // SDK), graphile-worker through its own producer API (WorkerUtils). Each runs its workers in a
 // child process on the same Postgres.
 import { SpoolClient } from "@spool/sdk";
+import { Queue } from "bullmq";
+import { PgBoss } from "pg-boss";
+import { bullConnection, bullJobOptions } from "./bullmq/settings.js";
+import { pgBossOptions, pgBossQueues } from "./pgboss/settings.js";
 import { makeWorkerUtils, type WorkerUtils } from "graphile-worker";
 import postgres from "postgres";
 
@@ -96,6 +100,72 @@ export async function graphileSubject(name: string, databaseUrl: string): Promis
     close: async () => {
       await utils.release();
       await sql.end();
+    },
+  };
+}
+
+export async function pgBossSubject(databaseUrl: string): Promise<Subject> {
+  const boss = new PgBoss(pgBossOptions(databaseUrl));
+  boss.on("error", () => {});
+  await boss.start();
+  for (const name of pgBossQueues) await boss.createQueue(name, { notify: true });
+  const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
+  return {
+    name: "pg-boss",
+    createBatched: (n, batchSize, inFlight) =>
+      inParallel(Math.ceil(n / batchSize), inFlight, async (b) => {
+        const size = Math.min(batchSize, n - b * batchSize);
+        await boss.insert("noop", Array.from({ length: size }, () => ({ data: {} })));
+      }),
+    createSingly: (n, inFlight) =>
+      inParallel(n, inFlight, async () => {
+        await boss.send("noop", {});
+      }),
+    createPing: async (port, i) => {
+      await boss.send("ping", { port, i });
+    },
+    busy: async () => {
+      const [row] = await sql<{ busy: boolean }[]>`
+        select exists (select 1 from pgboss.job where state in ('created', 'retry', 'active') and start_after <= now()) as busy`;
+      return row!.busy;
+    },
+    reset: async () => {
+      await sql`delete from pgboss.job`;
+      await sql`vacuum analyze pgboss.job`;
+    },
+    close: async () => {
+      await boss.stop({ graceful: false, close: true });
+      await sql.end();
+    },
+  };
+}
+
+export async function bullMqSubject(): Promise<Subject> {
+  const queues = { noop: new Queue("noop", { connection: bullConnection() }), ping: new Queue("ping", { connection: bullConnection() }) };
+  await Promise.all(Object.values(queues).map((queue) => queue.waitUntilReady()));
+  return {
+    name: "BullMQ",
+    createBatched: (n, batchSize, inFlight) =>
+      inParallel(Math.ceil(n / batchSize), inFlight, async (b) => {
+        const size = Math.min(batchSize, n - b * batchSize);
+        await queues.noop.addBulk(Array.from({ length: size }, () => ({ name: "noop", data: {}, opts: bullJobOptions })));
+      }),
+    createSingly: (n, inFlight) =>
+      inParallel(n, inFlight, async () => {
+        await queues.noop.add("noop", {}, bullJobOptions);
+      }),
+    createPing: async (port, i) => {
+      await queues.ping.add("ping", { port, i }, bullJobOptions);
+    },
+    busy: async () => {
+      const counts = await Promise.all(Object.values(queues).map((queue) => queue.getJobCounts("active", "waiting", "prioritized")));
+      return counts.some((c) => (c.active ?? 0) + (c.waiting ?? 0) + (c.prioritized ?? 0) > 0);
+    },
+    reset: async () => {
+      for (const queue of Object.values(queues)) await queue.obliterate({ force: true });
+    },
+    close: async () => {
+      await Promise.all(Object.values(queues).map((queue) => queue.close()));
     },
   };
 }
