@@ -8,7 +8,7 @@
 //   npm run bench -- --tasks 20000 --only spool
 import { mkdir, mkdtemp, writeFile, chmod, rm } from "node:fs/promises";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { cpus, hostname, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +22,7 @@ import { startPostgres } from "./postgres.js";
 import * as scenario from "./scenarios.js";
 import { bullMqSubject, graphileSubject, pgBossSubject, spoolSubject, type Subject } from "./subjects.js";
 import type { Pings } from "./pings.js";
+import { bullConnection } from "./bullmq/settings.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -84,7 +85,11 @@ async function main() {
       }
     }
     if (only.has("pgboss")) results.pgboss = await runPgBoss(admin, urlOf("pgboss_bench"), pings);
-    if (only.has("bullmq")) results.bullmq = await runBullMq(pings);
+    if (only.has("bullmq")) {
+      const redis = bullConnection();
+      if (await reachable(redis.host, redis.port)) results.bullmq = await runBullMq(pings);
+      else log(`BullMQ skipped: no Redis answers at ${redis.host}:${redis.port} (start one, or set REDIS_PORT)`);
+    }
   } finally {
     pings.close();
     await admin.end();
@@ -242,6 +247,20 @@ async function runBullMq(pings: Pings) {
 }
 
 type Figures = Record<string, any>;
+
+/** Whether something accepts TCP connections there (within a second). */
+function reachable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 1000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+    socket.once("timeout", () => done(false));
+  });
+}
 
 function report(results: Figures) {
   const s = results.spool as Figures | undefined;
