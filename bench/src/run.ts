@@ -6,22 +6,19 @@
 //   npm run bench                  full run (50,000 tasks, 1,000 pickups, 1M-row table...)
 //   npm run bench -- --quick       a tiny run that checks the harness works (CI)
 //   npm run bench -- --tasks 20000 --only spool
-import { mkdir, mkdtemp, writeFile, chmod, rm } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { connect, type AddressInfo } from "node:net";
-import { cpus, hostname, tmpdir, totalmem } from "node:os";
+import { cpus, hostname, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { startEmbeddedPostgres } from "@spool/server/embedded-postgres";
 import postgres from "postgres";
-import { pino } from "pino";
-import { listenForPings } from "./pings.js";
+import { listenForPings, type Pings } from "./pings.js";
 import { memoryOf, startChild } from "./processes.js";
 import { startPostgres } from "./postgres.js";
 import * as scenario from "./scenarios.js";
 import { bullMqSubject, graphileSubject, pgBossSubject, spoolSubject, type Subject } from "./subjects.js";
-import type { Pings } from "./pings.js";
 import { bullConnection } from "./bullmq/settings.js";
 
 const { values: args } = parseArgs({
