@@ -69,6 +69,35 @@ describe("PendingCap", () => {
     expect(reads).toHaveLength(2);
   });
 
+  it("far from the cap, admits on an old count while a new one is read; near it, waits for the new one", async () => {
+    let release: ((count: number) => void) | undefined;
+    let reads = 0;
+    let now = 0;
+    const cap = new PendingCap({
+      max: 100,
+      count: (_tenant, bound) => {
+        reads += 1;
+        // The first read answers at once; later ones only when the test says.
+        return reads === 1 ? Promise.resolve(Math.min(10, bound)) : new Promise((resolve) => (release = resolve));
+      },
+      now: () => now,
+    });
+    await cap.admit("acme", 1); // 11 of 100
+    now += 6000; // the count is old
+    await cap.admit("acme", 1); // admitted on it, without waiting for the read it started
+    expect(reads).toBe(2);
+    release!(95); // the new count: 95 pending, near the cap
+    await new Promise((resolve) => setImmediate(resolve));
+    now += 1500; // old for a count near the cap: the next create waits for a new read
+    const waiting = cap.admit("acme", 1);
+    let settled = false;
+    void waiting.then(() => (settled = true), () => (settled = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect([reads, settled]).toEqual([3, false]);
+    release!(50);
+    await waiting;
+  });
+
   it("reports a count that cannot be read as that error, and reads again next time", async () => {
     let fail = true;
     const cap = new PendingCap({

@@ -5,8 +5,10 @@
 // Counting a tenant's pending tasks on every create would cost more than the create, so each
 // replica keeps a count per tenant, read from the database (store/pending-count.ts, bounded by
 // the cap) and raised by the creates it admits since:
-//   - below 90% of the cap, a count is trusted for `relaxedMs` (5 s); from 90%, for
-//     `strictMs` (1 s), and a refusal always rests on a count at most that old;
+//   - below 90% of the cap, a count is trusted for `relaxedMs` (5 s), and an older one still
+//     decides while a new one is read in the background (a create never waits for a count
+//     but a tenant's first); from 90%, a count is trusted for `strictMs` (1 s), creates wait
+//     for a new one, and a refusal always rests on a count at most that old;
 //   - tasks that started running lower the real count: a refused tenant is admitted again
 //     once a fresh count has room, within `strictMs`;
 //   - other replicas' creates are unseen until the next count: with R replicas the cap can be
@@ -63,7 +65,12 @@ export class PendingCap {
     entry.count += n;
   }
 
-  /** The tenant's entry, counted again if its count is too old to decide on `n` more. */
+  /**
+   * The tenant's entry, counted again if its count is too old to decide on `n` more. Far from
+   * the cap, an old count still decides while a new one is read in the background: a create
+   * waits for a count only for a tenant's first create and near the cap, so the count query
+   * (up to max+1 index entries) stays out of a create's latency.
+   */
   async #current(tenant: string, n: number): Promise<Entry> {
     const now = this.#o.now();
     this.#sweep(now);
@@ -72,22 +79,31 @@ export class PendingCap {
     entry.used = now;
     const near = entry.count + n > 0.9 * this.#o.max;
     if (now - entry.at < (near ? this.#o.strictMs : this.#o.relaxedMs)) return entry;
-    if (!entry.reading) {
-      const reading = this.#o.count(tenant, this.#o.max + 1);
-      entry.reading = reading;
-      const settle = () => {
-        if (entry.reading === reading) entry.reading = undefined;
-      };
-      reading.then(settle, settle);
-      // The count starts now: creates admitted while it runs are either in it or not, and
-      // adding them again would only err on the side of the cap.
-      const counted = await reading;
-      entry.count = counted;
-      entry.at = now;
+    if (!near && entry.at > -Infinity) {
+      // A failed background read leaves the old count, and the next create reads again.
+      this.#read(tenant, entry, now).catch(() => {});
       return entry;
     }
-    await entry.reading;
+    await this.#read(tenant, entry, now);
     return entry;
+  }
+
+  /** Reads the tenant's count into its entry; concurrent callers share one read. */
+  #read(tenant: string, entry: Entry, now: number): Promise<number> {
+    if (entry.reading) return entry.reading;
+    const reading = this.#o.count(tenant, this.#o.max + 1);
+    entry.reading = reading;
+    const settle = () => {
+      if (entry.reading === reading) entry.reading = undefined;
+    };
+    // The count starts now: creates admitted while it runs are either in it or not, and
+    // adding them again would only err on the side of the cap.
+    reading.then((counted) => {
+      settle();
+      entry.count = counted;
+      entry.at = now;
+    }, settle);
+    return reading;
   }
 
   #sweep(now: number): void {
