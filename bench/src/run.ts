@@ -17,6 +17,7 @@ import postgres from "postgres";
 import { listenForPings, type Pings } from "./pings.js";
 import { memoryOf, startChild } from "./processes.js";
 import { startPostgres } from "./postgres.js";
+import { chartSvg } from "./chart.js";
 import * as scenario from "./scenarios.js";
 import { bullMqSubject, graphileSubject, pgBossSubject, spoolSubject, type Subject } from "./subjects.js";
 import { bullConnection } from "./bullmq/settings.js";
@@ -97,7 +98,8 @@ async function main() {
   const out = join(root, "bench", "results", `${quick ? "quick" : new Date().toISOString().slice(0, 10)}.json`);
   await mkdir(join(root, "bench", "results"), { recursive: true });
   await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
-  log(`figures written to ${out}`);
+  await writeFile(out.replace(/\.json$/, ".svg"), chartSvg(results));
+  log(`figures written to ${out}, the chart to ${out.replace(/\.json$/, ".svg")}`);
 }
 
 async function freshDatabase(admin: postgres.Sql, url: string) {
