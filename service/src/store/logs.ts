@@ -2,10 +2,9 @@
 import type { LogLine } from "../domain/task.js";
 import type { Sql } from "./database.js";
 
-/** readLogs: up to `limit` lines of a task with seq > afterSeq, in seq order. */
 /**
- * Where to read from to get only the last `tail` lines after `afterSeq`: the seq before the
- * first of them (a backward scan of at most `tail` entries of the primary key).
+ * tailStart: where to read from to get only the last `tail` lines after `afterSeq`: the seq
+ * before the first of them (a backward scan of at most `tail` entries of the primary key).
  */
 export async function tailStart(sql: Sql, taskId: string, afterSeq: number, tail: number): Promise<number> {
   const [row] = await sql<{ first: number | null }[]>`
@@ -15,6 +14,7 @@ export async function tailStart(sql: Sql, taskId: string, afterSeq: number, tail
   return row?.first == null ? afterSeq : row.first - 1;
 }
 
+/** readLogs: up to `limit` lines of a task with seq > afterSeq, in seq order. */
 export async function readLogs(sql: Sql, taskId: string, afterSeq: number, limit: number): Promise<LogLine[]> {
   return sql<LogLine[]>`
     select seq, attempt, level, message, time, trace_id as "traceId", span_id as "spanId" from spool.task_logs
