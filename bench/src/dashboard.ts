@@ -32,7 +32,8 @@ const log = (message: string) => console.error(`[bench:dashboard] ${message}`);
 
 function bundle() {
   const dir = join(root, "dashboard", "dist");
-  const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+  // The files the build wrote, without their .gz and .br forms (their sizes are computed here).
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile() && !/\.(gz|br)$/.test(entry.name));
   return Object.fromEntries(
     files.map((entry) => {
       const bytes = readFileSync(join(entry.parentPath, entry.name));

@@ -3,14 +3,14 @@
 // the internet: the page loads only these files and calls only this port's Connect gateway.
 //
 // Guarantees:
-// - The files are read once, at start, with their gzip and brotli forms; a request costs no
-//   disk read and no compression. A service built without the dashboard serves a 404 at /
-//   that says how to build it, and runs otherwise.
+// - The files are read once, at start, with the gzip and brotli forms the build wrote beside
+//   them (dashboard/compress.mjs); a request costs no disk read and no compression, and the
+//   start compresses nothing. A file without them is served as it is. A service built without
+//   the dashboard serves a 404 at / that says how to build it, and runs otherwise.
 // - /assets/* are named by their content's hash, so they are cached for a year (immutable);
 //   the page itself is never cached, so a new version is picked up at the next load.
 // - Every answer carries a Content-Security-Policy that allows only this origin's scripts,
 //   styles and calls, no framing (a cancel button cannot be clickjacked), and nosniff.
-import { brotliCompressSync, gzipSync } from "node:zlib";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { extname, join } from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -19,8 +19,8 @@ interface Asset {
   type: string;
   cache: string;
   identity: Buffer;
-  gzip: Buffer;
-  brotli: Buffer;
+  gzip: Buffer | undefined;
+  brotli: Buffer | undefined;
 }
 
 const types: Record<string, string> = {
@@ -45,8 +45,6 @@ export const securityHeaders = {
 export interface DashboardAssets {
   /** Whether the dashboard was built and found. */
   readonly available: boolean;
-  /** Total bytes of the files, and gzipped, for the start's log. */
-  readonly bytes: { raw: number; gzip: number };
   /** Answers a GET or HEAD for `path`; false when the path is not the dashboard's. */
   serve(path: string, request: IncomingMessage, response: ServerResponse): boolean;
 }
@@ -63,33 +61,26 @@ export interface DashboardSettings {
 export function loadDashboardAssets(directory: string, settings: DashboardSettings): DashboardAssets {
   const files = new Map<string, Asset>();
   if (existsSync(join(directory, "index.html"))) {
+    const compressed = (file: string) => (existsSync(file) ? readFileSync(file) : undefined);
     for (const entry of readdirSync(directory, { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile()) continue;
+      if (!entry.isFile() || /\.(gz|br)$/.test(entry.name)) continue;
       const full = join(entry.parentPath, entry.name);
       const path = "/" + full.slice(directory.length).split("\\").join("/").replace(/^\/+/, "");
-      const identity = readFileSync(full);
       files.set(path, {
         type: types[extname(entry.name)] ?? "application/octet-stream",
         cache: path.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "no-cache",
-        identity,
-        gzip: gzipSync(identity, { level: 9 }),
-        brotli: brotliCompressSync(identity),
+        identity: readFileSync(full),
+        gzip: compressed(`${full}.gz`),
+        brotli: compressed(`${full}.br`),
       });
     }
   }
   const settingsBody = Buffer.from(JSON.stringify(settings));
-  files.set("/dashboard.json", { type: "application/json", cache: "no-store", identity: settingsBody, gzip: gzipSync(settingsBody), brotli: brotliCompressSync(settingsBody) });
+  files.set("/dashboard.json", { type: "application/json", cache: "no-store", identity: settingsBody, gzip: undefined, brotli: undefined });
   const index = files.get("/index.html");
-  let raw = 0;
-  let gzip = 0;
-  for (const asset of files.values()) {
-    raw += asset.identity.length;
-    gzip += asset.gzip.length;
-  }
 
   return {
     available: index !== undefined,
-    bytes: { raw, gzip },
     serve(path, request, response) {
       const asset = path === "/" ? index : files.get(path);
       if (path !== "/" && !asset) return false;
@@ -105,11 +96,12 @@ export function loadDashboardAssets(directory: string, settings: DashboardSettin
         return true;
       }
       const accepts = String(request.headers["accept-encoding"] ?? "");
-      const [encoding, body] = /\bbr\b/.test(accepts)
-        ? ["br", asset.brotli]
-        : /\bgzip\b/.test(accepts)
-          ? ["gzip", asset.gzip]
-          : [undefined, asset.identity];
+      const [encoding, body] =
+        asset.brotli && /\bbr\b/.test(accepts)
+          ? ["br", asset.brotli]
+          : asset.gzip && /\bgzip\b/.test(accepts)
+            ? ["gzip", asset.gzip]
+            : [undefined, asset.identity];
       response.writeHead(200, {
         ...securityHeaders,
         "Content-Type": asset.type,
