@@ -169,7 +169,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     });
     const events = allOf(metrics, activity);
 
-    const writer = new AttemptWriter(database.sql, replicaId, log.child({ component: "writer" }));
+    const writer = new AttemptWriter(database.writes, replicaId, log.child({ component: "writer" }));
     scheduler = new Scheduler({
       sql: database.sql,
       claims: database.claims,

@@ -10,7 +10,7 @@
 //     statements and COMMIT go in one round trip (pipelined). So a replica pays for the
 //     locks only while a limited queue has work, and a task of an idle limited queue waits
 //     one extra claim.
-// It runs on the claim connection (database.ts: claimSettings), one claim at a time.
+// It runs on the claim connection (database.ts: plannedOnceSettings), one claim at a time.
 import type { Pool } from "../store/database.js";
 import { agedShare, claimFromRows, claimQuery, claimTasks, lastServed, lockLimitedQueues, type Claim } from "../store/claim.js";
 

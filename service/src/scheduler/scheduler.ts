@@ -29,7 +29,7 @@ import type { FinishOutcome, TaskEvents } from "../domain/task-events.js";
 
 export interface SchedulerOptions {
   sql: Pool;
-  /** The claim connection (database.ts: claimSettings). */
+  /** The claim connection (database.ts: plannedOnceSettings). */
   claims: Pool;
   pool: WorkerPool;
   writer: AttemptWriter;

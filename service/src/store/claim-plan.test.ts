@@ -1,4 +1,4 @@
-// The claim's plan is made once on the claim connection (database.ts: claimSettings), from the
+// The claim's plan is made once on the claim connection (database.ts: plannedOnceSettings), from the
 // statistics of the moment. This checks the worst moment: a plan made while spool.tasks was
 // empty and analyzed, then used on a table that grew to 200,000 rows before any ANALYZE. The
 // work a claim does is counted in buffers read from spool.tasks and its indexes, in the

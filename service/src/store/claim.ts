@@ -52,7 +52,7 @@
 // (plus the lookahead of key-limited queues). Running tasks of limited queues are counted
 // from the running set, which is at most the cluster's threads. The next due time is one
 // probe per level of the served queues, so future tasks of other queues are never read.
-// Plan: made once per connection (database.ts, claimSettings), and claim-plan.test.ts checks
+// Plan: made once per connection (database.ts, plannedOnceSettings), and claim-plan.test.ts checks
 // that a plan made on an empty table stays bounded on a full one.
 import type { Sql } from "./database.js";
 import { channel, idPayloads } from "./notify.js";

@@ -27,9 +27,14 @@ export interface Database {
   readonly lease: Pool;
   /**
    * One connection for the claims (a replica claims one at a time), whose statements are
-   * planned once: see claimSettings.
+   * planned once: see plannedOnceSettings.
    */
   readonly claims: Pool;
+  /**
+   * One connection for the AttemptWriter's flushes (one at a time), planned once like the
+   * claims: see writerSettings.
+   */
+  readonly writes: Pool;
   readonly url: string;
   close(): Promise<void>;
 }
@@ -37,7 +42,7 @@ export interface Database {
 const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
 
 export interface ConnectOptions {
-  /** Most connections in all: statements, reads, LISTEN and the lease (at least 5). */
+  /** Most connections in all: statements, reads, LISTEN, the lease, the claims and the writer (at least 6). */
   max?: number;
   /** Name shown in pg_stat_activity. */
   applicationName?: string;
@@ -52,29 +57,39 @@ export function reconnectDelay(retries: number): number {
 }
 
 /**
- * How `max` connections are shared: one for LISTEN, one for the lease, one for the claims, a
- * quarter of the rest for the typed reads, the others for statements.
+ * How `max` connections are shared: one for LISTEN, one for the lease, one for the claims, one
+ * for the attempt writer, a quarter of the rest for the typed reads, the others for statements.
  */
-export function connectionBudget(max: number): { statements: number; reads: number; listen: 1; lease: 1; claims: 1 } {
-  const shared = Math.max(2, max - 3);
+export function connectionBudget(max: number): { statements: number; reads: number; listen: 1; lease: 1; claims: 1; writes: 1 } {
+  const shared = Math.max(2, max - 4);
   const reads = Math.max(1, Math.floor(shared / 4));
-  return { statements: Math.max(1, shared - reads), reads, listen: 1, lease: 1, claims: 1 };
+  return { statements: Math.max(1, shared - reads), reads, listen: 1, lease: 1, claims: 1, writes: 1 };
 }
 
 /**
- * The claim connection's settings. The claim is one large statement (claim.ts), and planning
+ * The settings of the claim and writer connections, whose few statements run many times a
+ * second. The claim is one large statement (claim.ts), and planning
  * it cost more than running it: 1.9 ms of a 2.6 ms claim of one task, 2.0 of 3.7 ms for 40
- * (Postgres 15, this machine). On this connection it is planned once, generically, and the
- * plan reused. A generic plan is made from the statistics of the moment, and one made while
+ * (Postgres 15, this machine); the writer's (record-attempts.ts) took 1.35 ms to plan and
+ * 0.38 ms to run for one outcome. On these connections they are planned once, generically,
+ * and the plan reused. A generic plan is made from the statistics of the moment, and one made while
  * spool.tasks was empty chose sequential scans and a scan of every pending task in the wrong
  * index: 13.8 s a claim once the table held 400,000 rows, until the next ANALYZE. Every part
  * of the claim is an index probe bounded by a LIMIT or by its index range, so sequential
  * scans are ruled out here (enable_seqscan off: a last resort for the planner, not a ban),
  * and the plan is the same whatever the table holds (measured: 1.7 ms empty, 0.9 ms with
  * 400,000 rows not yet analyzed). claim-plan.test.ts checks the plan made on an empty table
- * against a full one.
+ * against a full one, and record-attempts-plan.test.ts the writer's.
  */
-export const claimSettings = { plan_cache_mode: "force_generic_plan", enable_seqscan: "off" } as const;
+export const plannedOnceSettings = { plan_cache_mode: "force_generic_plan", enable_seqscan: "off" } as const;
+
+/**
+ * The writer connection's: planned once too, and its joins (lines and outcomes with the tasks
+ * they belong to) hashed. A generic plan does not know how many lines a flush holds and chose
+ * nested loops that unnested all of them once per task: 17 ms for 1,000 lines of 50 tasks,
+ * against 2 ms hashed (record-attempts-plan.test.ts).
+ */
+export const writerSettings = { ...plannedOnceSettings, enable_nestloop: "off" } as const;
 
 /** Seconds to open a connection (and, with several hosts, to ask a host whether it is the primary). */
 const connectTimeout = 10;
@@ -140,20 +155,19 @@ export function connect(url: string, options: ConnectOptions = {}): Database {
   const readClient = postgres(url, { ...common, max: budget.reads });
   const db = drizzle(readClient, { schema });
   const lease = postgres(url, { ...common, max: budget.lease });
-  const claims = postgres(url, {
-    ...common,
-    max: budget.claims,
-    connection: { ...common.connection, ...claimSettings },
-    types,
-  });
+  const plannedOnce = (settings: object) => ({ ...common, max: 1, connection: { ...common.connection, ...settings }, types });
+  const claims = postgres(url, plannedOnce(plannedOnceSettings));
+  const writes = postgres(url, plannedOnce(writerSettings));
   return {
     sql,
     db,
     lease,
     claims,
+    writes,
     url,
     close: async () => {
-      await Promise.all([sql.end({ timeout: 5 }), readClient.end({ timeout: 5 }), lease.end({ timeout: 5 }), claims.end({ timeout: 5 })]);
+      const clients = [sql, readClient, lease, claims, writes];
+      await Promise.all(clients.map((client) => client.end({ timeout: 5 })));
     },
   };
 }

@@ -104,6 +104,11 @@ export async function recordAttempts(
         ${lines.map((l) => l.traceId ?? null) as string[]}::text[], ${lines.map((l) => l.spanId ?? null) as string[]}::text[]
       ) as r(t, a, s, l, m, ms, trace, span)
       join spool.tasks t on t.id = r.t and t.attempt = r.a and t.state = 'running' and t.owner = ${owner}
+        -- Each join also names its ids as an array, so that the plan, made once for every flush
+        -- (database.ts: plannedOnceSettings), probes the primary key for them whatever the
+        -- table held when it was made. Made on an empty table, the join alone walked the whole
+        -- index: 617,822 buffers for a flush on 200,000 rows (record-attempts-plan.test.ts).
+        and t.id = any(${[...new Set(lines.map((l) => l.taskId))]}::uuid[])
       on conflict do nothing
       returning task_id
     ), v as (
@@ -135,6 +140,7 @@ export async function recordAttempts(
         end
       from v
       where t.id = v.id and t.attempt = v.attempt and t.state = 'running' and t.owner = ${owner}
+        and t.id = any(${outcomes.ids}::uuid[])
       returning t.id, t.state, (extract(epoch from t.run_at) * 1000)::float8 as "runAt"
     ), reported as (
       -- Never a task of this flush's outcomes (AttemptWriter): one statement, one update a row.
@@ -146,6 +152,7 @@ export async function recordAttempts(
         ${progress.map((p) => p.time)}::float8[]
       ) as p(id, a, f, m, ms)
       where t.id = p.id and t.attempt = p.a and t.state = 'running' and t.owner = ${owner}
+        and t.id = any(${progress.map((p) => p.taskId)}::uuid[])
       returning t.id
     ), notices as (
       ${idPayloads(sql, "l:", "(select distinct task_id as id from lines) d")}
