@@ -208,11 +208,13 @@ describe("spool", () => {
     const json = await spool(["retry", old!.id, "--json"]);
     expect(json.code).toBe(0);
     const [retry] = jsonLines(json.stdout);
-    expect(retry).toMatchObject({ retryOf: old!.id, state: "pending", kind: "demo.sleep", input: { seconds: 0, fail: true }, maxAttempts: 1 });
+    // Pending, or already running when a thread was idle (start on create).
+    expect(retry).toMatchObject({ retryOf: old!.id, kind: "demo.sleep", input: { seconds: 0, fail: true }, maxAttempts: 1 });
+    expect(["pending", "running"]).toContain(retry!.state);
     expect(retry!.id).not.toBe(old!.id);
     const human = await spool(["retry", old!.id]);
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(new RegExp(`^\\S+ PENDING \\(retries ${old!.id}\\)\n$`));
+    expect(human.stdout).toMatch(new RegExp(`^\\S+ (PENDING|RUNNING) \\(retries ${old!.id}\\)\n$`));
     expect((await spool(["get", retry!.id])).stdout).toMatch(new RegExp(`retry of\\s+${old!.id}`));
 
     const [succeeded] = jsonLines((await spool(["create", "demo.echo", "--wait", "--json"])).stdout);

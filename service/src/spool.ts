@@ -141,7 +141,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       maxHeapMb: config.workerMaxHeapMb,
       logLimits: { budgetBytes: config.logBytesPerAttempt, windowBytes: logWindowBytes, maxWaitMs: logMaxWaitMs },
       log: log.child({ component: "pool" }),
-      onIdle: () => scheduler?.wake(),
+      onIdle: () => scheduler?.threadFreed(),
     });
     await pool.start();
     cleanups.push(() => pool.close());
@@ -184,7 +184,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       databaseWaitMs: shutdownDatabaseWaitMs,
       events,
     });
-    const creator = new TaskCreator(database.sql);
+    const creator = new TaskCreator(database.sql, scheduler);
     const admission = new CreateAdmission(
       new PendingCap({ max: config.quotas.maxPending, count: (tenant, bound) => countPending(database.sql, tenant, bound) }),
       config.quotas.createRate === 0

@@ -9,6 +9,15 @@
 // - It turns each run's lines into numbered log lines and its outcome into an attempt
 //   finish, both through the AttemptWriter. It drops nothing: each thread bounds what it has
 //   in flight (workers/log-credit.ts), so what reaches here is bounded too.
+// - Start on create (TaskStarter, store/task-creator.ts): while it has idle threads, holds no
+//   claimed task and its last claim left nothing due behind, it lets new tasks be stored
+//   already claimed here, holds a thread for each and runs them as the insert returns: a
+//   lone task on an idle service is written once before it runs, not written and claimed.
+//   A task never starts this way ahead of a due task this replica knows of.
+// - A freed thread takes a task from the local queue; it claims only if the last claim may
+//   have left due tasks behind. Otherwise nothing is due that a notice, a timer or the poll
+//   would not announce, and a claim on every task's end only competed with the outcome's
+//   write for the two cores.
 // - It routes cancels to the pool, and at shutdown interrupts every run and gives back what
 //   it claimed.
 // It knows neither gRPC nor the inside of a worker thread.
@@ -26,6 +35,8 @@ import type { ThreadLogLine } from "../workers/from-worker.js";
 import type { AttemptWriter } from "./attempt-writer.js";
 import { Average, prefetchTarget } from "./prefetch.js";
 import type { FinishOutcome, TaskEvents } from "../domain/task-events.js";
+import type { NewTask } from "../domain/task.js";
+import type { TaskStarter } from "../store/task-creator.js";
 
 export interface SchedulerOptions {
   sql: Pool;
@@ -67,7 +78,7 @@ export const maxTimerDelayMs = 2 ** 31 - 1;
 const cancelMemoryMs = 30_000;
 const retryAfterErrorMs = 1000;
 
-export class Scheduler {
+export class Scheduler implements TaskStarter {
   readonly #o: SchedulerOptions;
   readonly #runs = new Map<string, RunState>();
   /** Claimed here but not started yet (no thread was free when the claim returned). */
@@ -81,6 +92,13 @@ export class Scheduler {
   readonly #finishing = new Set<string>();
   readonly #runsEnded = new Set<() => void>();
   #claiming = false;
+  /**
+   * The last claim may have left due tasks behind: it took all it asked for, a queue offered
+   * more or held some back, or it failed. Unknown (true) until the first claim.
+   */
+  #dueLeft = true;
+  /** Idle threads held for tasks being stored as started (hold/release). */
+  #held = 0;
   #claimFailing = false;
   #again = false;
   #stopped = true;
@@ -105,6 +123,51 @@ export class Scheduler {
   /** Tasks running on this replica. */
   get running(): number {
     return this.#runs.size;
+  }
+
+  get owner(): string {
+    return this.#o.owner;
+  }
+
+  /**
+   * Start on create: flags the tasks that may be stored as started here, one idle thread held
+   * for each. None while a claim runs, the local queue holds tasks, or the last claim may have
+   * left due tasks behind (they go first); only due tasks of kinds and queues served here.
+   */
+  hold(tasks: readonly NewTask[]): boolean[] {
+    const quiet = !this.#stopped && !this.#claiming && !this.#dueLeft && this.#backlog.length === 0 && this.#timerAt > Date.now();
+    let free = quiet ? this.#idle() : 0;
+    const { kinds } = this.#o.pool;
+    const { queues } = this.#o;
+    const now = Date.now();
+    return tasks.map((task) => {
+      const startable =
+        free > 0 && kinds.has(task.kind) && (queues === undefined || queues.includes(task.queue)) && (task.runAt === undefined || task.runAt.getTime() <= now);
+      if (startable) {
+        free--;
+        this.#held++;
+      }
+      return startable;
+    });
+  }
+
+  /**
+   * The insert of held tasks is over: runs those stored as started on the held threads, and
+   * lets the other holds go. Once stopping, they join the local queue, which drain() gives back.
+   */
+  release(held: number, started: readonly ClaimedTask[]): void {
+    this.#held -= held;
+    if (this.#stopped) {
+      this.#backlog.add(started);
+      return;
+    }
+    for (const task of started) this.#dispatch(task);
+    if (started.length < held) this.#dispatchBacklog();
+  }
+
+  /** A thread became free: it takes a queued task, and a claim is made if one may find more. */
+  threadFreed(): void {
+    if (this.#dueLeft || this.#heldByLimit || this.#backlog.length > 0) this.wake();
   }
 
   start(): void {
@@ -203,7 +266,9 @@ export class Scheduler {
     this.#stopped = true;
     clearTimeout(this.#timer);
     clearInterval(this.#poll);
-    while (this.#claiming) await new Promise((resolve) => setTimeout(resolve, 5));
+    // A claim or an insert of started tasks in flight adds to the local queue: wait for it.
+    const waitUntil = performance.now() + this.#o.databaseWaitMs;
+    while ((this.#claiming || this.#held > 0) && performance.now() < waitUntil) await new Promise((resolve) => setTimeout(resolve, 5));
     const backlog = this.#backlog.drain();
     this.#o.pool.abortAll("shutdown", "the service is shutting down");
     if (this.#runs.size > 0) await new Promise<void>((resolve) => this.#runsEnded.add(resolve));
@@ -236,12 +301,13 @@ export class Scheduler {
         // Refill the local queue once it is half empty, to its full target: claims stay large
         // instead of one small claim per freed thread.
         const target = this.#prefetchTarget();
-        if (this.#o.pool.idle === 0 && this.#backlog.length > target / 2) break;
-        const wanted = this.#o.pool.idle + target - this.#backlog.length;
+        if (this.#idle() === 0 && this.#backlog.length > target / 2) break;
+        const wanted = this.#idle() + target - this.#backlog.length;
         if (wanted <= 0) break;
         const started = performance.now();
         const claim = await this.#claimer.claim(wanted, this.#kinds());
         this.#heldByLimit = claim.held;
+        this.#dueLeft = claim.tasks.length === wanted || claim.more || claim.held || claim.limitedDue;
         this.#claimMs.add(performance.now() - started);
         this.#backlog.add(claim.tasks); // a later claim may hold more urgent tasks: add sorts
         this.#dispatchBacklog();
@@ -254,6 +320,7 @@ export class Scheduler {
       this.#claimFailing = false;
     } catch (error) {
       // Once per outage, not once per retry.
+      this.#dueLeft = true;
       if (!this.#claimFailing) this.#o.log.warn({ err: SpoolError.from(error) }, "claiming tasks failed; retrying every second");
       this.#claimFailing = true;
       this.wakeAt(Date.now() + retryAfterErrorMs);
@@ -276,8 +343,13 @@ export class Scheduler {
     return prefetchTarget({ runMs: this.#runMs.value, claimMs: this.#claimMs.value, threads, max: this.#o.maxPrefetch });
   }
 
+  /** Idle threads not held for started tasks. */
+  #idle(): number {
+    return this.#o.pool.idle - this.#held;
+  }
+
   #dispatchBacklog(): void {
-    while (this.#backlog.length > 0 && this.#o.pool.idle > 0 && !this.#stopped) {
+    while (this.#backlog.length > 0 && this.#idle() > 0 && !this.#stopped) {
       this.#dispatch(this.#backlog.take() as ClaimedTask);
     }
   }

@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../test-support/database.js";
 import { newTask } from "../test-support/factories.js";
 import { connect, type Database } from "./database.js";
+import { randomUUID } from "node:crypto";
 import { insertTasks } from "./insert-tasks.js";
+import { renewLease } from "./leases.js";
+import { changeQueue } from "./queues.js";
 
 const testDb = useTestDatabase();
 let database: Database;
@@ -48,5 +51,56 @@ describe("insertTasks", () => {
     ]);
     expect(reused).toMatchObject({ created: false, task: { id: held!.task.id, input: "held" } });
     expect([plain1!.created, plain2!.created]).toEqual([true, true]);
+  });
+
+  describe("start on insert", () => {
+    const owner = randomUUID();
+    const notices: string[] = [];
+    beforeAll(async () => {
+      await renewLease(database.sql, { id: owner, name: "test:start" }, 60_000);
+      await changeQueue(database.sql, "default", "limited", { concurrencyLimit: 5 });
+      await changeQueue(database.sql, "default", "paused", { paused: true });
+      await database.sql.listen("spool", (payload) => notices.push(payload));
+    });
+
+    it("stores flagged tasks as claimed by the owner, as a claim would, and sends no wake-up for them", async () => {
+      notices.length = 0;
+      const [started, plain] = await insertTasks(database.sql, [newTask({ input: "a" }), newTask({ input: "b" })], { owner, rows: [true, false] });
+      expect(started!.task).toMatchObject({ state: "running", attempt: 1 });
+      expect(started!.task.startedAt).toBeInstanceOf(Date);
+      expect(plain!.task).toMatchObject({ state: "pending", attempt: 0, startedAt: null });
+      const rows = await database.sql<{ id: string; state: string; owner: string | null; attempt: number; started: boolean }[]>`
+        select id, state, owner, attempt, started_at is not null as started from spool.tasks where id in ${database.sql([started!.task.id, plain!.task.id])}`;
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      expect(byId.get(started!.task.id)).toMatchObject({ state: "running", owner, attempt: 1, started: true });
+      expect(byId.get(plain!.task.id)).toMatchObject({ state: "pending", owner: null, attempt: 0, started: false });
+      // One wake-up, for the pending one; none at all when every task started.
+      await insertTasks(database.sql, [newTask({ input: "c" })], { owner, rows: [true] });
+      await expect.poll(() => notices.filter((n) => n.startsWith("w:")).length).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(notices.filter((n) => n.startsWith("w:"))).toHaveLength(1);
+    });
+
+    it("stores a flagged task PENDING where a claim could not take it at once", async () => {
+      const later = new Date(Date.now() + 60_000);
+      const inserted = await insertTasks(
+        database.sql,
+        [
+          newTask({ queue: "limited" }),
+          newTask({ queue: "paused" }),
+          newTask({ runAt: later }),
+          newTask({ idempotencyKey: "start-key" }),
+        ],
+        { owner, rows: [true, true, true, true] },
+      );
+      expect(inserted.map((i) => i.task.state)).toEqual(["pending", "pending", "pending", "running"]);
+      // A taken key returns its holder, which did not start again.
+      const [again] = await insertTasks(database.sql, [newTask({ idempotencyKey: "start-key" })], { owner, rows: [true] });
+      expect(again).toMatchObject({ created: false, task: { id: inserted[3]!.task.id } });
+      // Without a live lease nothing starts.
+      const stranger = randomUUID();
+      const [orphan] = await insertTasks(database.sql, [newTask()], { owner: stranger, rows: [true] });
+      expect(orphan!.task.state).toBe("pending");
+    });
   });
 });

@@ -10,8 +10,15 @@
 //   - likewise a task whose schedule tick (tenant, schedule, scheduled_for) already has its
 //     task (tasks_schedule_tick_idx): that task is returned, created = false. This is what
 //     makes a tick fire exactly once (schedules/ticker.ts);
-//   - when at least one task was inserted, one NOTIFY `w:<earliest run_at>` is sent in the
-//     same transaction, so schedulers wake exactly when the rows are visible.
+//   - start on create (`start`): a row flagged there is stored already claimed by
+//     `start.owner` (RUNNING, attempt 1, started now), exactly as a claim would leave it, but
+//     only if the claim's own rules would let that replica take it at once: due now by the
+//     database's clock, its queue neither paused nor limited (a limited queue's room is
+//     counted under its row lock, claim.ts), and the owner's lease live. Otherwise it is
+//     stored PENDING as any other row. Inserted.task.state says which. The flags come from
+//     the scheduler (StartOnCreate), which holds an idle thread for each;
+//   - when at least one task was inserted PENDING, one NOTIFY `w:<earliest run_at>` of those
+//     is sent in the same transaction, so schedulers wake exactly when the rows are visible.
 import type { NewTask, Task } from "../domain/task.js";
 import type { Sql } from "./database.js";
 import { channel } from "./notify.js";
@@ -28,19 +35,33 @@ export interface Inserted {
   created: boolean;
 }
 
-export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<Inserted[]> {
+/** Rows to store already claimed by `owner` (flags in batch order), when the claim's rules allow it. */
+export interface StartOnInsert {
+  owner: string;
+  rows: readonly boolean[];
+}
+
+export async function insertTasks(sql: Sql, batch: readonly NewTask[], start?: StartOnInsert): Promise<Inserted[]> {
   const rows = batch.map((task) => ({ ...newTaskId(), task }));
   const json = (value: unknown) => (value === undefined || value === null ? null : JSON.stringify(value));
-  const inserted = await sql<{ id: string; runAt: Date }[]>`
+  const inserted = await sql<{ id: string; runAt: Date; startedAt: Date | null }[]>`
     with ins as (
       insert into spool.tasks as t
         (id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, tenant, created_by,
-         concurrency_key, backoff, schedule, scheduled_for, retry_of, traceparent, created_at, run_at)
+         concurrency_key, backoff, schedule, scheduled_for, retry_of, traceparent, created_at, run_at,
+         state, attempt, started_at, owner)
       select id, kind, queue, priority, input::jsonb, max_attempts, timeout_ms, idempotency_key, labels::jsonb,
         tenant, created_by, concurrency_key, backoff::jsonb, schedule, scheduled_for, retry_of, traceparent, created_at,
         -- No run_at: due at once by the database's clock, the one claims compare with.
-        coalesce(run_at, now())
-      from unnest(
+        coalesce(run_at, now()),
+        case when here then 'running'::spool.task_state else 'pending'::spool.task_state end,
+        case when here then 1 else 0 end, case when here then now() end, case when here then ${start?.owner ?? null}::uuid end
+      from (
+        select r.*, r.start = 1 and coalesce(r.run_at, now()) <= now()
+          and not exists (select 1 from spool.queues q where q.tenant = r.tenant and q.name = r.queue
+            and (q.paused or q.concurrency_limit is not null or q.key_concurrency_limit is not null))
+          and exists (select 1 from spool.replicas l where l.id = ${start?.owner ?? null}::uuid and l.expires_at > now()) as here
+        from unnest(
         ${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.task.kind)}::text[], ${rows.map((r) => r.task.queue)}::text[],
         ${rows.map((r) => r.task.priority)}::int[], ${rows.map((r) => json(r.task.input)) as string[]}::text[],
         ${rows.map((r) => r.task.maxAttempts)}::int[], ${rows.map((r) => r.task.timeoutMs)}::int[],
@@ -56,37 +77,40 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
         -- As ISO text, exact to the millisecond: to_timestamp(ms / 1000.0) went through
         -- floating point and lost a millisecond on far dates (year 4283: .181 read back .180).
         ${rows.map((r) => r.createdAt.toISOString())}::timestamptz[],
-        ${rows.map((r) => r.task.runAt?.toISOString() ?? null) as string[]}::timestamptz[]
+        ${rows.map((r) => r.task.runAt?.toISOString() ?? null) as string[]}::timestamptz[],
+        -- 1: start here (postgres.js sends a JS boolean array as one boolean).
+        ${rows.map((_, i) => (start?.rows[i] === true ? 1 : 0))}::int[]
       ) as r(id, kind, queue, priority, input, max_attempts, timeout_ms, idempotency_key, labels, tenant, created_by,
-             concurrency_key, backoff, schedule, scheduled_for, retry_of, traceparent, created_at, run_at)
+             concurrency_key, backoff, schedule, scheduled_for, retry_of, traceparent, created_at, run_at, start)
+      ) r
       -- No conflict target: a taken idempotency key and a taken schedule tick (the two
       -- partial unique indexes) both skip the row; the id is a fresh UUIDv7 and never conflicts.
       on conflict do nothing
       -- Only what the database decided: the rest of each task is what was sent (returning
       -- every column cost twice the Node CPU of the whole insert).
-      returning t.id, t.run_at as "runAt"
+      returning t.id, t.run_at as "runAt", t.started_at as "startedAt"
     ), wake as (
       select pg_notify(${channel}, 'w:' || (extract(epoch from min("runAt")) * 1000)::bigint)
-      from ins having count(*) > 0
+      from ins where "startedAt" is null having count(*) > 0
     )
     select ins.* from ins left join wake on true`;
 
   const byId = new Map<string, Task>();
   const sent = new Map(rows.map((row) => [row.id, row]));
-  for (const { id, runAt } of inserted) {
+  for (const { id, runAt, startedAt } of inserted) {
     const { task, createdAt } = sent.get(id) as (typeof rows)[number];
     byId.set(id, {
       id,
       kind: task.kind,
       queue: task.queue,
-      state: "pending",
+      state: startedAt ? "running" : "pending",
       priority: task.priority,
       input: task.input ?? null,
       result: null,
       error: null,
       failures: [],
       progress: null,
-      attempt: 0,
+      attempt: startedAt ? 1 : 0,
       maxAttempts: task.maxAttempts,
       timeoutMs: task.timeoutMs,
       idempotencyKey: task.idempotencyKey ?? null,
@@ -102,7 +126,7 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[]): Promise<
       backoff: task.backoff,
       createdAt,
       runAt,
-      startedAt: null,
+      startedAt,
       finishedAt: null,
     });
   }

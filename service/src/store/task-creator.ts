@@ -7,10 +7,17 @@
 // time, so that a row Postgres cannot take fails only the call that sent it, never the
 // neighbours that happened to share its statement.
 //
+// Start on create: when the scheduler has idle threads and knows of no due task waiting, new
+// tasks are stored already claimed by this replica and handed straight to those threads
+// (TaskStarter, insert-tasks.ts: StartOnInsert). A lone task on an idle service then costs
+// one write and no claim: no wake-up notice, no claim round trip. The database still decides,
+// by the claim's rules, and a task it stores PENDING goes the usual way.
+//
 // A queue exists from its first task: before a batch that names a queue this replica has not
 // seen, the queue's row is added (store/queues.ts), so each replica adds a queue at most once
 // (until it has seen maxKnownQueues, when it forgets them all and adds again as needed).
-import type { NewTask } from "../domain/task.js";
+import type { NewTask, Task } from "../domain/task.js";
+import type { ClaimedTask } from "./claim.js";
 import { isConnectionError } from "../errors.js";
 import type { Sql } from "./database.js";
 import { GroupCommit } from "./group-commit.js";
@@ -22,6 +29,16 @@ const maxTasksPerStatement = 2000;
 /** Queues remembered as existing; past this many the memory starts over. */
 const maxKnownQueues = 10_000;
 
+/** The scheduler's side of start on create (scheduler/scheduler.ts). */
+export interface TaskStarter {
+  /** The replica that tasks stored as started belong to. */
+  readonly owner: string;
+  /** Which of these tasks may be stored as started; each one flagged holds an idle thread. */
+  hold(tasks: readonly NewTask[]): boolean[];
+  /** The insert is over (or failed): runs `started`, and lets go of the other holds. */
+  release(held: number, started: readonly ClaimedTask[]): void;
+}
+
 interface PendingCreate {
   tasks: NewTask[];
   resolve: (inserted: Inserted[]) => void;
@@ -31,15 +48,17 @@ interface PendingCreate {
 export class TaskCreator {
   readonly #commit: GroupCommit<PendingCreate>;
   readonly #knownQueues = new Set<string>();
+  readonly #starter: TaskStarter | undefined;
 
-  constructor(sql: Sql) {
+  constructor(sql: Sql, starter?: TaskStarter) {
+    this.#starter = starter;
     this.#commit = new GroupCommit((batch) => this.#insert(sql, batch), maxTasksPerStatement, (p) => p.tasks.length);
   }
 
   async #insert(sql: Sql, batch: PendingCreate[]): Promise<void> {
     try {
       await this.#ensureQueues(sql, batch);
-      const inserted = await insertTasks(
+      const inserted = await this.#insertStarting(
         sql,
         batch.flatMap((p) => p.tasks),
       );
@@ -54,6 +73,22 @@ export class TaskCreator {
         return;
       }
       for (const p of batch) p.reject(error);
+    }
+  }
+
+  /** insertTasks, with the tasks the starter holds threads for stored as started, and run. */
+  async #insertStarting(sql: Sql, tasks: NewTask[]): Promise<Inserted[]> {
+    const starter = this.#starter;
+    const rows = starter?.hold(tasks) ?? [];
+    const held = rows.filter(Boolean).length;
+    if (!starter || held === 0) return insertTasks(sql, tasks);
+    let started: ClaimedTask[] = [];
+    try {
+      const inserted = await insertTasks(sql, tasks, { owner: starter.owner, rows });
+      started = inserted.flatMap((row, i) => (rows[i] && row.created && row.task.state === "running" ? [claimedOf(row.task, tasks[i] as NewTask)] : []));
+      return inserted;
+    } finally {
+      starter.release(held, started);
     }
   }
 
@@ -80,4 +115,21 @@ export class TaskCreator {
   drained(): Promise<void> {
     return this.#commit.drained();
   }
+}
+
+/** A task stored as started, as a claim would have returned it. */
+function claimedOf(task: Task, sent: NewTask): ClaimedTask {
+  return {
+    id: task.id,
+    tenant: task.tenant,
+    queue: task.queue,
+    kind: task.kind,
+    input: task.input,
+    attempt: task.attempt,
+    timeoutMs: task.timeoutMs,
+    priority: task.priority,
+    runAt: task.runAt.getTime(),
+    lastLogSeq: 0,
+    traceparent: sent.traceparent ?? null,
+  };
 }
