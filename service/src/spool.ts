@@ -271,8 +271,8 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       // Not pending or running: the task has ended (a terminal state never changes) or
       // does not exist; either way it is returned as it is.
       cancel: async (id, reason) => (await cancelTask(database.sql, id, reason)) ?? getTask(database.db, id),
-      streamLogs: (request, sink) => streamLogs({ sql: database.sql, db: database.db, watchers }, request, sink),
-      watchTask: (id, sink) => watchTask({ db: database.db, watchers }, id, sink),
+      streamLogs: (request, sink, admit) => streamLogs({ sql: database.sql, db: database.db, watchers }, request, sink, admit),
+      watchTask: (id, sink, admit) => watchTask({ db: database.db, watchers }, id, sink, admit),
     };
 
     const queues: QueueOperations = {

@@ -133,21 +133,20 @@ export function taskService(
     streamLogs: (call: ServerWritableStream<StreamLogsRequest, StreamLogsResponse>) =>
       serverStream(log, streams, "StreamLogs", call, principalOf, async (principal, send, signal) => {
         const request = logRequestFrom(call.request);
-        visible(principal, request.taskId, await ops.get(request.taskId));
-        await ops.streamLogs(request, {
+        const sink = {
           signal,
           write: async (lines: LogLine[]) => {
             for (const entries of messagesOf(lines)) await send({ entries });
           },
-        });
+        };
+        await ops.streamLogs(request, sink, (task) => visible(principal, request.taskId, task));
       }),
 
     watchTask: (call: ServerWritableStream<WatchTaskRequest, WatchTaskResponse>) =>
       serverStream(log, streams, "WatchTask", call, principalOf, async (principal, send, signal) => {
         const id = taskIdFrom("id", call.request.id);
-        visible(principal, id, await ops.get(id));
         const details = seesServerDetails(principal);
-        await ops.watchTask(id, { signal, write: (task: Task) => send({ task: taskToPb(task, details) }) });
+        await ops.watchTask(id, { signal, write: (task: Task) => send({ task: taskToPb(task, details) }) }, (task) => visible(principal, id, task));
       }),
   };
 }

@@ -3,7 +3,7 @@
 import type { ActivityBucket } from "./activity.js";
 import type { Queue, QueueChange, QueuePage } from "./queue.js";
 import type { ReplicaRecord } from "./replica-view.js";
-import type { Backoff, LogLine, NewTask, Task, TaskFilter, TaskView } from "./task.js";
+import type { Backoff, LogLine, NewTask, Task, TaskAccess, TaskFilter, TaskView } from "./task.js";
 
 export interface LogStreamRequest {
   taskId: string;
@@ -53,10 +53,16 @@ export interface TaskOperations {
   list(filter: TaskFilter, beforeId: string | undefined, limit: number, view: TaskView): Promise<Task[]>;
   /** The task after the cancel took effect (unchanged if it had ended); undefined if none. */
   cancel(id: string, reason: string): Promise<Task | undefined>;
-  /** Sends the task's log lines; rejects with not_found when there is no such task. */
-  streamLogs(request: LogStreamRequest, sink: LogSink): Promise<void>;
-  /** Sends the task, then each change of it until it is terminal; not_found when none. */
-  watchTask(id: string, sink: TaskSink): Promise<void>;
+  /**
+   * Sends the task's log lines. `admit` sees the first read of the task's state and owner
+   * (undefined: no such task) and throws if the caller may not read them.
+   */
+  streamLogs(request: LogStreamRequest, sink: LogSink, admit: (task: TaskAccess | undefined) => TaskAccess): Promise<void>;
+  /**
+   * Sends the task, then each change of it until it is terminal. `admit` sees the first read
+   * (undefined: no such task) and returns the task if the caller may watch it, else throws.
+   */
+  watchTask(id: string, sink: TaskSink, admit: (task: Task | undefined) => Task): Promise<void>;
 }
 
 export interface QueueOperations {

@@ -88,6 +88,9 @@ export interface Task {
   finishedAt: Date | null;
 }
 
+/** What access to a task and its log is decided by, with its state. */
+export type TaskAccess = Pick<Task, "state" | "tenant" | "createdBy">;
+
 /** A validated CreateTask request. */
 export interface NewTask {
   kind: string;

@@ -9,8 +9,7 @@
 // all its lines (recordAttempts), so once the task is seen terminal, one more read delivers
 // the rest and the stream ends.
 import type { LogSink, LogStreamRequest } from "../domain/operations.js";
-import { isTerminal, type LogLine } from "../domain/task.js";
-import { SpoolError } from "../errors.js";
+import { isTerminal, type LogLine, type TaskAccess } from "../domain/task.js";
 import type { Db, Sql } from "../store/database.js";
 import { readLogs, tailStart } from "../store/logs.js";
 import { getTaskState } from "../store/read-tasks.js";
@@ -25,7 +24,16 @@ export interface LogStreamDeps {
 const pageSize = 1000;
 const fallbackPollMs = 2000;
 
-export async function streamLogs(deps: LogStreamDeps, request: LogStreamRequest, sink: LogSink): Promise<void> {
+/**
+ * `admit` sees the first read of the task's state and owner (undefined: no such task) and
+ * throws if the caller may not read its log (api: not_found): one read serves both.
+ */
+export async function streamLogs(
+  deps: LogStreamDeps,
+  request: LogStreamRequest,
+  sink: LogSink,
+  admit: (task: TaskAccess | undefined) => TaskAccess,
+): Promise<void> {
   let poked = false;
   let stateChanged = false;
   let wakeUp: (() => void) | undefined;
@@ -35,8 +43,7 @@ export async function streamLogs(deps: LogStreamDeps, request: LogStreamRequest,
     wakeUp?.();
   });
   try {
-    let state = await getTaskState(deps.db, request.taskId);
-    if (state === undefined) throw new SpoolError("not_found", `task ${request.taskId} not found`);
+    const { state } = admit(await getTaskState(deps.db, request.taskId));
     let after = request.tail > 0 ? await tailStart(deps.sql, request.taskId, request.afterSeq, request.tail) : request.afterSeq;
     let finalRead = !request.follow || isTerminal(state);
     for (;;) {
@@ -56,8 +63,8 @@ export async function streamLogs(deps: LogStreamDeps, request: LogStreamRequest,
       wakeUp = undefined;
       if (stateChanged) {
         stateChanged = false;
-        state = await getTaskState(deps.db, request.taskId);
-        if (state === undefined || isTerminal(state)) finalRead = true;
+        const now = await getTaskState(deps.db, request.taskId);
+        if (now === undefined || isTerminal(now.state)) finalRead = true;
       }
     }
   } finally {

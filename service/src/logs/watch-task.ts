@@ -7,13 +7,22 @@
 // the latest version, and a slow reader holds one task in memory, never a queue.
 import type { TaskSink } from "../domain/operations.js";
 import { isTerminal, type Task } from "../domain/task.js";
-import { SpoolError } from "../errors.js";
 import type { Db } from "../store/database.js";
 import { getTask } from "../store/read-tasks.js";
 import { waitForPoke } from "./log-stream.js";
 import type { TaskWatchers } from "./task-watchers.js";
 
-export async function watchTask(deps: { db: Db; watchers: TaskWatchers }, id: string, sink: TaskSink): Promise<void> {
+/**
+ * `admit` sees the first read (undefined: no such task) and returns the task if the caller may
+ * watch it, else throws (api: not_found). The caller's check shares the first read, made once
+ * the watch is registered, so no change between a check and the watch can be missed.
+ */
+export async function watchTask(
+  deps: { db: Db; watchers: TaskWatchers },
+  id: string,
+  sink: TaskSink,
+  admit: (task: Task | undefined) => Task,
+): Promise<void> {
   let changed = false;
   let wakeUp: (() => void) | undefined;
   const unwatch = deps.watchers.watch(id, (news) => {
@@ -22,8 +31,7 @@ export async function watchTask(deps: { db: Db; watchers: TaskWatchers }, id: st
     wakeUp?.();
   });
   try {
-    let task = await getTask(deps.db, id);
-    if (!task) throw new SpoolError("not_found", `task ${id} not found`);
+    let task = admit(await getTask(deps.db, id));
     let sent = versionOf(task);
     await sink.write(task);
     while (!isTerminal(task.state)) {

@@ -2,7 +2,7 @@
 // newest first: stable while tasks are added, since new ids sort before every page).
 import { and, desc, eq, gte, inArray, lt, or, sql, type SQL } from "drizzle-orm";
 import { defaultBackoff } from "@spool/proto";
-import type { AttemptFailure, Backoff, Task, TaskError, TaskFilter, TaskState, TaskView } from "../domain/task.js";
+import type { AttemptFailure, Backoff, Task, TaskAccess, TaskError, TaskFilter, TaskState, TaskView } from "../domain/task.js";
 import type { Db } from "./database.js";
 import { unionAll } from "drizzle-orm/pg-core";
 import { tasks } from "./schema.js";
@@ -60,7 +60,11 @@ function prepareReads(db: Db) {
   const id = sql.placeholder("id");
   return {
     task: db.select(taskFields).from(tasks).where(eq(tasks.id, id)).prepare("spool_get_task"),
-    state: db.select({ state: tasks.state }).from(tasks).where(eq(tasks.id, id)).prepare("spool_get_task_state"),
+    state: db
+      .select({ state: tasks.state, tenant: tasks.tenant, createdBy: tasks.createdBy })
+      .from(tasks)
+      .where(eq(tasks.id, id))
+      .prepare("spool_get_task_state"),
   };
 }
 
@@ -75,9 +79,10 @@ export async function getTask(db: Db, id: string): Promise<Task | undefined> {
   return task;
 }
 
-export async function getTaskState(db: Db, id: string): Promise<TaskState | undefined> {
+/** A task's state and whose it is: access is checked without reading its input and result. */
+export async function getTaskState(db: Db, id: string): Promise<TaskAccess | undefined> {
   const [row] = await reads(db).state.execute({ id });
-  return row?.state;
+  return row;
 }
 
 
