@@ -17,6 +17,7 @@ import postgres from "postgres";
 import { listenForPings, type Pings } from "./pings.js";
 import { memoryOf, startChild } from "./processes.js";
 import { startPostgres } from "./postgres.js";
+import { freshDatabase, graceMs, startSpool as startService } from "./service.js";
 import { chartSvg } from "./chart.js";
 import * as scenario from "./scenarios.js";
 import { bullMqSubject, graphileSubject, pgBossSubject, spoolSubject, type Subject } from "./subjects.js";
@@ -37,7 +38,6 @@ const size = quick
   : { tasks: 50_000, rounds: 3, pickups: 1_000, e2e: 300, floodLines: 200_000, pacedLines: 2_000, cancels: 10, finished: 1_000_000, future: 100_000 };
 if (args.tasks) size.tasks = Number(args.tasks);
 const only = new Set((args.only ?? "spool,graphile,pgboss,bullmq").split(","));
-const graceMs = 1000;
 /**
  * Scenarios 1b and 1c: a queue with a cluster-wide concurrency limit. A limit counts every
  * task claimed and not yet ended, which includes a replica's local queue and the outcomes
@@ -102,29 +102,9 @@ async function main() {
   log(`figures written to ${out}, the chart to ${out.replace(/\.json$/, ".svg")}`);
 }
 
-async function freshDatabase(admin: postgres.Sql, url: string) {
-  const name = new URL(url).pathname.slice(1);
-  await admin.unsafe(`drop database if exists ${name} with (force)`);
-  await admin.unsafe(`create database ${name}`);
-}
-
-/** The built service on `url` with the bench's tasks and defaults, plus `env`; resolves once it serves. */
+/** The service with the bench's defaults and the --workers option, plus `env`. */
 function startSpool(url: string, env: Record<string, string> = {}) {
-  return startChild(
-    join(root, "service", "dist", "main.js"),
-    {
-      DATABASE_URL: url,
-      SPOOL_HOST: "127.0.0.1",
-      SPOOL_PORT: "0",
-      SPOOL_HTTP_PORT: "0",
-      SPOOL_TASKS: join(root, "bench", "dist", "tasks.js"),
-      SPOOL_CANCEL_GRACE_MS: String(graceMs),
-      SPOOL_LOG_LEVEL: "info",
-      ...(args.workers ? { SPOOL_WORKERS: args.workers } : {}),
-      ...env,
-    },
-    /"port":(\d+),[^\n]*"msg":"spool serving"/,
-  );
+  return startService(url, { ...(args.workers ? { SPOOL_WORKERS: args.workers } : {}), ...env });
 }
 
 async function runSpool(admin: postgres.Sql, url: string, pings: Awaited<ReturnType<typeof listenForPings>>) {
