@@ -100,7 +100,7 @@ export const configSchema = z
       .default(2000)
       .meta(about("fallback poll for due tasks, should a wake-up notification be missed")),
     SPOOL_WORKER_MAX_HEAP_MB: integer(16, 65_536).default(1024).meta(about("heap limit of each worker thread")),
-    SPOOL_DB_POOL_SIZE: integer(6, 1000).default(16).meta(about("Postgres connections of this replica, all told (at least 6)")),
+    SPOOL_DB_POOL_SIZE: integer(7, 1000).default(16).meta(about("Postgres connections of this replica, all told (at least 7)")),
     SPOOL_PREFETCH: integer(0, 10_000)
       .default(500)
       .meta(about("most tasks claimed beyond the free threads (sized automatically up to this)")),

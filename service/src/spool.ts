@@ -26,7 +26,7 @@ import { connect, migrateDatabase, serverWarnings } from "./store/database.js";
 import { startEmbeddedPostgres } from "./store/embedded.js";
 import { SpoolError } from "./errors.js";
 import { listReplicas } from "./store/leases.js";
-import { listen } from "./store/notify.js";
+import { listen, Notifier } from "./store/notify.js";
 import { changeQueue, getQueue, listQueues } from "./store/queues.js";
 import { getTask, listTasks } from "./store/read-tasks.js";
 import { TaskCreator } from "./store/task-creator.js";
@@ -169,7 +169,9 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     });
     const events = allOf(metrics, activity);
 
-    const writer = new AttemptWriter(database.writes, replicaId, log.child({ component: "writer" }));
+    // Notices of the busy paths, sent after their commits (store/notify.ts).
+    const notifier = new Notifier(database.notices, log.child({ component: "notices" }));
+    const writer = new AttemptWriter(database.writes, replicaId, log.child({ component: "writer" }), notifier);
     scheduler = new Scheduler({
       sql: database.sql,
       claims: database.claims,
@@ -183,8 +185,9 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       maxPrefetch: config.prefetch,
       databaseWaitMs: shutdownDatabaseWaitMs,
       events,
+      notices: notifier,
     });
-    const creator = new TaskCreator(database.sql, scheduler);
+    const creator = new TaskCreator(database.sql, notifier, scheduler);
     const admission = new CreateAdmission(
       new PendingCap({ max: config.quotas.maxPending, count: (tenant, bound) => countPending(database.sql, tenant, bound) }),
       config.quotas.createRate === 0
@@ -347,6 +350,8 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       draining = true;
       updateHealth();
       await Promise.all([live.drain(), withTimeout(creator.drained(), shutdownDatabaseWaitMs, "storing the last created tasks")]);
+      // What they stored is announced to the other replicas before the connections close.
+      await withTimeout(notifier.drained(), shutdownDatabaseWaitMs, "sending the last notices");
     });
     // Before draining: a stopping replica fires no more ticks (the others do).
     ticker.start();

@@ -1,7 +1,7 @@
 // AttemptWriter: everything running attempts write (log lines and outcomes) goes through one
 // group commit. Each flush is one recordAttempts statement: lines and outcomes commit
-// together with their wake-ups, so a task is never seen finished before all its lines are
-// stored, and StreamLogs can end after one last read.
+// together, so a task is never seen finished before all its lines are stored, and StreamLogs
+// can end after one last read. Once it has committed, the flush's notices go out.
 //
 // While the database is unreachable the flush is retried with backoff and nothing is lost;
 // an item the database rejects for itself (not an outage) is isolated and dealt with alone.
@@ -9,6 +9,7 @@ import { backoffDelayMs, type Backoff } from "@spool/proto";
 import type { Logger } from "pino";
 import { cut, errorForLog, isConnectionError } from "../errors.js";
 import type { Sql } from "../store/database.js";
+import type { Notices } from "../store/notify.js";
 import { GroupCommit } from "../store/group-commit.js";
 import {
   recordAttempts,
@@ -42,12 +43,15 @@ export class AttemptWriter {
   readonly #owner: string;
   readonly #log: Logger;
   readonly #commit: GroupCommit<Item>;
+  readonly #notices: Notices;
   #closed = false;
 
-  constructor(sql: Sql, owner: string, log: Logger) {
+  /** `notices`: where each flush announces what it stored, once committed. */
+  constructor(sql: Sql, owner: string, log: Logger, notices: Notices) {
     this.#sql = sql;
     this.#owner = owner;
     this.#log = log;
+    this.#notices = notices;
     this.#commit = new GroupCommit((batch) => this.#flush(batch), maxBatchWeight, weigh);
   }
 
@@ -86,7 +90,9 @@ export class AttemptWriter {
     for (let retry = 0; ; retry++) {
       if (this.#closed) return this.#settle(batch, []); // given up: the leases will lapse
       try {
-        this.#settle(batch, await this.#write(batch));
+        const finished = await this.#write(batch);
+        this.#announce(batch, finished);
+        this.#settle(batch, finished);
         return;
       } catch (error) {
         if (!isConnectionError(error)) return this.#isolate(batch, error);
@@ -115,6 +121,25 @@ export class AttemptWriter {
       return last?.attempt === finish.attempt ? { ...finish, progress: last } : finish;
     });
     return recordAttempts(this.#sql, this.#owner, lines, withProgress, [...progress.values()]);
+  }
+
+  /**
+   * Tells every replica what the flush stored: the tasks with new lines (their followers read
+   * them), those whose state or progress changed (watchers), and the earliest retry (schedulers).
+   * A line or report the fencing refused is announced too: a follower reads and finds nothing.
+   */
+  #announce(batch: Item[], finished: FinishedTask[]): void {
+    const lines = new Set<string>();
+    const changed = new Set<string>(finished.map((f) => f.id));
+    for (const item of batch) {
+      if (item.type === "lines") for (const line of item.lines) lines.add(line.taskId);
+      else if (item.type === "progress") changed.add(item.progress.taskId);
+    }
+    if (lines.size > 0) this.#notices.logs(lines);
+    if (changed.size > 0) this.#notices.tasks(changed);
+    let due = Number.POSITIVE_INFINITY;
+    for (const f of finished) if (f.state === "pending") due = Math.min(due, f.runAt);
+    if (Number.isFinite(due)) this.#notices.due(due);
   }
 
   #settle(batch: Item[], finished: FinishedTask[]): void {

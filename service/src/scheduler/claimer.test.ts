@@ -10,6 +10,7 @@ import { insertTasks } from "../store/insert-tasks.js";
 import { renewLease } from "../store/leases.js";
 import { changeQueue, ensureQueues } from "../store/queues.js";
 import { recordAttempts } from "../store/record-attempts.js";
+import { ignoredNotices } from "../test-support/notices.js";
 import { Claimer } from "./claimer.js";
 import type { ClaimedTask } from "../store/claim.js";
 
@@ -25,7 +26,7 @@ async function claimer(queues?: string[], agingMs = 60_000): Promise<Claimer> {
   const owner = randomUUID();
   await renewLease(database.sql, { id: owner, name: `test:${owner.slice(0, 8)}` }, 60_000);
   // On the shared pool, not the claim connection: the claimers race as replicas do.
-  return Object.assign(new Claimer({ sql: database.sql, owner, queues, agingMs }), { owner });
+  return Object.assign(new Claimer({ sql: database.sql, owner, queues, agingMs, notices: ignoredNotices }), { owner });
 }
 
 const claim = async (c: Claimer, limit: number) => (await c.claim(limit, testKinds)).tasks;

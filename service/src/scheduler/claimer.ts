@@ -10,8 +10,10 @@
 //     statements and COMMIT go in one round trip (pipelined). So a replica pays for the
 //     locks only while a limited queue has work, and a task of an idle limited queue waits
 //     one extra claim.
-// It runs on the claim connection (database.ts: plannedOnceSettings), one claim at a time.
+// It runs on the claim connection (database.ts: plannedOnceSettings), one claim at a time,
+// and announces what it claimed once committed (notify.ts).
 import type { Pool } from "../store/database.js";
+import type { Notices } from "../store/notify.js";
 import { agedShare, claimFromRows, claimQuery, claimTasks, lastServed, lockLimitedQueues, type Claim } from "../store/claim.js";
 
 type ClaimRows = Parameters<typeof claimFromRows>[0];
@@ -23,6 +25,8 @@ export interface ClaimerOptions {
   queues: readonly string[] | undefined;
   /** A task that has waited this long past its run_at is aged (SPOOL_PRIORITY_AGING_MS). */
   agingMs: number;
+  /** Where the claimed tasks are announced (WatchTask followers learn they run). */
+  notices: Notices;
 }
 
 export class Claimer {
@@ -52,6 +56,7 @@ export class Claimer {
     // work after it (the limited queues it locked: held back, or more of them due).
     this.#locking = claim.limitedDue || (locking && (claim.held || claim.more));
     this.#lastTenant = lastServed(claim.tasks, this.#lastTenant);
+    if (claim.tasks.length > 0) this.#o.notices.tasks(claim.tasks.map((task) => task.id));
     // A due task was left for a claim that locks: make it now rather than at the next wake.
     return claim.limitedDue && !locking ? { ...claim, more: true } : claim;
   }

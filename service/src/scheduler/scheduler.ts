@@ -37,6 +37,7 @@ import { Average, prefetchTarget } from "./prefetch.js";
 import type { FinishOutcome, TaskEvents } from "../domain/task-events.js";
 import type { NewTask } from "../domain/task.js";
 import type { TaskStarter } from "../store/task-creator.js";
+import type { Notices } from "../store/notify.js";
 
 export interface SchedulerOptions {
   sql: Pool;
@@ -59,6 +60,8 @@ export interface SchedulerOptions {
   databaseWaitMs: number;
   /** Told of each attempt started and ended here (metrics). */
   events: TaskEvents;
+  /** Where claimed tasks are announced (notify.ts). */
+  notices: Notices;
 }
 
 interface RunState {
@@ -111,7 +114,7 @@ export class Scheduler implements TaskStarter {
 
   constructor(options: SchedulerOptions) {
     this.#o = options;
-    this.#claimer = new Claimer({ sql: options.claims, owner: options.owner, queues: options.queues, agingMs: options.agingMs });
+    this.#claimer = new Claimer({ sql: options.claims, owner: options.owner, queues: options.queues, agingMs: options.agingMs, notices: options.notices });
   }
 
   /** A queue was paused, resumed or had its limits changed: claim under the new settings. */

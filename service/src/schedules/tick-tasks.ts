@@ -2,10 +2,12 @@
 // (input checked against its kind's schema, quotas applied) and stored by insertTasks, in the
 // caller's transaction. Each task records the schedule's tenant, its name and the tick
 // (scheduled_for); tasks_schedule_tick_idx keeps one task per tick, so a tick that already
-// has its task comes back with created false and nothing new is stored.
+// has its task comes back with created false and nothing new is stored. The wake-up for the
+// new tasks goes out in the same transaction (ticks are rare: notify.ts).
 import type { ReadyTemplate, Schedule } from "../domain/schedule.js";
 import type { Sql } from "../store/database.js";
-import { insertTasks, type Inserted } from "../store/insert-tasks.js";
+import { earliestDue, insertTasks, type Inserted } from "../store/insert-tasks.js";
+import { notifyDue } from "../store/notify.js";
 
 /**
  * Most bytes of input one insert carries: a catch-up of 1000 ticks of a template with a
@@ -37,5 +39,7 @@ export async function createTickTasks(
     }));
     inserted.push(...(await insertTasks(sql, chunk)));
   }
+  const due = earliestDue(inserted);
+  if (due !== undefined) await notifyDue(sql, due);
   return inserted;
 }

@@ -8,7 +8,6 @@ import { renewLease } from "./leases.js";
 import { connect, type Database } from "./database.js";
 import { insertTasks } from "./insert-tasks.js";
 import { readLogs } from "./logs.js";
-import { decodeNotice, listen } from "./notify.js";
 import { recordAttempts, type AttemptFinish, type NewLogLine } from "./record-attempts.js";
 import { getTask } from "./read-tasks.js";
 
@@ -258,13 +257,11 @@ describe("fencing", () => {
 });
 
 describe("recordAttempts", () => {
-  it("stores lines and outcomes in one statement and sends their wake-ups with them", async () => {
+  it("stores lines and outcomes in one statement", async () => {
     const [retried, ended] = await insertTasks(database.sql, [newTask({ maxAttempts: 2 }), newTask({ maxAttempts: 1 })]);
     const owner = randomUUID();
     await claimWithLease(database.claims, 2, owner);
-    const notices: unknown[] = [];
-    const listener = await listen(database.sql, (notice) => notices.push(notice), () => {});
-    try {
+    {
       const time = Date.now();
       const finished = await recordAttempts(
         database.sql,
@@ -284,27 +281,8 @@ describe("recordAttempts", () => {
       });
       const retry = finished.find((f) => f.id === retried!.task.id)!;
       expect(retry.runAt).toBeGreaterThan(time + 500); // backoff of the first retry: 1 s +-25%
-      const ids = (type: string) => notices.flatMap((n) => ((n as { type: string }).type === type ? (n as { ids: string[] }).ids : [])).sort();
-      await expect.poll(() => ids("logs"), { timeout: 10_000 }).toEqual([retried!.task.id, ended!.task.id].sort());
-      await expect.poll(() => ids("tasks"), { timeout: 10_000 }).toEqual([retried!.task.id, ended!.task.id].sort());
-      expect(notices).toContainEqual({ type: "wake", at: Math.round(retry.runAt) });
-      expect(decodeNotice("x:nonsense")).toBeUndefined();
-    } finally {
-      await listener.unlisten();
-    }
-  });
-
-  it("still sends the wake-up for lines when no outcome is recorded", async () => {
-    const [inserted] = await insertTasks(database.sql, [newTask()]);
-    const owner = randomUUID();
-    await claimWithLease(database.claims, 1, owner);
-    const notices: unknown[] = [];
-    const listener = await listen(database.sql, (notice) => notices.push(notice), () => {});
-    try {
-      await insertLogs(owner, [{ taskId: inserted!.task.id, attempt: 1, seq: 1, level: "info", message: "x", time: Date.now() }]);
-      await expect.poll(() => notices, { timeout: 10_000 }).toEqual([{ type: "logs", ids: [inserted!.task.id] }]);
-    } finally {
-      await listener.unlisten();
+      const lines = await database.sql<{ n: number }[]>`select count(*)::int as n from spool.task_logs where task_id in ${database.sql([retried!.task.id, ended!.task.id])}`;
+      expect(lines[0]!.n).toBe(2);
     }
   });
 });

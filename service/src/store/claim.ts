@@ -39,7 +39,8 @@
 //     wait for each other;
 //   - each claimed task is RUNNING, owned by the owner, with attempt incremented: the new
 //     attempt number is the fencing token that every later write of this attempt must present;
-//   - a `t:` notice with the claimed ids goes out in the same transaction (WatchTask);
+//   - it sends no notice: the caller announces the claimed ids once committed (Claimer, for
+//     WatchTask followers; notify.ts says why);
 //   - `more` is true when some queue offered all the tasks its share allowed: more may be due;
 //     `held` when a limited queue kept due tasks back; `limitedDue` when a limited queue this
 //     claim could not take from has a task due; `nextDueAt` when the next one comes due.
@@ -55,7 +56,7 @@
 // Plan: made once per connection (database.ts, plannedOnceSettings), and claim-plan.test.ts checks
 // that a plan made on an empty table stays bounded on a full one.
 import type { Sql } from "./database.js";
-import { channel, idPayloads } from "./notify.js";
+import { channel } from "./notify.js";
 
 export interface ClaimedTask {
   id: string;
@@ -293,9 +294,6 @@ export function claimQuery(sql: Sql, request: ClaimRequest) {
           then (select coalesce(max(l.seq), 0) from spool.task_logs l where l.task_id = t.id)
           else 0
         end as "lastLogSeq"
-    ), sent as (
-      -- WatchTask followers, on any replica, learn that these tasks now run.
-      select pg_notify(${channel}, payload) from (${idPayloads(sql, "t:", "claimed")}) p
     )
     select claimed.*,
       -- More may be due: some queue offered its whole share, or more was offered than taken.
@@ -327,7 +325,7 @@ export function claimQuery(sql: Sql, request: ClaimRequest) {
         limit 1
       ) nx)::float8 as "nextDueAt"
     -- One row even when nothing was claimed, for more and nextDueAt.
-    from (select count(*) from sent) s left join claimed on true`;
+    from (select 1) one left join claimed on true`;
 }
 
 /** The Claim of the claim statement's rows. */

@@ -35,6 +35,8 @@ export interface Database {
    * claims: see writerSettings.
    */
   readonly writes: Pool;
+  /** One connection for the Notifier's sends (notify.ts), with synchronous_commit off. */
+  readonly notices: Pool;
   readonly url: string;
   close(): Promise<void>;
 }
@@ -42,7 +44,7 @@ export interface Database {
 const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
 
 export interface ConnectOptions {
-  /** Most connections in all: statements, reads, LISTEN, the lease, the claims and the writer (at least 6). */
+  /** Most connections in all: statements, reads, LISTEN, the lease, the claims, the writer and the notices (at least 7). */
   max?: number;
   /** Name shown in pg_stat_activity. */
   applicationName?: string;
@@ -58,12 +60,13 @@ export function reconnectDelay(retries: number): number {
 
 /**
  * How `max` connections are shared: one for LISTEN, one for the lease, one for the claims, one
- * for the attempt writer, a quarter of the rest for the typed reads, the others for statements.
+ * for the attempt writer, one for the notices, a quarter of the rest for the typed reads, the
+ * others for statements.
  */
-export function connectionBudget(max: number): { statements: number; reads: number; listen: 1; lease: 1; claims: 1; writes: 1 } {
-  const shared = Math.max(2, max - 4);
+export function connectionBudget(max: number): { statements: number; reads: number; listen: 1; lease: 1; claims: 1; writes: 1; notices: 1 } {
+  const shared = Math.max(2, max - 5);
   const reads = Math.max(1, Math.floor(shared / 4));
-  return { statements: Math.max(1, shared - reads), reads, listen: 1, lease: 1, claims: 1, writes: 1 };
+  return { statements: Math.max(1, shared - reads), reads, listen: 1, lease: 1, claims: 1, writes: 1, notices: 1 };
 }
 
 /**
@@ -158,15 +161,18 @@ export function connect(url: string, options: ConnectOptions = {}): Database {
   const plannedOnce = (settings: object) => ({ ...common, max: 1, connection: { ...common.connection, ...settings }, types });
   const claims = postgres(url, plannedOnce(plannedOnceSettings));
   const writes = postgres(url, plannedOnce(writerSettings));
+  // Notices need no durability: a send commits without waiting for its WAL flush (notify.ts).
+  const notices = postgres(url, { ...common, max: budget.notices, connection: { ...common.connection, synchronous_commit: "off" } });
   return {
     sql,
     db,
     lease,
     claims,
     writes,
+    notices,
     url,
     close: async () => {
-      const clients = [sql, readClient, lease, claims, writes];
+      const clients = [sql, readClient, lease, claims, writes, notices];
       await Promise.all(clients.map((client) => client.end({ timeout: 5 })));
     },
   };

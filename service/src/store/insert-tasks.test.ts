@@ -3,7 +3,7 @@ import { useTestDatabase } from "../test-support/database.js";
 import { newTask } from "../test-support/factories.js";
 import { connect, type Database } from "./database.js";
 import { randomUUID } from "node:crypto";
-import { insertTasks } from "./insert-tasks.js";
+import { earliestDue, insertTasks } from "./insert-tasks.js";
 import { renewLease } from "./leases.js";
 import { changeQueue } from "./queues.js";
 
@@ -55,16 +55,13 @@ describe("insertTasks", () => {
 
   describe("start on insert", () => {
     const owner = randomUUID();
-    const notices: string[] = [];
     beforeAll(async () => {
       await renewLease(database.sql, { id: owner, name: "test:start" }, 60_000);
       await changeQueue(database.sql, "default", "limited", { concurrencyLimit: 5 });
       await changeQueue(database.sql, "default", "paused", { paused: true });
-      await database.sql.listen("spool", (payload) => notices.push(payload));
     });
 
-    it("stores flagged tasks as claimed by the owner, as a claim would, and sends no wake-up for them", async () => {
-      notices.length = 0;
+    it("stores flagged tasks as claimed by the owner, as a claim would", async () => {
       const [started, plain] = await insertTasks(database.sql, [newTask({ input: "a" }), newTask({ input: "b" })], { owner, rows: [true, false] });
       expect(started!.task).toMatchObject({ state: "running", attempt: 1 });
       expect(started!.task.startedAt).toBeInstanceOf(Date);
@@ -74,11 +71,9 @@ describe("insertTasks", () => {
       const byId = new Map(rows.map((r) => [r.id, r]));
       expect(byId.get(started!.task.id)).toMatchObject({ state: "running", owner, attempt: 1, started: true });
       expect(byId.get(plain!.task.id)).toMatchObject({ state: "pending", owner: null, attempt: 0, started: false });
-      // One wake-up, for the pending one; none at all when every task started.
-      await insertTasks(database.sql, [newTask({ input: "c" })], { owner, rows: [true] });
-      await expect.poll(() => notices.filter((n) => n.startsWith("w:")).length).toBe(1);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(notices.filter((n) => n.startsWith("w:"))).toHaveLength(1);
+      // Only the pending one is announced by its caller (earliestDue).
+      expect(earliestDue([started!, plain!])).toBe(plain!.task.runAt.getTime());
+      expect(earliestDue([started!])).toBeUndefined();
     });
 
     it("stores a flagged task PENDING where a claim could not take it at once", async () => {

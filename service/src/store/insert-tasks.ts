@@ -17,11 +17,11 @@
 //     counted under its row lock, claim.ts), and the owner's lease live. Otherwise it is
 //     stored PENDING as any other row. Inserted.task.state says which. The flags come from
 //     the scheduler (StartOnCreate), which holds an idle thread for each;
-//   - when at least one task was inserted PENDING, one NOTIFY `w:<earliest run_at>` of those
-//     is sent in the same transaction, so schedulers wake exactly when the rows are visible.
+//   - it sends no wake-up: the caller announces the tasks stored PENDING once they are
+//     committed (TaskCreator, through the Notifier; a schedule's tick, in its transaction:
+//     notify.ts says why).
 import type { NewTask, Task } from "../domain/task.js";
 import type { Sql } from "./database.js";
-import { channel } from "./notify.js";
 import { taskColumns } from "./task-columns.js";
 import { newTaskId } from "../domain/task-id.js";
 import { defaultBackoff, type Backoff } from "@spool/proto";
@@ -89,11 +89,8 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[], start?: S
       -- Only what the database decided: the rest of each task is what was sent (returning
       -- every column cost twice the Node CPU of the whole insert).
       returning t.id, t.run_at as "runAt", t.started_at as "startedAt"
-    ), wake as (
-      select pg_notify(${channel}, 'w:' || (extract(epoch from min("runAt")) * 1000)::bigint)
-      from ins where "startedAt" is null having count(*) > 0
     )
-    select ins.* from ins left join wake on true`;
+    select * from ins`;
 
   const byId = new Map<string, Task>();
   const sent = new Map(rows.map((row) => [row.id, row]));
@@ -158,6 +155,15 @@ export async function insertTasks(sql: Sql, batch: readonly NewTask[], start?: S
     if (!other) throw new Error(`a task of kind ${sent.kind} was neither inserted nor found by its idempotency key or tick (it vanished during the insert)`);
     return { task: other, created: false };
   });
+}
+
+/** When the earliest of the tasks this insert stored PENDING comes due (epoch ms); undefined if none. */
+export function earliestDue(inserted: readonly Inserted[]): number | undefined {
+  let due: number | undefined;
+  for (const { task, created } of inserted) {
+    if (created && task.state === "pending" && (due === undefined || task.runAt.getTime() < due)) due = task.runAt.getTime();
+  }
+  return due;
 }
 
 const keyOf = (tenant: string, key: string) => JSON.stringify(["key", tenant, key]);

@@ -21,11 +21,11 @@
 //     did not succeed appends { attempt, type, message, at } to failures; started_at becomes
 //     the time the attempt was handed to a thread, when given;
 //   - progress reports (fenced like the rest) replace the task's progress;
-//   - wake-ups go out in the same transaction: `l:` with the tasks that got lines, `t:` with
-//     the tasks that changed state or progress, `w:` with the earliest retry (notify.ts).
+//   - it sends no notice: the caller announces what it stored once committed (AttemptWriter:
+//     `l:` for lines, `t:` for changes of state or progress, `w:` for the earliest retry;
+//     notify.ts says why).
 import type { LogLevel, TaskError, TaskState } from "../domain/task.js";
 import type { Sql } from "./database.js";
-import { channel, idPayloads } from "./notify.js";
 
 export interface NewLogLine {
   taskId: string;
@@ -154,17 +154,9 @@ export async function recordAttempts(
       where t.id = p.id and t.attempt = p.a and t.state = 'running' and t.owner = ${owner}
         and t.id = any(${progress.map((p) => p.taskId)}::uuid[])
       returning t.id
-    ), notices as (
-      ${idPayloads(sql, "l:", "(select distinct task_id as id from lines) d")}
-      union all
-      ${idPayloads(sql, "t:", "(select id from done union all select id from reported) changed")}
-      union all
-      select 'w:' || min("runAt")::bigint from done where state = 'pending' having count(*) > 0
-    ), sent as (
-      select pg_notify(${channel}, payload) from notices
     )
-    -- One row, always, so that "sent" is evaluated even when no outcome was recorded.
-    select (select count(*) from sent) as notified,
+    -- One row, always, and every part evaluated (a data-modifying CTE runs whether read or not).
+    select (select count(*) from lines) as lines, (select count(*) from reported) as reported,
       coalesce((select json_agg(json_build_object('id', id, 'state', state, 'runAt', "runAt")) from done), '[]') as finished`;
   return row!.finished;
 }

@@ -1,5 +1,5 @@
 // TaskCreator: CreateTask and CreateTasks calls that arrive together are stored by one
-// insertTasks statement, one commit and one wake-up (group commit). An idle service still
+// insertTasks statement, one commit and one wake-up notice (group commit). An idle service still
 // answers a lone call after a single round trip. A call's tasks always share one statement,
 // so a CreateTasks call is all or none.
 //
@@ -21,7 +21,8 @@ import type { ClaimedTask } from "./claim.js";
 import { isConnectionError } from "../errors.js";
 import type { Sql } from "./database.js";
 import { GroupCommit } from "./group-commit.js";
-import { insertTasks, type Inserted } from "./insert-tasks.js";
+import { earliestDue, insertTasks, type Inserted } from "./insert-tasks.js";
+import type { Notices } from "./notify.js";
 import { ensureQueues } from "./queues.js";
 
 /** Most tasks in one insert statement (a larger single call still goes alone). */
@@ -49,9 +50,12 @@ export class TaskCreator {
   readonly #commit: GroupCommit<PendingCreate>;
   readonly #knownQueues = new Set<string>();
   readonly #starter: TaskStarter | undefined;
+  readonly #notices: Notices;
 
-  constructor(sql: Sql, starter?: TaskStarter) {
+  /** `notices`: where the tasks stored PENDING are announced, once committed. */
+  constructor(sql: Sql, notices: Notices, starter?: TaskStarter) {
     this.#starter = starter;
+    this.#notices = notices;
     this.#commit = new GroupCommit((batch) => this.#insert(sql, batch), maxTasksPerStatement, (p) => p.tasks.length);
   }
 
@@ -62,6 +66,8 @@ export class TaskCreator {
         sql,
         batch.flatMap((p) => p.tasks),
       );
+      const due = earliestDue(inserted);
+      if (due !== undefined) this.#notices.due(due);
       let offset = 0;
       for (const p of batch) {
         p.resolve(inserted.slice(offset, offset + p.tasks.length));
