@@ -448,7 +448,7 @@ const queueChangeCheck = {
 /** Checks of what an RPC's requests did, beyond the three every RPC gets. */
 const readBack: Partial<Record<Rpc, { title: string; problem: Problem }>> = {
   RetryTask: {
-    title: "an accepted retry is a new PENDING task like the retried one, linked to it by retry_of, and the retried task stays as it was",
+    title: "an accepted retry is a new PENDING (or already RUNNING) task like the retried one, linked to it by retry_of, and the retried task stays as it was",
     problem: (c, sent) => retryProblem(c, sent),
   },
   UpdateQueue: queueChangeCheck,
@@ -592,7 +592,7 @@ const roundTripProblem: Problem = async (c, { answer }) => {
 
 const retryableStates = new Set([TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELLED, TaskState.TASK_STATE_DROPPED]);
 
-/** 4. What RetryTask made: a new task like the old one (input, limits, labels, ...), PENDING, with retry_of. */
+/** 4. What RetryTask made: a new task like the old one (input, limits, labels, ...), PENDING or RUNNING, with retry_of. */
 async function retryProblem(_c: Case, { bytes, answer }: Sent): Promise<string | undefined> {
   if (answer.code !== status.OK) return undefined;
   const id = RetryTaskRequest.decode(bytes).id.toLowerCase();
@@ -604,7 +604,8 @@ async function retryProblem(_c: Case, { bytes, answer }: Sent): Promise<string |
   if (!retryableStates.has(before.task.state)) found.push(`the retried task is ${TaskState[before.task.state]}`);
   if (retry.task.retryOf !== id) found.push(`retry_of is ${JSON.stringify(retry.task.retryOf)}`);
   if (retry.task.id === id || world.knownIds.includes(retry.task.id)) found.push(`the retry has the id ${retry.task.id} of a task that existed`);
-  if (retry.task.state !== TaskState.TASK_STATE_PENDING) found.push(`the retry is ${TaskState[retry.task.state]}`);
+  // PENDING, or RUNNING already when a thread was idle (start on create).
+  if (!live(retry.task.state)) found.push(`the retry is ${TaskState[retry.task.state]}`);
   const copied = ({ kind, queue, priority, maxAttempts, timeout, concurrencyKey, backoff, tenant }: Task) =>
     JSON.stringify({ kind, queue, priority, maxAttempts, timeout, concurrencyKey, backoff, tenant }, (_, value: unknown) =>
       typeof value === "bigint" ? `${value}n` : value,
