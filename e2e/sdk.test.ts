@@ -124,6 +124,38 @@ describe("streamLogs", () => {
   });
 });
 
+describe("connections", () => {
+  it("gives each client a connection of its own: one client's followed streams never hold up another's calls", async () => {
+    // A connection carries at most SPOOL_MAX_CONCURRENT_STREAMS (100) calls at once. grpc-js
+    // shares one connection between clients made alike unless told not to, and then a
+    // process that followed 100 tasks through one client could not create a task through
+    // another: the call waited for a slot until its deadline.
+    const follower = new SpoolClient(service.address);
+    const other = new SpoolClient(service.address, { deadlineMs: 10_000 });
+    const stop = new AbortController();
+    try {
+      const later = new Date(Date.now() + 3_600_000);
+      const pending = await other.createTasks(Array.from({ length: 100 }, () => ({ kind: "demo.echo", runAt: later })));
+      const streams = pending.map((task) =>
+        (async () => {
+          for await (const _ of follower.streamLogs(task.id, { follow: true, signal: stop.signal })) void _;
+        })().catch(() => undefined),
+      );
+      // Every slot of the follower's connection is taken once its calls are open.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const task = await other.createTask("demo.echo", "through another client");
+      expect((await other.waitForTask(task.id)).state).toBe("succeeded");
+      stop.abort();
+      await Promise.all(streams);
+      for (const t of pending) await other.cancelTask(t.id);
+    } finally {
+      stop.abort();
+      follower.close();
+      other.close();
+    }
+  });
+});
+
 describe("listTasks", () => {
   it("walks every page as an async iterable", async () => {
     const batch = `b${Date.now()}`;

@@ -103,6 +103,11 @@ const channelOptions: Partial<ClientOptions> = {
   "grpc.keepalive_time_ms": 30_000,
   "grpc.keepalive_timeout_ms": 20_000,
   "grpc.keepalive_permit_without_calls": 0,
+  // A connection of its own per client. grpc-js otherwise shares one between every client of
+  // the process made alike, and a connection carries at most 100 calls at once (the server's
+  // SPOOL_MAX_CONCURRENT_STREAMS): a process following 100 tasks through one client could not
+  // create one through another, whose call waited for a slot until its deadline.
+  "grpc.use_local_subchannel_pool": 1,
 };
 
 /** How often a stream (logs, watch) reconnects after UNAVAILABLE in a row before giving up. */
