@@ -258,6 +258,7 @@ function report(results: Figures) {
   };
   side("1. tasks/s, batch create, median of rounds", (r) => r.throughput?.batched?.perSec, true);
   side("1. tasks/s, single creates (CreateTask | addJob)", (r) => r.throughput?.single?.perSec, true);
+  // Negative for Spool when the handler started before CreateTask's answer arrived (start on create).
   side("2. pickup ms after create, p50", (r) => r.pickup?.afterCreate?.p50, false);
   side("2. pickup ms after create, p99", (r) => r.pickup?.afterCreate?.p99, false);
   side("2. pickup ms from before create, p50", (r) => r.pickup?.beforeCreate?.p50, false);
@@ -280,7 +281,7 @@ function report(results: Figures) {
     add("4. log line delay ms p50 / p99, 1 line/ms", `${s.logs.pacedDelay.p50} / ${s.logs.pacedDelay.p99}`);
     add(`5. cancel demo.spin ms p50 / max (grace ${s.cancel.graceMs})`, `${s.cancel.spin.p50} / ${s.cancel.spin.max}`);
     add("5. cancel demo.sleep ms p50 / max", `${s.cancel.sleep.p50} / ${s.cancel.sleep.max}`);
-    add("6. pickup ms at scale p50 / p99", `${s.pickupAtScale.afterCreate.p50} / ${s.pickupAtScale.afterCreate.p99}`);
+    add("6. pickup ms at scale, from before create, p50 / p99", `${s.pickupAtScale.beforeCreate.p50} / ${s.pickupAtScale.beforeCreate.p99}`);
     add("7. RSS MB idle / peak under 1.", `${s.memory.idleRssMb} / ${s.memory.peakRssMb}`);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -297,16 +298,17 @@ function report(results: Figures) {
         "throughput with tracing on >= 0.9x without",
         !results.spool_traced || (results.spool_traced as Figures).throughput.batched.perSec >= 0.9 * s.throughput.batched.perSec,
       ],
-      ["pickup p50 <= 5 ms", s.pickup.afterCreate.p50 <= 5],
+      ["pickup from before create p50 <= 5 ms", s.pickup.beforeCreate.p50 <= 5],
       ["lone task: CreateTask p50 <= 1.5 ms", s.lone.createCall.p50 <= 1.5],
       ["lone task: create -> started p50 <= 2 ms and p99 <= 6 ms", s.lone.started.p50 <= 2 && s.lone.started.p99 <= 6],
       ["lone task: create -> SUCCEEDED seen p50 <= 5 ms and p99 <= 15 ms", s.lone.succeeded.p50 <= 5 && s.lone.succeeded.p99 <= 15],
-      ["pickup p99 <= 15 ms", s.pickup.afterCreate.p99 <= 15],
+      ["pickup from before create p99 <= 15 ms", s.pickup.beforeCreate.p99 <= 15],
       ["log line delay p99 <= 20 ms (1 line/ms)", s.logs.pacedDelay.p99 <= 20],
       [">= 50,000 log lines/s to one stream", s.logs.linesPerSec >= 50_000],
       ["cancel of demo.spin within grace + 50 ms", s.cancel.spin.max <= s.cancel.graceMs + 50],
       ["pickup at scale within 1.5x of an empty table (p50 and p99)",
-        s.pickupAtScale.afterCreate.p50 <= 1.5 * s.pickup.afterCreate.p50 && s.pickupAtScale.afterCreate.p99 <= 1.5 * s.pickup.afterCreate.p99],
+        // From before the create: after it, a task that starts on create has a negative pickup.
+        s.pickupAtScale.beforeCreate.p50 <= 1.5 * s.pickup.beforeCreate.p50 && s.pickupAtScale.beforeCreate.p99 <= 1.5 * s.pickup.beforeCreate.p99],
       ["idle RSS < 150 MB", s.memory.idleRssMb < 150],
     ];
     console.log("");
