@@ -16,7 +16,7 @@
 //     database's clock, its queue neither paused nor limited (a limited queue's room is
 //     counted under its row lock, claim.ts), and the owner's lease live. Otherwise it is
 //     stored PENDING as any other row. Inserted.task.state says which. The flags come from
-//     the scheduler (StartOnCreate), which holds an idle thread for each;
+//     the scheduler (TaskStarter, task-creator.ts), which holds an idle thread for each;
 //   - it sends no wake-up: the caller announces the tasks stored PENDING once they are
 //     committed (TaskCreator, through the Notifier; a schedule's tick, in its transaction:
 //     notify.ts says why).
