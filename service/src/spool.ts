@@ -342,6 +342,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
       sql: database.sql,
       defaultRetentionMs: config.retentionMs,
       log: log.child({ component: "retention" }),
+      busy: () => pool.running > 0,
     });
     retention.start();
     cleanups.push(() => withTimeout(retention.stop(), shutdownDatabaseWaitMs, "finishing a retention batch"));

@@ -10,7 +10,7 @@ import { deleteExpired, lowestTaskId, retentionHorizon } from "../store/delete-e
 import { insertTasks } from "../store/insert-tasks.js";
 import { newTask } from "../test-support/factories.js";
 import { useTestDatabase } from "../test-support/database.js";
-import { RetentionSweeper, type RetentionOptions } from "./retention-sweeper.js";
+import { pauseAfter, RetentionSweeper, type RetentionOptions } from "./retention-sweeper.js";
 
 const testDb = useTestDatabase();
 let database: Database;
@@ -194,5 +194,14 @@ describe("retention", () => {
     await idle.stop();
     expect((await remaining()).tasks).toEqual([after]);
     expect(id).not.toBe(after);
+  });
+});
+
+describe("pauseAfter", () => {
+  it("deletes half the time while the replica is idle, a tenth while it runs tasks", () => {
+    expect(pauseAfter(40, false, 100)).toBe(100);
+    expect(pauseAfter(400, false, 100)).toBe(400);
+    expect(pauseAfter(40, true, 100)).toBe(360);
+    expect(pauseAfter(5, true, 100)).toBe(100);
   });
 });

@@ -10,9 +10,13 @@
 //   lines deleted, per statement.
 // - It never hurts claim latency: one statement at a time, on one connection of the shared
 //   pool, each touching only ended rows (a claim touches pending ones), and between two
-//   batches a pause at least as long as the last batch took, so it holds that connection at
-//   most half the time. While a backlog lasts it goes on after that pause (`busyPauseMs` at
-//   least); once a pass is done it sleeps about `idleMs` (+-25%, so replicas drift apart).
+//   batches a pause (pauseAfter): as long as the last batch took while the replica runs no
+//   task, so it holds that connection at most half the time, and nine times as long while
+//   the replica runs tasks (`busy`), so that it then takes a tenth. Deleting a row costs about
+//   what inserting it did: at half the time, catching up on 10M expired rows took 31% off the
+//   throughput of the tasks running meanwhile (bench:scale). While a backlog lasts it goes on
+//   after that pause (`busyPauseMs` at least); once a pass is done it sleeps about `idleMs`
+//   (+-25%, so replicas drift apart).
 // - A failed batch (the database unreachable, say) ends the pass with a warning; the next
 //   pass starts over after the idle sleep. Nothing is lost: what was not deleted is found
 //   again.
@@ -39,6 +43,16 @@ export interface RetentionOptions {
   busyPauseMs?: number;
   /** Before the first pass; default: a random part of idleMs, so replicas started together do not sweep together. */
   firstDelayMs?: number;
+  /** Whether the replica is running tasks now: the sweeper then yields more (pauseAfter). Default: never. */
+  busy?: () => boolean;
+}
+
+/**
+ * The pause after a batch that took `batchMs`: as long again while idle (half the time
+ * deleting), nine times as long while the replica runs tasks (a tenth), `minMs` at least.
+ */
+export function pauseAfter(batchMs: number, busy: boolean, minMs: number): number {
+  return Math.max(minMs, batchMs * (busy ? 9 : 1));
 }
 
 export interface SweepTotals {
@@ -59,6 +73,7 @@ export class RetentionSweeper {
       lineBudget: 100_000,
       busyPauseMs: 100,
       firstDelayMs: Math.random() * idleMs,
+      busy: () => false,
       ...options,
       idleMs,
     };
@@ -101,7 +116,7 @@ export class RetentionSweeper {
         totals.batches++;
         if (!batch.more) break;
         after = batch.next;
-        await this.#pause(Math.max(this.#o.busyPauseMs, performance.now() - started));
+        await this.#pause(pauseAfter(performance.now() - started, this.#o.busy(), this.#o.busyPauseMs));
       }
     }
     return totals;
