@@ -129,7 +129,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     for (const warning of await serverWarnings(database.sql)) log.warn(warning);
 
     // Traces (OTEL_TRACES_EXPORTER): set up before the pool, whose threads trace their runs.
-    const tracing = setUpTracing({ env: process.env, version: serverVersion, instanceId: replicaId });
+    const tracing = await setUpTracing({ env: process.env, version: serverVersion, instanceId: replicaId });
     cleanups.push(() => tracing.shutdown());
 
     let scheduler: Scheduler | undefined;
@@ -147,7 +147,7 @@ export async function startSpool(config: Config, log: Logger): Promise<Spool> {
     cleanups.push(() => pool.close());
 
     // Metrics: recorded from here on; served at /metrics and exported over OTLP as configured.
-    const meters = setUpMeters({ env: process.env, version: serverVersion, instanceId: replicaId, prometheus: config.httpPort !== 0, log });
+    const meters = await setUpMeters({ env: process.env, version: serverVersion, instanceId: replicaId, prometheus: config.httpPort !== 0, log });
     cleanups.push(() => meters.shutdown());
     const queueFigures = new QueueFigures({
       sql: database.sql,

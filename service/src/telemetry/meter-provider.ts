@@ -5,10 +5,9 @@
 //     default) or http/json (OTEL_EXPORTER_OTLP_METRICS_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL),
 //     to OTEL_EXPORTER_OTLP_ENDPOINT (the exporters read their endpoint, headers and timeout
 //     from the environment), every OTEL_METRIC_EXPORT_INTERVAL ms (60 s).
+// The OTLP exporters are loaded only when asked for (they hold megabytes of modules).
 // The resource names the service (OTEL_SERVICE_NAME, default "spool"), its version and this
 // replica (service.instance.id), with OTEL_RESOURCE_ATTRIBUTES merged over them.
-import { OTLPMetricExporter as OtlpJsonExporter } from "@opentelemetry/exporter-metrics-otlp-http";
-import { OTLPMetricExporter as OtlpProtoExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from "@opentelemetry/sdk-metrics";
 import type { Logger } from "pino";
@@ -29,7 +28,7 @@ export interface MeterOptions {
   log: Logger;
 }
 
-export function setUpMeters(options: MeterOptions): MeterSetup {
+export async function setUpMeters(options: MeterOptions): Promise<MeterSetup> {
   const { env, log } = options;
   const readers: MetricReader[] = [];
   const prometheus = options.prometheus ? new PrometheusExporter({ preventServerStart: true }) : undefined;
@@ -37,7 +36,9 @@ export function setUpMeters(options: MeterOptions): MeterSetup {
   const exporters = exportersOf(env, "METRICS");
   if (exporters.includes("otlp")) {
     const protocol = otlpProtocol(env, "METRICS");
-    const exporter = protocol === "http/json" ? new OtlpJsonExporter() : new OtlpProtoExporter();
+    const { OTLPMetricExporter } =
+      protocol === "http/json" ? await import("@opentelemetry/exporter-metrics-otlp-http") : await import("@opentelemetry/exporter-metrics-otlp-proto");
+    const exporter = new OTLPMetricExporter();
     const interval = Number(env.OTEL_METRIC_EXPORT_INTERVAL ?? 60_000);
     const timeout = Number(env.OTEL_METRIC_EXPORT_TIMEOUT ?? 30_000);
     readers.push(

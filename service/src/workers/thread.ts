@@ -30,7 +30,7 @@ const port = parentPort;
 const post = (message: FromWorker) => port.postMessage(message);
 const { modules, logCredit, logLimits, tracing } = workerData as ThreadData;
 // Each thread exports its own spans (its runs' and its handlers'), set up as the main thread's.
-const threadTracing = tracing.enabled ? setUpTracing({ env: process.env, version: tracing.version, instanceId: tracing.instanceId }) : undefined;
+const threadTracing = tracing.enabled ? await setUpTracing({ env: process.env, version: tracing.version, instanceId: tracing.instanceId }) : undefined;
 const tracer = trace.getTracer("spool");
 
 /** A batch of lines is posted once it holds this many lines or bytes (or on the next turn). */
