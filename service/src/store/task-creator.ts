@@ -11,7 +11,10 @@
 // tasks are stored already claimed by this replica and handed straight to those threads
 // (TaskStarter, insert-tasks.ts: StartOnInsert). A lone task on an idle service then costs
 // one write and no claim: no wake-up notice, no claim round trip. The database still decides,
-// by the claim's rules, and a task it stores PENDING goes the usual way.
+// by the claim's rules, and a task it stores PENDING goes the usual way. An insert whose
+// answer is lost after its commit (the primary failed in between) leaves its started tasks
+// RUNNING under this replica, which does not run them: the lease renewal's reconciliation
+// gives them back, as it does a claim whose reply was lost (Scheduler.reconcile).
 //
 // A queue exists from its first task: before a batch that names a queue this replica has not
 // seen, the queue's row is added (store/queues.ts), so each replica adds a queue at most once
