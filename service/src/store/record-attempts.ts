@@ -105,7 +105,7 @@ export async function recordAttempts(
       ) as r(t, a, s, l, m, ms, trace, span)
       join spool.tasks t on t.id = r.t and t.attempt = r.a and t.state = 'running' and t.owner = ${owner}
         -- Each join also names its ids as an array, so that the plan, made once for every flush
-        -- (database.ts: plannedOnceSettings), probes the primary key for them whatever the
+        -- (database.ts: writerSettings), probes the primary key for them whatever the
         -- table held when it was made. Made on an empty table, the join alone walked the whole
         -- index: 617,822 buffers for a flush on 200,000 rows (record-attempts-plan.test.ts).
         and t.id = any(${[...new Set(lines.map((l) => l.taskId))]}::uuid[])
@@ -155,9 +155,8 @@ export async function recordAttempts(
         and t.id = any(${progress.map((p) => p.taskId)}::uuid[])
       returning t.id
     )
-    -- One row, always, and every part evaluated (a data-modifying CTE runs whether read or not).
-    select (select count(*) from lines) as lines, (select count(*) from reported) as reported,
-      coalesce((select json_agg(json_build_object('id', id, 'state', state, 'runAt', "runAt")) from done), '[]') as finished`;
+    -- One row, always. (The data-modifying CTEs run to completion whether read or not.)
+    select coalesce((select json_agg(json_build_object('id', id, 'state', state, 'runAt', "runAt")) from done), '[]') as finished`;
   return row!.finished;
 }
 
