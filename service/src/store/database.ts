@@ -158,9 +158,9 @@ export function connect(url: string, options: ConnectOptions = {}): Database {
   const readClient = postgres(url, { ...common, max: budget.reads });
   const db = drizzle(readClient, { schema });
   const lease = postgres(url, { ...common, max: budget.lease });
-  const plannedOnce = (settings: object) => ({ ...common, max: 1, connection: { ...common.connection, ...settings }, types });
-  const claims = postgres(url, plannedOnce(plannedOnceSettings));
-  const writes = postgres(url, plannedOnce(writerSettings));
+  const plannedOnce = (max: number, settings: object) => ({ ...common, max, connection: { ...common.connection, ...settings }, types });
+  const claims = postgres(url, plannedOnce(budget.claims, plannedOnceSettings));
+  const writes = postgres(url, plannedOnce(budget.writes, writerSettings));
   // Notices need no durability: a send commits without waiting for its WAL flush (notify.ts).
   const notices = postgres(url, { ...common, max: budget.notices, connection: { ...common.connection, synchronous_commit: "off" } });
   return {
