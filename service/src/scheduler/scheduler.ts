@@ -138,11 +138,11 @@ export class Scheduler implements TaskStarter {
    * left due tasks behind (they go first); only due tasks of kinds and queues served here.
    */
   hold(tasks: readonly NewTask[]): boolean[] {
-    const quiet = !this.#stopped && !this.#claiming && !this.#dueLeft && this.#backlog.length === 0 && this.#timerAt > Date.now();
+    const now = Date.now();
+    const quiet = !this.#stopped && !this.#claiming && !this.#dueLeft && this.#backlog.length === 0 && this.#timerAt > now;
     let free = quiet ? this.#idle() : 0;
     const { kinds } = this.#o.pool;
     const { queues } = this.#o;
-    const now = Date.now();
     return tasks.map((task) => {
       const startable =
         free > 0 && kinds.has(task.kind) && (queues === undefined || queues.includes(task.queue)) && (task.runAt === undefined || task.runAt.getTime() <= now);
